@@ -1,4 +1,5 @@
-import { FrameError } from './frame-error.js';
+import { AmqpError } from '../protocol/amqp-error.js';
+import { FrameConstant, ReplyCode } from '../protocol/generated/amqp-constants.js';
 
 /** Receives every complete frame, in stream order. */
 export interface FrameSink {
@@ -18,7 +19,7 @@ const OVERHEAD = HEADER_SIZE + 1;
 const FRAME_END = 0xce;
 
 /** The spec's frame-min-size: the limit before tune-ok. */
-export const FRAME_MIN_SIZE = 4096;
+export const FRAME_MIN_SIZE = FrameConstant.FRAME_MIN_SIZE;
 
 // Reader states between chunks.
 const ST_HEADER = 0; // expecting (the rest of) a header; headerFill bytes already in `header`
@@ -35,7 +36,7 @@ const ST_END = 2; // payload complete in `body`, waiting for the frame-end octet
  * fixed 7-byte buffer. No pending data is ever re-concatenated.
  *
  * Frame types are not checked here (the connection does that). Errors
- * (FrameError) are a bad frame-end octet and a frame larger than
+ * (AmqpError 501 FRAME_ERROR) are a bad frame-end octet and a frame larger than
  * maxFrameSize, the latter detected from the header alone. After any throw,
  * from the reader or from the sink, the reader ignores further input.
  */
@@ -176,10 +177,10 @@ export class FrameReader {
   }
 }
 
-function tooLarge(size: number, max: number): FrameError {
-  return new FrameError(`frame size ${size + OVERHEAD} exceeds frame_max ${max}`);
+function tooLarge(size: number, max: number): AmqpError {
+  return new AmqpError(ReplyCode.FRAME_ERROR, `frame size ${size + OVERHEAD} exceeds frame_max ${max}`);
 }
 
-function badEnd(octet: number): FrameError {
-  return new FrameError(`bad frame end octet 0x${octet.toString(16).padStart(2, '0')}, expected 0xce`);
+function badEnd(octet: number): AmqpError {
+  return new AmqpError(ReplyCode.FRAME_ERROR, `bad frame end octet 0x${octet.toString(16).padStart(2, '0')}, expected 0xce`);
 }

@@ -19,11 +19,19 @@ export class Decoder {
   pos: number;
 
   constructor(
-    readonly buf: Buffer,
+    public buf: Buffer,
     start = 0,
     public end = buf.length,
   ) {
     this.pos = start;
+  }
+
+  /** Points the decoder at new bytes, so one instance serves every frame of a connection. */
+  reset(buf: Buffer, start = 0, end = buf.length): this {
+    this.buf = buf;
+    this.pos = start;
+    this.end = end;
+    return this;
   }
 
   private need(n: number): number {

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { FrameReader, type FrameSink } from '../../src/framing/frame-reader.js';
-import { FrameError } from '../../src/framing/frame-error.js';
+import { AmqpError } from '../../src/protocol/amqp-error.js';
 
 interface Frame {
   type: number;
@@ -174,7 +174,7 @@ t.test('bad frame end', async (t) => {
   t.test('in one chunk', async (t) => {
     const c = new Collector();
     const r = new FrameReader(c, MAX);
-    t.throws(() => r.push(stream), FrameError);
+    t.throws(() => r.push(stream), AmqpError);
     t.equal(c.frames.length, 1, 'the good frame before it was delivered');
   });
 
@@ -190,7 +190,7 @@ t.test('bad frame end', async (t) => {
       } catch (e) {
         thrown = e;
       }
-      if (!(thrown instanceof FrameError) || c.frames.length !== 1) {
+      if (!(thrown instanceof AmqpError) || c.frames.length !== 1) {
         failures++;
         if (failures < 5) t.fail(`split ${i}: thrown=${String(thrown)} frames=${c.frames.length}`);
       }
@@ -207,10 +207,10 @@ t.test('bad frame end', async (t) => {
     } catch (e) {
       err = e;
     }
-    t.ok(err instanceof FrameError);
+    t.ok(err instanceof AmqpError);
     t.ok(err instanceof Error);
-    t.equal((err as FrameError).replyCode, 501);
-    t.match((err as FrameError).message, /frame end/);
+    t.equal((err as AmqpError).replyCode, 501);
+    t.match((err as AmqpError).message, /frame end/);
     t.doesNotThrow(() => r.push(good));
     t.equal(c.frames.length, 0, 'nothing delivered after an error');
   });
@@ -228,12 +228,12 @@ t.test('frame size limit', async (t) => {
   t.test('default limit before tune-ok is 4096', async (t) => {
     const r = new FrameReader(new Collector());
     t.equal(r.maxFrameSize, 4096);
-    t.throws(() => r.push(header(4089)), FrameError);
+    t.throws(() => r.push(header(4089)), AmqpError);
   });
 
   t.test('oversized frame rejected from the 7 header bytes alone', async (t) => {
     const r = new FrameReader(new Collector(), 4096);
-    t.throws(() => r.push(header(4089)), FrameError, '4089 + 8 = 4097 > 4096');
+    t.throws(() => r.push(header(4089)), AmqpError, '4089 + 8 = 4097 > 4096');
     const r2 = new FrameReader(new Collector(), 4096);
     t.throws(() => r2.push(header(0xffffffff)), /exceeds frame_max/);
   });
@@ -243,7 +243,7 @@ t.test('frame size limit', async (t) => {
     for (let i = 1; i < 7; i++) {
       const r = new FrameReader(new Collector(), 4096);
       t.doesNotThrow(() => r.push(h.subarray(0, i)), `first ${i} bytes`);
-      t.throws(() => r.push(h.subarray(i)), FrameError, `rest after ${i}`);
+      t.throws(() => r.push(h.subarray(i)), AmqpError, `rest after ${i}`);
     }
   });
 
@@ -251,7 +251,7 @@ t.test('frame size limit', async (t) => {
     const c = new Collector();
     const r = new FrameReader(c, 4096);
     const good = encode({ type: 1, channel: 1, payload: patterned(10, 1) });
-    t.throws(() => r.push(Buffer.concat([good, header(10_000)])), FrameError);
+    t.throws(() => r.push(Buffer.concat([good, header(10_000)])), AmqpError);
     t.equal(c.frames.length, 1);
   });
 
@@ -272,10 +272,10 @@ t.test('frame size limit', async (t) => {
     r.push(encode(big));
     t.equal(sameFrames(c.frames, [big]), null, 'raised limit accepts the big frame');
     r.maxFrameSize = 8192;
-    t.throws(() => r.push(encode(big)), FrameError, 'lowered limit rejects it');
+    t.throws(() => r.push(encode(big)), AmqpError, 'lowered limit rejects it');
 
     const r2 = new FrameReader(new Collector(), 4096);
-    t.throws(() => r2.push(encode(big)), FrameError, 'unchanged limit rejects it');
+    t.throws(() => r2.push(encode(big)), AmqpError, 'unchanged limit rejects it');
   });
 });
 

@@ -1,0 +1,126 @@
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { UserStore } from './auth/user-store.js';
+import { type BrokerConfig, DEFAULT_CONFIG } from './config/broker-config.js';
+import { Connection } from './connection/connection.js';
+import type { ConnectionContext } from './connection/connection-context.js';
+import { HeartbeatClock } from './connection/heartbeat-clock.js';
+import { MemoryAlarm, memoryLimits } from './connection/memory-alarm.js';
+import { createLogger } from './log/logger.js';
+import { ReplyCode } from './protocol/generated/amqp-constants.js';
+import { VirtualHost } from './vhost/virtual-host.js';
+
+export interface BrokerOptions extends Partial<BrokerConfig> {
+  /** Resident memory in bytes that raises the memory alarm; overrides memoryHighWatermark. */
+  readonly memoryLimit?: number;
+  /** A logger to use instead of one made from logLevel. */
+  readonly logger?: Logger;
+}
+
+/** A running broker; from startBroker(). */
+export class Broker implements ConnectionContext {
+  readonly users = new UserStore();
+  readonly clock = new HeartbeatClock();
+  readonly alarm: MemoryAlarm;
+  readonly clusterName: string;
+  private readonly vhosts = new Map<string, VirtualHost>();
+  private readonly connections = new Set<Connection>();
+  private nextConnectionId = 1;
+  private server: Server | undefined;
+
+  constructor(
+    readonly config: BrokerConfig,
+    readonly log: Logger,
+    private readonly removeDataDirOnClose: boolean,
+    memoryLimit: number | undefined,
+  ) {
+    this.clusterName = `amqp-broker@${config.host}`;
+    this.vhosts.set('/', new VirtualHost('/'));
+    this.users.add({ name: config.defaultUser, password: config.defaultPassword, loopbackOnly: config.defaultUser === 'guest' });
+    this.alarm = new MemoryAlarm(memoryLimits(config.memoryHighWatermark, memoryLimit), (active) => this.onAlarm(active));
+  }
+
+  /** The port the broker listens on (the real one when started with port 0). */
+  get port(): number {
+    const address = this.server?.address();
+    return typeof address === 'object' && address !== null ? address.port : this.config.port;
+  }
+
+  /** An amqp:// URL for clients on this machine. */
+  get url(): string {
+    const host = this.config.host === '0.0.0.0' ? '127.0.0.1' : this.config.host;
+    return `amqp://guest:guest@${host}:${this.port}`;
+  }
+
+  virtualHost(name: string): VirtualHost | undefined {
+    return this.vhosts.get(name);
+  }
+
+  connectionClosed(connection: object): void {
+    this.connections.delete(connection as Connection);
+  }
+
+  async listen(): Promise<void> {
+    const server = createServer((socket) => this.accept(socket));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.config.port, this.config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.alarm.start();
+    this.log.info({ host: this.config.host, port: this.port, dataDir: this.config.dataDir }, 'broker listening');
+  }
+
+  /** Stops accepting, closes every connection with 320 CONNECTION_FORCED, and releases the data directory. */
+  async close(): Promise<void> {
+    this.alarm.stop();
+    const server = this.server;
+    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    for (const c of this.connections) {
+      if (c.isOpen) c.close(ReplyCode.CONNECTION_FORCED, 'CONNECTION_FORCED - broker shutdown');
+      c.terminate();
+    }
+    await closed;
+    if (this.removeDataDirOnClose) rmSync(this.config.dataDir, { recursive: true, force: true });
+    this.log.info('broker stopped');
+  }
+
+  private accept(socket: Socket): void {
+    const connection = new Connection(socket, this, this.nextConnectionId++);
+    this.connections.add(connection);
+  }
+
+  private onAlarm(active: boolean): void {
+    const usage = process.memoryUsage();
+    this.log.warn({ rss: usage.rss, heapUsed: usage.heapUsed }, active ? 'memory alarm set: blocking publishers' : 'memory alarm cleared');
+    for (const c of this.connections) c.alarmChanged(active);
+  }
+}
+
+/**
+ * Starts a broker. Embedded use defaults to 127.0.0.1, a port chosen by the
+ * system when port is 0, and a temporary data directory removed on close.
+ */
+export async function startBroker(options: BrokerOptions = {}): Promise<Broker> {
+  const { memoryLimit, logger, ...overrides } = options;
+  const temporaryDataDir = overrides.dataDir === undefined;
+  const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'amqp-broker-'));
+  mkdirSync(dataDir, { recursive: true });
+  const config: BrokerConfig = {
+    ...DEFAULT_CONFIG,
+    host: '127.0.0.1',
+    port: 0,
+    logLevel: 'warn',
+    ...overrides,
+    dataDir,
+  };
+  const broker = new Broker(config, logger ?? createLogger(config.logLevel), temporaryDataDir, memoryLimit);
+  await broker.listen();
+  return broker;
+}

@@ -1,0 +1,30 @@
+import type { Logger } from 'pino';
+import type { FrameWriter } from '../framing/frame-writer.js';
+import type { VirtualHost } from '../vhost/virtual-host.js';
+
+/** What the client said it can handle, from client_properties.capabilities. */
+export interface ClientCapabilities {
+  readonly consumerCancelNotify: boolean;
+  readonly connectionBlocked: boolean;
+  readonly authenticationFailureClose: boolean;
+  readonly publisherConfirms: boolean;
+}
+
+/** The connection as its channels see it. */
+export interface ChannelHost {
+  readonly writer: FrameWriter;
+  readonly vhost: VirtualHost;
+  readonly capabilities: ClientCapabilities;
+  readonly log: Logger;
+  readonly maxMessageSize: number;
+  /** Identity that owns this connection's exclusive queues. */
+  readonly owner: object;
+  /** True while the socket has more unsent output than the back-pressure limit. */
+  readonly congested: boolean;
+  /** A consumer was held back by back-pressure; call it again once output drains. */
+  consumerStalled(): void;
+  /** A confirm became due: make sure the writer flushes this tick. */
+  confirmsPending(): void;
+  /** A message was published on this connection (publishers are what a memory alarm blocks). */
+  publishing(): void;
+}

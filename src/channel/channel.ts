@@ -1,0 +1,311 @@
+import { randomBytes } from 'node:crypto';
+import { CommandAssembler, type CommandSink } from '../framing/command-assembler.js';
+import { AmqpError } from '../protocol/amqp-error.js';
+import type { Decoder } from '../protocol/decoder.js';
+import { ReplyCode } from '../protocol/generated/amqp-constants.js';
+import {
+  MethodId,
+  methodName,
+  type BasicConsume,
+  type BasicGet,
+  type BasicPublish,
+  type BasicQos,
+  type Method,
+} from '../protocol/generated/amqp-methods.js';
+import { Message, type QueuedMessage } from '../queue/message.js';
+import type { Queue } from '../queue/queue.js';
+import type { ChannelHost } from './channel-host.js';
+import { ConfirmTracker } from './confirm-tracker.js';
+import { Consumer, type ConsumerChannel } from './consumer.js';
+import { EntityCommands } from './entity-commands.js';
+import { Publisher } from './publisher.js';
+import { Transaction } from './transaction.js';
+import { type Delivery, UnackedDeliveries } from './unacked-deliveries.js';
+
+/**
+ * One AMQP channel: assembles its commands, runs the channel, basic, confirm
+ * and tx methods, and owns its consumers and unacknowledged deliveries.
+ */
+export class Channel implements CommandSink, ConsumerChannel {
+  readonly assembler: CommandAssembler;
+  /** Set once the broker sent channel.close: everything but close/close-ok is ignored until close-ok. */
+  closing = false;
+  private readonly entities: EntityCommands;
+  private readonly consumers = new Map<string, Consumer>();
+  private readonly unacked = new UnackedDeliveries();
+  private readonly publisher: Publisher;
+  private nextDeliveryTag = 1;
+  /** basic.qos global=false: the limit given to consumers created from now on. */
+  private consumerPrefetch = 0;
+  /** basic.qos global=true: the limit shared by all the channel's consumers. */
+  private channelPrefetch = 0;
+  private confirms: ConfirmTracker | undefined;
+  private transaction: Transaction | undefined;
+
+  constructor(
+    private readonly host: ChannelHost,
+    readonly number: number,
+    decoder: Decoder,
+  ) {
+    this.assembler = new CommandAssembler(this, decoder, host.maxMessageSize);
+    this.entities = new EntityCommands(host, number);
+    this.publisher = new Publisher(host, number);
+  }
+
+  get consumerList(): IterableIterator<Consumer> {
+    return this.consumers.values();
+  }
+
+  onCommand(method: Method, rawProperties: Buffer | undefined, body: Buffer | undefined): void {
+    switch (method.id) {
+      case MethodId.BasicPublish:
+        return this.publish(method, rawProperties!, body!);
+      case MethodId.BasicAck:
+        return this.reject(method.deliveryTag, method.multiple, false);
+      case MethodId.BasicNack:
+        return this.reject(method.deliveryTag, method.multiple, method.requeue);
+      case MethodId.BasicReject:
+        return this.reject(method.deliveryTag, false, method.requeue);
+      case MethodId.BasicQos:
+        return this.qos(method);
+      case MethodId.BasicConsume:
+        return this.consume(method);
+      case MethodId.BasicCancel:
+        this.cancel(method.consumerTag);
+        if (!method.noWait) this.send({ id: MethodId.BasicCancelOk, consumerTag: method.consumerTag });
+        return;
+      case MethodId.BasicGet:
+        return this.get(method);
+      case MethodId.BasicRecover:
+      case MethodId.BasicRecoverAsync:
+        if (!method.requeue) throw new AmqpError(ReplyCode.NOT_IMPLEMENTED, 'requeue=false');
+        this.requeueAll();
+        if (method.id === MethodId.BasicRecover) this.send({ id: MethodId.BasicRecoverOk });
+        return;
+      case MethodId.ExchangeDeclare:
+        return this.entities.exchangeDeclare(method);
+      case MethodId.ExchangeDelete:
+        return this.entities.exchangeDelete(method);
+      case MethodId.ExchangeBind:
+        return this.entities.exchangeBind(method);
+      case MethodId.ExchangeUnbind:
+        return this.entities.exchangeUnbind(method);
+      case MethodId.QueueDeclare:
+        return this.entities.queueDeclare(method);
+      case MethodId.QueueBind:
+        return this.entities.queueBind(method);
+      case MethodId.QueueUnbind:
+        return this.entities.queueUnbind(method);
+      case MethodId.QueuePurge:
+        return this.entities.queuePurge(method);
+      case MethodId.QueueDelete:
+        return this.entities.queueDelete(method);
+      case MethodId.ConfirmSelect:
+        return this.confirmSelect(method.nowait);
+      case MethodId.TxSelect:
+        return this.txSelect();
+      case MethodId.TxCommit:
+        return this.txCommit();
+      case MethodId.TxRollback:
+        this.unacked.restore(this.requireTransaction().rollback());
+        this.send({ id: MethodId.TxRollbackOk });
+        return;
+      case MethodId.ChannelFlow:
+        // RabbitMQ does not let a client stop deliveries this way either.
+        if (!method.active) throw new AmqpError(ReplyCode.NOT_IMPLEMENTED, 'active=false');
+        this.send({ id: MethodId.ChannelFlowOk, active: true });
+        return;
+      case MethodId.ChannelOpen:
+        throw new AmqpError(ReplyCode.CHANNEL_ERROR, `second 'channel.open' seen`);
+      default:
+        throw new AmqpError(
+          ReplyCode.COMMAND_INVALID,
+          `${methodName(method.id)} is not a method a client sends on a channel`,
+        );
+    }
+  }
+
+  // ---- ConsumerChannel -------------------------------------------------------
+
+  canDeliver(noAck: boolean): boolean {
+    if (this.closing) return false;
+    if (this.host.congested) {
+      this.host.consumerStalled();
+      return false;
+    }
+    return noAck || this.channelPrefetch === 0 || this.unacked.size < this.channelPrefetch;
+  }
+
+  deliver(consumer: Consumer, queue: Queue, qm: QueuedMessage): void {
+    const tag = this.nextDeliveryTag++;
+    if (!consumer.noAck) {
+      this.unacked.add(tag, queue, qm, consumer);
+      consumer.unacked++;
+    }
+    const m = qm.message;
+    this.host.writer.deliver(this.number, consumer.tag, tag, qm.redelivered, m.exchange, m.routingKey, m.rawProperties, m.body);
+  }
+
+  consumerQueueDeleted(consumer: Consumer): void {
+    this.consumers.delete(consumer.tag);
+    if (this.host.capabilities.consumerCancelNotify && !this.closing) {
+      this.send({ id: MethodId.BasicCancel, consumerTag: consumer.tag, noWait: true });
+    }
+  }
+
+  // ---- confirms ----------------------------------------------------------------
+
+  flushConfirms(): void {
+    this.confirms?.flush();
+  }
+
+  /**
+   * Releases everything the channel holds: consumers are cancelled and
+   * unacknowledged messages go back to their queues, in their original places.
+   */
+  release(): void {
+    for (const consumer of this.consumers.values()) consumer.queue.removeConsumer(consumer);
+    this.consumers.clear();
+    if (this.transaction !== undefined) this.unacked.restore(this.transaction.rollback());
+    this.requeueAll();
+  }
+
+  private send(m: Method): void {
+    this.host.writer.method(this.number, m);
+  }
+
+  private publish(m: BasicPublish, rawProperties: Buffer, body: Buffer): void {
+    if (m.immediate) throw new AmqpError(ReplyCode.NOT_IMPLEMENTED, 'immediate=true');
+    this.host.publishing();
+    const exchange = this.host.vhost.exchange(m.exchange);
+    if (exchange.options.internal) {
+      throw new AmqpError(ReplyCode.ACCESS_REFUSED, `cannot publish to internal exchange '${m.exchange}' in vhost '${this.host.vhost.name}'`);
+    }
+    const message = new Message(m.exchange, m.routingKey, rawProperties, body);
+    if (this.transaction !== undefined) {
+      this.transaction.publish(exchange, message, m.mandatory);
+      return;
+    }
+    const queues = this.publisher.route(exchange, message, m.mandatory);
+    const confirms = this.confirms;
+    if (confirms !== undefined) {
+      confirms.publish(0);
+      this.host.confirmsPending();
+    }
+    this.publisher.enqueue(queues, message);
+  }
+
+  /** ack is reject without requeue: either way the delivery is finished, and in tx mode only at commit. */
+  private reject(deliveryTag: number, multiple: boolean, requeue: boolean): void {
+    const deliveries = this.unacked.take(deliveryTag, multiple);
+    if (this.transaction !== undefined) this.transaction.settle(deliveries, requeue);
+    else this.settle(deliveries, requeue);
+  }
+
+  /** Finishes deliveries: acked (gone) or requeued, and lets their queues deliver again. */
+  private settle(deliveries: readonly Delivery[], requeue: boolean): void {
+    const touched = new Set<Queue>();
+    for (const d of deliveries) {
+      if (d.consumer !== undefined) d.consumer.unacked--;
+      if (requeue) d.queue.requeue(d.qm);
+      touched.add(d.queue);
+    }
+    for (const q of touched) q.dispatch();
+  }
+
+  private requeueAll(): void {
+    if (this.unacked.size === 0) return;
+    this.settle(this.unacked.take(0, true), true);
+  }
+
+  private qos(m: BasicQos): void {
+    if (m.prefetchSize !== 0) throw new AmqpError(ReplyCode.NOT_IMPLEMENTED, `prefetch_size!=0 (${m.prefetchSize})`);
+    if (m.global) this.channelPrefetch = m.prefetchCount;
+    else this.consumerPrefetch = m.prefetchCount;
+    this.send({ id: MethodId.BasicQosOk });
+    if (m.global) for (const c of this.consumers.values()) c.queue.dispatch();
+  }
+
+  private consume(m: BasicConsume): void {
+    const queue = this.entities.queue(m.queue);
+    const tag = m.consumerTag === '' ? `amq.ctag-${randomBytes(16).toString('base64url')}` : m.consumerTag;
+    if (this.consumers.has(tag)) {
+      throw new AmqpError(ReplyCode.NOT_ALLOWED, `attempt to reuse consumer tag '${tag}'`);
+    }
+    if (queue.hasExclusiveConsumer || (m.exclusive && queue.consumerCount > 0)) {
+      throw new AmqpError(ReplyCode.ACCESS_REFUSED, `queue '${queue.name}' in vhost '${this.host.vhost.name}' in exclusive use`);
+    }
+    const consumer = new Consumer(this, queue, tag, m.noAck, m.exclusive, this.consumerPrefetch, m.arguments);
+    this.consumers.set(tag, consumer);
+    // consume-ok goes out before the first delivery.
+    if (!m.noWait) this.send({ id: MethodId.BasicConsumeOk, consumerTag: tag });
+    queue.addConsumer(consumer);
+  }
+
+  private cancel(tag: string): void {
+    const consumer = this.consumers.get(tag);
+    if (consumer === undefined) return;
+    this.consumers.delete(tag);
+    consumer.queue.removeConsumer(consumer);
+  }
+
+  private get(m: BasicGet): void {
+    const queue = this.entities.queue(m.queue);
+    const qm = queue.take();
+    if (qm === undefined) {
+      this.send({ id: MethodId.BasicGetEmpty });
+      return;
+    }
+    const tag = this.nextDeliveryTag++;
+    if (!m.noAck) this.unacked.add(tag, queue, qm, undefined);
+    const msg = qm.message;
+    this.send({
+      id: MethodId.BasicGetOk,
+      deliveryTag: tag,
+      redelivered: qm.redelivered,
+      exchange: msg.exchange,
+      routingKey: msg.routingKey,
+      messageCount: queue.messageCount,
+    });
+    this.host.writer.content(this.number, msg.rawProperties, msg.body);
+  }
+
+  private confirmSelect(noWait: boolean): void {
+    if (this.transaction !== undefined) {
+      throw new AmqpError(ReplyCode.PRECONDITION_FAILED, 'cannot switch from tx to confirm mode');
+    }
+    this.confirms ??= new ConfirmTracker({
+      sendConfirm: (ack, deliveryTag, multiple) =>
+        this.send(ack ? { id: MethodId.BasicAck, deliveryTag, multiple } : { id: MethodId.BasicNack, deliveryTag, multiple, requeue: false }),
+    });
+    if (!noWait) this.send({ id: MethodId.ConfirmSelectOk });
+  }
+
+  private txSelect(): void {
+    if (this.confirms !== undefined) {
+      throw new AmqpError(ReplyCode.PRECONDITION_FAILED, 'cannot switch from confirm to tx mode');
+    }
+    this.transaction ??= new Transaction();
+    this.send({ id: MethodId.TxSelectOk });
+  }
+
+  private txCommit(): void {
+    const tx = this.requireTransaction();
+    for (const op of tx.take()) {
+      switch (op.kind) {
+        case 'publish':
+          this.publisher.enqueue(this.publisher.route(op.exchange, op.message, op.mandatory), op.message);
+          break;
+        case 'settle':
+          this.settle(op.deliveries, op.requeue);
+          break;
+      }
+    }
+    this.send({ id: MethodId.TxCommitOk });
+  }
+
+  private requireTransaction(): Transaction {
+    if (this.transaction === undefined) throw new AmqpError(ReplyCode.PRECONDITION_FAILED, 'channel is not transactional');
+    return this.transaction;
+  }
+}

@@ -1,0 +1,88 @@
+/** What the tracker writes: basic.ack or basic.nack to the publisher. */
+export interface ConfirmSink {
+  sendConfirm(ack: boolean, deliveryTag: number, multiple: boolean): void;
+}
+
+/**
+ * Publisher confirms for one channel. Publishes are numbered from 1; each is
+ * settled (ack or nack) when every queue it went to has taken it. Nacks go out
+ * at once; acks are sent at flush time, as one multiple=true ack over the
+ * contiguous run of settled publishes, and individually beyond a gap left by
+ * a publish still outstanding.
+ */
+export class ConfirmTracker {
+  private nextSeq = 1;
+  /** Publishes not yet settled, with how many queues still have to accept each. */
+  private readonly outstanding = new Map<number, number>();
+  /** Settled as ack, not yet sent. */
+  private readonly toAck = new Set<number>();
+  /** Above lastAcked and already answered (nacked, or acked individually past a gap). */
+  private readonly answered = new Map<number, 'ack' | 'nack'>();
+  /** Every publish up to here has been answered. */
+  private lastAcked = 0;
+
+  constructor(private readonly sink: ConfirmSink) {}
+
+  /** Numbers a publish that `pendingParts` queues must still accept (0: settled now). */
+  publish(pendingParts: number): number {
+    const seq = this.nextSeq++;
+    if (pendingParts === 0) this.toAck.add(seq);
+    else this.outstanding.set(seq, pendingParts);
+    return seq;
+  }
+
+  /** One queue accepted (ok) or refused the publish. */
+  settle(seq: number, ok: boolean): void {
+    const parts = this.outstanding.get(seq);
+    if (parts === undefined) return;
+    if (ok && parts > 1) {
+      this.outstanding.set(seq, parts - 1);
+      return;
+    }
+    this.outstanding.delete(seq);
+    if (ok) {
+      this.toAck.add(seq);
+      return;
+    }
+    this.sink.sendConfirm(false, seq, false);
+    this.answered.set(seq, 'nack');
+  }
+
+  get hasPendingAcks(): boolean {
+    return this.toAck.size > 0;
+  }
+
+  /** Sends the acks settled since the last flush. */
+  flush(): void {
+    if (this.toAck.size === 0) return;
+    let runEnd = this.lastAcked;
+    for (let next = this.lastAcked + 1; ; next++) {
+      if (this.toAck.delete(next)) {
+        runEnd = next;
+        continue;
+      }
+      const answer = this.answered.get(next);
+      if (answer === undefined) break;
+      this.answered.delete(next);
+      if (answer === 'ack') {
+        runEnd = next;
+        continue;
+      }
+      // A multiple ack must not reach back over a nack: close the run before it.
+      this.sendRun(runEnd);
+      this.lastAcked = runEnd = next;
+    }
+    this.sendRun(runEnd);
+    for (const seq of this.toAck) {
+      this.sink.sendConfirm(true, seq, false);
+      this.answered.set(seq, 'ack');
+    }
+    this.toAck.clear();
+  }
+
+  private sendRun(runEnd: number): void {
+    if (runEnd <= this.lastAcked) return;
+    this.sink.sendConfirm(true, runEnd, runEnd - this.lastAcked > 1);
+    this.lastAcked = runEnd;
+  }
+}

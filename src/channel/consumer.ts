@@ -1,0 +1,40 @@
+import type { FieldTable } from '../protocol/field-value.js';
+import type { QueuedMessage } from '../queue/message.js';
+import type { Queue, QueueConsumer } from '../queue/queue.js';
+
+/** The channel side of a consumer: where deliveries go and what limits them. */
+export interface ConsumerChannel {
+  /** Channel-wide limits: flow, global prefetch, socket back-pressure. */
+  canDeliver(noAck: boolean): boolean;
+  deliver(consumer: Consumer, queue: Queue, qm: QueuedMessage): void;
+  consumerQueueDeleted(consumer: Consumer): void;
+}
+
+export class Consumer implements QueueConsumer {
+  /** Messages delivered to this consumer and not yet acked. */
+  unacked = 0;
+
+  constructor(
+    private readonly channel: ConsumerChannel,
+    readonly queue: Queue,
+    readonly tag: string,
+    readonly noAck: boolean,
+    readonly exclusive: boolean,
+    /** basic.qos global=false in force when the consumer was created; 0 is no limit. */
+    readonly prefetch: number,
+    readonly args: FieldTable,
+  ) {}
+
+  canTakeMessage(): boolean {
+    if (!this.noAck && this.prefetch !== 0 && this.unacked >= this.prefetch) return false;
+    return this.channel.canDeliver(this.noAck);
+  }
+
+  deliver(queue: Queue, qm: QueuedMessage): void {
+    this.channel.deliver(this, queue, qm);
+  }
+
+  queueDeleted(): void {
+    this.channel.consumerQueueDeleted(this);
+  }
+}

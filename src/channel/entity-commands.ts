@@ -1,0 +1,136 @@
+import { AmqpError } from '../protocol/amqp-error.js';
+import { ReplyCode } from '../protocol/generated/amqp-constants.js';
+import {
+  MethodId,
+  type ExchangeBind,
+  type ExchangeDeclare,
+  type ExchangeDelete,
+  type ExchangeUnbind,
+  type QueueBind,
+  type QueueDeclare,
+  type QueueDelete,
+  type QueuePurge,
+  type QueueUnbind,
+} from '../protocol/generated/amqp-methods.js';
+import type { Queue } from '../queue/queue.js';
+import type { ChannelHost } from './channel-host.js';
+
+/**
+ * The exchange and queue classes' methods: declaring, binding and deleting
+ * entities. Each answers on the channel unless the client asked for no-wait.
+ */
+export class EntityCommands {
+  /** The last queue this channel declared; an empty queue name in later methods means it. */
+  private lastQueue = '';
+
+  constructor(
+    private readonly host: ChannelHost,
+    private readonly channelNumber: number,
+  ) {}
+
+  /** Resolves the empty queue name to the channel's last declared queue, as RabbitMQ does. */
+  queueName(name: string): string {
+    if (name !== '') return name;
+    if (this.lastQueue === '') throw new AmqpError(ReplyCode.NOT_FOUND, 'no previously declared queue');
+    return this.lastQueue;
+  }
+
+  queue(name: string): Queue {
+    return this.host.vhost.queue(this.queueName(name), this.host.owner);
+  }
+
+  exchangeDeclare(m: ExchangeDeclare): void {
+    this.host.vhost.declareExchange(
+      m.exchange,
+      { type: m.type, durable: m.durable, autoDelete: m.autoDelete, internal: m.internal, arguments: m.arguments },
+      m.passive,
+    );
+    this.reply(m.noWait, MethodId.ExchangeDeclareOk);
+  }
+
+  exchangeDelete(m: ExchangeDelete): void {
+    this.host.vhost.deleteExchange(m.exchange, m.ifUnused);
+    this.reply(m.noWait, MethodId.ExchangeDeleteOk);
+  }
+
+  exchangeBind(m: ExchangeBind): void {
+    const vhost = this.host.vhost;
+    vhost.bind(vhost.exchange(m.source), vhost.exchange(m.destination), m.routingKey, m.arguments);
+    this.reply(m.noWait, MethodId.ExchangeBindOk);
+  }
+
+  exchangeUnbind(m: ExchangeUnbind): void {
+    const vhost = this.host.vhost;
+    const source = vhost.exchanges.get(m.source);
+    const destination = vhost.exchanges.get(m.destination);
+    // Unbinding something that is not there succeeds, as in RabbitMQ.
+    if (source !== undefined && destination !== undefined) vhost.unbind(source, destination, m.routingKey, m.arguments);
+    this.reply(m.noWait, MethodId.ExchangeUnbindOk);
+  }
+
+  queueDeclare(m: QueueDeclare): void {
+    const vhost = this.host.vhost;
+    const serverNamed = m.queue === '' && !m.passive;
+    const name = serverNamed ? vhost.generateQueueName() : this.queueName(m.queue);
+    const q = vhost.declareQueue(
+      {
+        name,
+        passive: m.passive,
+        durable: m.durable,
+        autoDelete: m.autoDelete,
+        exclusiveOwner: m.exclusive ? this.host.owner : undefined,
+        arguments: m.arguments,
+      },
+      this.host.owner,
+      serverNamed,
+    );
+    this.lastQueue = name;
+    if (!m.noWait) {
+      this.host.writer.method(this.channelNumber, {
+        id: MethodId.QueueDeclareOk,
+        queue: name,
+        messageCount: q.messageCount,
+        consumerCount: q.consumerCount,
+      });
+    }
+  }
+
+  queueBind(m: QueueBind): void {
+    const vhost = this.host.vhost;
+    const q = this.queue(m.queue);
+    const routingKey = m.routingKey === '' && m.queue === '' ? q.name : m.routingKey;
+    vhost.bind(vhost.exchange(m.exchange), q, routingKey, m.arguments);
+    this.reply(m.noWait, MethodId.QueueBindOk);
+  }
+
+  queueUnbind(m: QueueUnbind): void {
+    const vhost = this.host.vhost;
+    const q = this.queue(m.queue);
+    const x = vhost.exchanges.get(m.exchange);
+    if (x !== undefined) vhost.unbind(x, q, m.routingKey, m.arguments);
+    this.reply(false, MethodId.QueueUnbindOk);
+  }
+
+  queuePurge(m: QueuePurge): void {
+    const count = this.queue(m.queue).purge();
+    if (!m.noWait) this.host.writer.method(this.channelNumber, { id: MethodId.QueuePurgeOk, messageCount: count });
+  }
+
+  queueDelete(m: QueueDelete): void {
+    const count = this.host.vhost.deleteQueue(this.queueName(m.queue), this.host.owner, m.ifUnused, m.ifEmpty);
+    if (!m.noWait) this.host.writer.method(this.channelNumber, { id: MethodId.QueueDeleteOk, messageCount: count });
+  }
+
+  private reply(
+    noWait: boolean,
+    id:
+      | typeof MethodId.ExchangeDeclareOk
+      | typeof MethodId.ExchangeDeleteOk
+      | typeof MethodId.ExchangeBindOk
+      | typeof MethodId.ExchangeUnbindOk
+      | typeof MethodId.QueueBindOk
+      | typeof MethodId.QueueUnbindOk,
+  ): void {
+    if (!noWait) this.host.writer.method(this.channelNumber, { id });
+  }
+}

@@ -1,0 +1,36 @@
+/** Settings of one broker instance, with RabbitMQ's defaults where it has one. */
+export interface BrokerConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly logLevel: string;
+  /** Largest frame offered in connection.tune. */
+  readonly frameMax: number;
+  readonly channelMax: number;
+  /** Heartbeat interval offered in connection.tune, seconds (0 disables). */
+  readonly heartbeat: number;
+  readonly maxMessageSize: number;
+  /** Seconds a client has to finish the handshake. */
+  readonly handshakeTimeout: number;
+  /** Unsent output per connection above which deliveries to it pause. */
+  readonly connectionOutputLimit: number;
+  /** Share of the machine's memory above which publishers are blocked (RabbitMQ's vm_memory_high_watermark). */
+  readonly memoryHighWatermark: number;
+  readonly defaultUser: string;
+  readonly defaultPassword: string;
+}
+
+export const DEFAULT_CONFIG: Omit<BrokerConfig, 'dataDir'> = {
+  host: '0.0.0.0',
+  port: 5672,
+  logLevel: 'info',
+  frameMax: 131072,
+  channelMax: 2047,
+  heartbeat: 60,
+  maxMessageSize: 128 * 1024 * 1024,
+  handshakeTimeout: 10,
+  connectionOutputLimit: 1024 * 1024,
+  memoryHighWatermark: 0.4,
+  defaultUser: 'guest',
+  defaultPassword: 'guest',
+};

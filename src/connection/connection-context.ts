@@ -1,0 +1,17 @@
+import type { Logger } from 'pino';
+import type { UserStore } from '../auth/user-store.js';
+import type { BrokerConfig } from '../config/broker-config.js';
+import type { VirtualHost } from '../vhost/virtual-host.js';
+import type { HeartbeatClock } from './heartbeat-clock.js';
+
+/** The broker as a connection sees it. */
+export interface ConnectionContext {
+  readonly config: BrokerConfig;
+  readonly users: UserStore;
+  readonly clock: HeartbeatClock;
+  readonly log: Logger;
+  readonly clusterName: string;
+  readonly alarm: { readonly active: boolean };
+  virtualHost(name: string): VirtualHost | undefined;
+  connectionClosed(connection: object): void;
+}

@@ -1,0 +1,37 @@
+import type { FieldTable } from '../protocol/field-value.js';
+
+/**
+ * One binding of an exchange. The args object is kept as given, so callers
+ * must not mutate it after binding.
+ */
+export interface Binding<D> {
+  readonly destination: D;
+  readonly routingKey: string;
+  readonly args: FieldTable;
+}
+
+/**
+ * The routing part of an exchange, one implementation per exchange type.
+ * Generic over the destination (queues and exchanges in the broker);
+ * destinations are compared by identity.
+ */
+export interface ExchangeRouter<D> {
+  /** Adds the binding; returns false when an identical binding (same destination, routing key and args — args compared by value, deep) already exists. */
+  bind(destination: D, routingKey: string, args: FieldTable): boolean;
+  /** Removes the binding; returns false when there was none. */
+  unbind(destination: D, routingKey: string, args: FieldTable): boolean;
+  /** Removes every binding to the destination (it was deleted); returns how many. */
+  unbindDestination(destination: D): number;
+  /** Adds every matching destination to `out` (a Set, so a destination bound twice is added once). Must not allocate per call beyond what is unavoidable: this runs for every published message. */
+  route(routingKey: string, headers: FieldTable | undefined, out: Set<D>): void;
+  /**
+   * Why this exchange type refuses the binding, or undefined when it is
+   * acceptable. RabbitMQ answers a refused binding with 406
+   * PRECONDITION_FAILED (its binding_invalid error); only headers exchanges
+   * refuse any (a bad x-match). Checked by the caller before bind, never on
+   * unbind.
+   */
+  validateBinding(routingKey: string, args: FieldTable): string | undefined;
+  readonly bindingCount: number;
+  bindings(): IterableIterator<Binding<D>>;
+}

@@ -1,0 +1,135 @@
+import type { FieldTable } from '../protocol/field-value.js';
+import type { Message, QueuedMessage } from './message.js';
+import { ReadyList } from './ready-list.js';
+
+/** What a queue needs from a consumer; the channel implements it. */
+export interface QueueConsumer {
+  readonly tag: string;
+  readonly exclusive: boolean;
+  /** Whether the consumer can take one more message now (prefetch, flow, socket back-pressure). */
+  canTakeMessage(): boolean;
+  /** Hands a message over; the consumer owns it from here (ack, requeue). */
+  deliver(queue: Queue, qm: QueuedMessage): void;
+  /** The queue went away under the consumer. */
+  queueDeleted(queue: Queue): void;
+}
+
+export interface QueueOptions {
+  readonly durable: boolean;
+  readonly exclusiveOwner: object | undefined;
+  readonly autoDelete: boolean;
+  readonly arguments: FieldTable;
+}
+
+/**
+ * A queue's messages and consumers: messages are delivered to consumers in
+ * turn, skipping those that cannot take one now, and wait in the ready list
+ * otherwise.
+ */
+export class Queue {
+  private readonly ready = new ReadyList();
+  private readonly consumers: QueueConsumer[] = [];
+  private nextConsumer = 0;
+  private nextSeq = 0;
+  private hadConsumer = false;
+  private dispatching = false;
+  deleted = false;
+  /** Called when an auto-delete queue loses its last consumer. */
+  onUnused: ((queue: Queue) => void) | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly options: QueueOptions,
+  ) {}
+
+  get durable(): boolean {
+    return this.options.durable;
+  }
+
+  get messageCount(): number {
+    return this.ready.length;
+  }
+
+  get consumerCount(): number {
+    return this.consumers.length;
+  }
+
+  get hasExclusiveConsumer(): boolean {
+    return this.consumers.some((c) => c.exclusive);
+  }
+
+  enqueue(message: Message): void {
+    this.ready.push({ message, seq: this.nextSeq++, redelivered: false });
+    if (this.consumers.length > 0) this.dispatch();
+  }
+
+  /** Puts a delivered message back where it was, marked redelivered. */
+  requeue(qm: QueuedMessage): void {
+    if (this.deleted) return;
+    qm.redelivered = true;
+    this.ready.requeue(qm);
+    if (this.consumers.length > 0) this.dispatch();
+  }
+
+  /** Takes the head message for basic.get. */
+  take(): QueuedMessage | undefined {
+    return this.ready.shift();
+  }
+
+  purge(): number {
+    return this.ready.clear();
+  }
+
+  addConsumer(consumer: QueueConsumer): void {
+    this.consumers.push(consumer);
+    this.hadConsumer = true;
+    this.dispatch();
+  }
+
+  removeConsumer(consumer: QueueConsumer): void {
+    const i = this.consumers.indexOf(consumer);
+    if (i < 0) return;
+    this.consumers.splice(i, 1);
+    if (this.nextConsumer > i) this.nextConsumer--;
+    if (this.consumers.length === 0 && this.hadConsumer && this.options.autoDelete) this.onUnused?.(this);
+  }
+
+  /**
+   * Delivers ready messages while some consumer can take one, round-robin.
+   * Stops when none can; whatever frees capacity (an ack, a drained socket)
+   * calls dispatch again.
+   */
+  dispatch(): void {
+    if (this.dispatching || this.deleted) return;
+    this.dispatching = true;
+    try {
+      const consumers = this.consumers;
+      while (this.ready.length > 0 && consumers.length > 0) {
+        const consumer = this.pickConsumer();
+        if (consumer === undefined) break;
+        consumer.deliver(this, this.ready.shift()!);
+      }
+    } finally {
+      this.dispatching = false;
+    }
+  }
+
+  /** Marks the queue deleted and tells its consumers; returns the messages it held. */
+  delete(): number {
+    this.deleted = true;
+    const count = this.ready.clear();
+    for (const consumer of this.consumers.splice(0, this.consumers.length)) consumer.queueDeleted(this);
+    return count;
+  }
+
+  private pickConsumer(): QueueConsumer | undefined {
+    const consumers = this.consumers;
+    const n = consumers.length;
+    for (let tried = 0; tried < n; tried++) {
+      if (this.nextConsumer >= n) this.nextConsumer = 0;
+      const consumer = consumers[this.nextConsumer++]!;
+      if (consumer.canTakeMessage()) return consumer;
+    }
+    return undefined;
+  }
+}

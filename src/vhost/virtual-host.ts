@@ -1,0 +1,217 @@
+import { randomBytes } from 'node:crypto';
+import { createExchangeRouter } from '../exchange/create-exchange-router.js';
+import { type Destination, Exchange, type ExchangeOptions } from '../exchange/exchange.js';
+import { AmqpError } from '../protocol/amqp-error.js';
+import type { FieldTable } from '../protocol/field-value.js';
+import { ReplyCode } from '../protocol/generated/amqp-constants.js';
+import { Queue, type QueueOptions } from '../queue/queue.js';
+import {
+  assertArgumentsEquivalent,
+  assertFlagsEquivalent,
+  COMPARED_EXCHANGE_ARGUMENTS,
+  COMPARED_QUEUE_ARGUMENTS,
+} from './equivalence.js';
+import { Router } from './router.js';
+
+const PREDECLARED: readonly (readonly [string, string])[] = [
+  ['', 'direct'],
+  ['amq.direct', 'direct'],
+  ['amq.fanout', 'fanout'],
+  ['amq.topic', 'topic'],
+  ['amq.headers', 'headers'],
+  ['amq.match', 'headers'],
+];
+
+export interface DeclareQueueRequest extends QueueOptions {
+  readonly name: string;
+  readonly passive: boolean;
+}
+
+/**
+ * One virtual host's exchanges, queues and bindings, with RabbitMQ's rules for
+ * declaring and deleting them. Routing lives in Router.
+ */
+export class VirtualHost {
+  readonly exchanges = new Map<string, Exchange>();
+  readonly queues = new Map<string, Queue>();
+  readonly router = new Router(this.exchanges);
+
+  constructor(readonly name: string) {
+    for (const [xname, type] of PREDECLARED) {
+      this.addExchange(xname, { type, durable: true, autoDelete: false, internal: false, arguments: {} });
+    }
+  }
+
+  exchange(name: string): Exchange {
+    const x = this.exchanges.get(name);
+    if (x === undefined) throw new AmqpError(ReplyCode.NOT_FOUND, `no exchange '${name}' in vhost '${this.name}'`);
+    return x;
+  }
+
+  /** The queue, checked against exclusive ownership by another connection. */
+  queue(name: string, owner: object): Queue {
+    const q = this.queues.get(name);
+    if (q === undefined) throw new AmqpError(ReplyCode.NOT_FOUND, `no queue '${name}' in vhost '${this.name}'`);
+    this.assertAccessible(q, owner);
+    return q;
+  }
+
+  declareExchange(name: string, options: ExchangeOptions, passive: boolean): Exchange {
+    if (name === '') throw defaultExchangeRefused();
+    const existing = this.exchanges.get(name);
+    if (passive) return this.exchange(name);
+    if (existing === undefined) {
+      if (name.startsWith('amq.')) {
+        throw new AmqpError(ReplyCode.ACCESS_REFUSED, `exchange name '${name}' contains reserved prefix 'amq.*'`);
+      }
+      return this.addExchange(name, options);
+    }
+    const current = existing.options;
+    assertFlagsEquivalent('exchange', name, this.name, [
+      ['type', options.type, current.type],
+      ['durable', options.durable, current.durable],
+      ['auto_delete', options.autoDelete, current.autoDelete],
+      ['internal', options.internal, current.internal],
+    ]);
+    assertArgumentsEquivalent('exchange', name, this.name, COMPARED_EXCHANGE_ARGUMENTS, options.arguments, current.arguments);
+    return existing;
+  }
+
+  deleteExchange(name: string, ifUnused: boolean): void {
+    if (name === '') throw defaultExchangeRefused();
+    if (name.startsWith('amq.')) {
+      throw new AmqpError(ReplyCode.ACCESS_REFUSED, `cannot delete exchange '${name}' in vhost '${this.name}': reserved name`);
+    }
+    const x = this.exchanges.get(name);
+    if (x === undefined) return;
+    if (ifUnused && x.router.bindingCount > 0) {
+      throw new AmqpError(ReplyCode.PRECONDITION_FAILED, `exchange '${name}' in vhost '${this.name}' in use`);
+    }
+    this.removeExchange(x);
+  }
+
+  /** `serverNamed`: the broker chose the name, so the reserved amq. prefix is its own. */
+  declareQueue(request: DeclareQueueRequest, owner: object, serverNamed = false): Queue {
+    const { name } = request;
+    if (request.passive) return this.queue(name, owner);
+    const existing = this.queues.get(name);
+    if (existing === undefined) {
+      if (name.startsWith('amq.') && !serverNamed) {
+        throw new AmqpError(ReplyCode.ACCESS_REFUSED, `queue name '${name}' contains reserved prefix 'amq.*'`);
+      }
+      return this.addQueue(name, request);
+    }
+    this.assertAccessible(existing, owner);
+    const current = existing.options;
+    assertFlagsEquivalent('queue', name, this.name, [
+      ['durable', request.durable, current.durable],
+      ['auto_delete', request.autoDelete, current.autoDelete],
+      ['exclusive', request.exclusiveOwner !== undefined, current.exclusiveOwner !== undefined],
+    ]);
+    assertArgumentsEquivalent('queue', name, this.name, COMPARED_QUEUE_ARGUMENTS, request.arguments, current.arguments);
+    return existing;
+  }
+
+  /** A name for a queue declared with an empty one, as RabbitMQ forms them. */
+  generateQueueName(): string {
+    for (;;) {
+      const name = `amq.gen-${randomBytes(16).toString('base64url')}`;
+      if (!this.queues.has(name)) return name;
+    }
+  }
+
+  deleteQueue(name: string, owner: object, ifUnused: boolean, ifEmpty: boolean): number {
+    const q = this.queues.get(name);
+    if (q === undefined) return 0;
+    this.assertAccessible(q, owner);
+    if (ifUnused && q.consumerCount > 0) {
+      throw new AmqpError(ReplyCode.PRECONDITION_FAILED, `queue '${name}' in vhost '${this.name}' in use`);
+    }
+    if (ifEmpty && q.messageCount > 0) {
+      throw new AmqpError(ReplyCode.PRECONDITION_FAILED, `queue '${name}' in vhost '${this.name}' is not empty`);
+    }
+    return this.removeQueue(q);
+  }
+
+  /** Deletes a queue without permission checks (owner gone, auto-delete). */
+  removeQueue(q: Queue): number {
+    if (this.queues.get(q.name) !== q) return 0;
+    this.queues.delete(q.name);
+    this.unbindEverywhere(q);
+    return q.delete();
+  }
+
+  /** Exclusive queues go with the connection that declared them. */
+  removeExclusiveQueues(owner: object): void {
+    for (const q of [...this.queues.values()]) if (q.options.exclusiveOwner === owner) this.removeQueue(q);
+  }
+
+  bind(source: Exchange, destination: Destination, routingKey: string, args: FieldTable): void {
+    if (source.name === '') throw defaultExchangeRefused();
+    if (destination instanceof Exchange && destination.name === '') throw defaultExchangeRefused();
+    if (source.router.bind(destination, routingKey, args)) {
+      if (destination instanceof Exchange) destination.boundFrom.add(source);
+    }
+  }
+
+  unbind(source: Exchange, destination: Destination, routingKey: string, args: FieldTable): void {
+    if (source.name === '') throw defaultExchangeRefused();
+    if (!source.router.unbind(destination, routingKey, args)) return;
+    this.deleteIfUnusedAutoDelete(source);
+  }
+
+  private addExchange(name: string, options: ExchangeOptions): Exchange {
+    const router = createExchangeRouter<Destination>(options.type);
+    if (router === undefined) {
+      throw new AmqpError(ReplyCode.COMMAND_INVALID, `unknown exchange type '${options.type}'`);
+    }
+    const x = new Exchange(name, options, router);
+    this.exchanges.set(name, x);
+    if (name === '') this.router.setDefaultExchange(x, this.queues);
+    return x;
+  }
+
+  private addQueue(name: string, options: QueueOptions): Queue {
+    const q = new Queue(name, options);
+    this.queues.set(name, q);
+    q.onUnused = (unused) => this.removeQueue(unused);
+    return q;
+  }
+
+  private removeExchange(x: Exchange): void {
+    this.exchanges.delete(x.name);
+    this.unbindEverywhere(x);
+    // Bindings whose source is x go with it; destinations that are exchanges forget x.
+    for (const b of x.router.bindings()) {
+      if (b.destination instanceof Exchange) b.destination.boundFrom.delete(x);
+    }
+  }
+
+  /** Removes every binding that leads to the destination, deleting auto-delete sources left unused. */
+  private unbindEverywhere(destination: Destination): void {
+    const sources = destination instanceof Exchange ? [...destination.boundFrom] : [...this.exchanges.values()];
+    for (const source of sources) {
+      if (source.router.unbindDestination(destination) > 0) this.deleteIfUnusedAutoDelete(source);
+    }
+    if (destination instanceof Exchange) destination.boundFrom.clear();
+  }
+
+  private deleteIfUnusedAutoDelete(x: Exchange): void {
+    if (x.options.autoDelete && x.router.bindingCount === 0 && this.exchanges.get(x.name) === x) this.removeExchange(x);
+  }
+
+  private assertAccessible(q: Queue, owner: object): void {
+    const exclusiveOwner = q.options.exclusiveOwner;
+    if (exclusiveOwner !== undefined && exclusiveOwner !== owner) {
+      throw new AmqpError(
+        ReplyCode.RESOURCE_LOCKED,
+        `cannot obtain exclusive access to locked queue '${q.name}' in vhost '${this.name}'. ` +
+          'It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.',
+      );
+    }
+  }
+}
+
+function defaultExchangeRefused(): AmqpError {
+  return new AmqpError(ReplyCode.ACCESS_REFUSED, "operation not permitted on the default exchange");
+}
