@@ -1,0 +1,52 @@
+import type { Test } from 'tap';
+import * as amqp from 'amqplib';
+import { type Broker, type BrokerOptions, startBroker } from '../../src/index.js';
+
+/** A broker on 127.0.0.1 and a free port for the duration of one test. */
+export async function withBroker(t: Test, options: BrokerOptions = {}): Promise<Broker> {
+  const broker = await startBroker({ logLevel: 'silent', ...options });
+  t.teardown(() => broker.close());
+  return broker;
+}
+
+/** An amqplib (promise API) connection, closed when the test ends. */
+export async function connect(t: Test, broker: Broker, options: amqp.Options.Connect = {}): Promise<amqp.ChannelModel> {
+  const connection = await amqp.connect({ hostname: '127.0.0.1', port: broker.port, username: 'guest', password: 'guest', ...options });
+  // Errors surface through the channel or close assertions of each test, not as uncaught events.
+  connection.on('error', () => {});
+  t.teardown(() => connection.close().catch(() => {}));
+  return connection;
+}
+
+/** A broker and one open channel on it. */
+export async function brokerChannel(t: Test, options: BrokerOptions = {}): Promise<{ broker: Broker; connection: amqp.ChannelModel; channel: amqp.Channel }> {
+  const broker = await withBroker(t, options);
+  const connection = await connect(t, broker);
+  const channel = await connection.createChannel();
+  return { broker, connection, channel };
+}
+
+/** Resolves with the next `n` messages a consumer receives on `queue`, or rejects after `ms`. */
+export function collect(channel: amqp.Channel, queue: string, n: number, options: amqp.Options.Consume = { noAck: true }, ms = 5000): Promise<amqp.ConsumeMessage[]> {
+  return new Promise((resolve, reject) => {
+    const got: amqp.ConsumeMessage[] = [];
+    const timer = setTimeout(() => reject(new Error(`timed out with ${got.length} of ${n} messages`)), ms);
+    channel
+      .consume(queue, (m) => {
+        if (m === null) return;
+        got.push(m);
+        if (got.length === n) {
+          clearTimeout(timer);
+          resolve(got);
+        }
+      }, options)
+      .catch(reject);
+  });
+}
+
+/** Waits for the channel to be closed by the broker and returns the error it closed with. */
+export function channelError(channel: amqp.Channel): Promise<Error & { code?: number; classId?: number; methodId?: number }> {
+  return new Promise((resolve) => channel.once('error', resolve));
+}
+
+export const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
