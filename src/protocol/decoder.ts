@@ -94,7 +94,10 @@ export class Decoder {
     const table: FieldTable = {};
     while (this.pos < stop) {
       const key = this.shortstr();
-      table[key] = this.value(depth + 1);
+      const value = this.value(depth + 1);
+      // Assigning to __proto__ would change the prototype instead of storing a key.
+      if (key === '__proto__') Object.defineProperty(table, key, { value, enumerable: true, writable: true, configurable: true });
+      else table[key] = value;
     }
     this.end = saved;
     return table;

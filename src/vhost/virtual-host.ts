@@ -149,6 +149,8 @@ export class VirtualHost {
   bind(source: Exchange, destination: Destination, routingKey: string, args: FieldTable): void {
     if (source.name === '') throw defaultExchangeRefused();
     if (destination instanceof Exchange && destination.name === '') throw defaultExchangeRefused();
+    const refusal = source.router.validateBinding(routingKey, args);
+    if (refusal !== undefined) throw new AmqpError(ReplyCode.PRECONDITION_FAILED, refusal);
     if (source.router.bind(destination, routingKey, args)) {
       if (destination instanceof Exchange) destination.boundFrom.add(source);
     }
