@@ -55,6 +55,14 @@ export class Broker implements ConnectionContext {
     return `amqp://guest:guest@${host}:${this.port}`;
   }
 
+  /**
+   * Changes the memory alarm threshold at run time: a resident size in bytes,
+   * or undefined to go back to the configured watermark share of RAM.
+   */
+  setMemoryLimit(bytes: number | undefined): void {
+    this.alarm.setLimits(memoryLimits(this.config.memoryHighWatermark, bytes));
+  }
+
   virtualHost(name: string): VirtualHost | undefined {
     return this.vhosts.get(name);
   }

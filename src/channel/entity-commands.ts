@@ -54,24 +54,20 @@ export class EntityCommands {
   }
 
   exchangeBind(m: ExchangeBind): void {
-    const vhost = this.host.vhost;
-    vhost.bind(vhost.exchange(m.source), vhost.exchange(m.destination), m.routingKey, m.arguments);
+    this.host.vhost.bindExchange(m.source, m.destination, m.routingKey, m.arguments);
     this.reply(m.noWait, MethodId.ExchangeBindOk);
   }
 
   exchangeUnbind(m: ExchangeUnbind): void {
-    const vhost = this.host.vhost;
-    const source = vhost.exchanges.get(m.source);
-    const destination = vhost.exchanges.get(m.destination);
-    // Unbinding something that is not there succeeds, as in RabbitMQ.
-    if (source !== undefined && destination !== undefined) vhost.unbind(source, destination, m.routingKey, m.arguments);
+    this.host.vhost.unbindExchange(m.source, m.destination, m.routingKey, m.arguments);
     this.reply(m.noWait, MethodId.ExchangeUnbindOk);
   }
 
   queueDeclare(m: QueueDeclare): void {
     const vhost = this.host.vhost;
     const serverNamed = m.queue === '' && !m.passive;
-    const name = serverNamed ? vhost.generateQueueName() : this.queueName(m.queue);
+    // A passive declare takes the name as given: RabbitMQ answers '' with "no queue ''", not the last queue.
+    const name = serverNamed ? vhost.generateQueueName() : m.queue;
     const q = vhost.declareQueue(
       {
         name,
@@ -96,18 +92,15 @@ export class EntityCommands {
   }
 
   queueBind(m: QueueBind): void {
-    const vhost = this.host.vhost;
-    const q = this.queue(m.queue);
-    const routingKey = m.routingKey === '' && m.queue === '' ? q.name : m.routingKey;
-    vhost.bind(vhost.exchange(m.exchange), q, routingKey, m.arguments);
+    const name = this.queueName(m.queue);
+    // The spec's shortcut: no queue and no routing key binds with the last queue's name as key.
+    const routingKey = m.routingKey === '' && m.queue === '' ? name : m.routingKey;
+    this.host.vhost.bindQueue(m.exchange, name, this.host.owner, routingKey, m.arguments);
     this.reply(m.noWait, MethodId.QueueBindOk);
   }
 
   queueUnbind(m: QueueUnbind): void {
-    const vhost = this.host.vhost;
-    const q = this.queue(m.queue);
-    const x = vhost.exchanges.get(m.exchange);
-    if (x !== undefined) vhost.unbind(x, q, m.routingKey, m.arguments);
+    this.host.vhost.unbindQueue(m.exchange, this.queueName(m.queue), this.host.owner, m.routingKey, m.arguments);
     this.reply(false, MethodId.QueueUnbindOk);
   }
 

@@ -27,9 +27,15 @@ export class MemoryAlarm {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly limits: MemoryLimits,
+    private limits: MemoryLimits,
     private readonly onChange: (active: boolean) => void,
   ) {}
+
+  /** Replaces the limits (an operator changing the watermark) and re-evaluates at once. */
+  setLimits(limits: MemoryLimits): void {
+    this.limits = limits;
+    this.check();
+  }
 
   start(): void {
     this.timer = setInterval(() => this.check(), CHECK_INTERVAL_MS);

@@ -27,7 +27,7 @@ export function validateHeadersBindingArgs(args: FieldTable): string | undefined
     return `Invalid x-match field type (value ${String(value)}); expected longstr`;
   }
   if (isXMatch(value)) return undefined;
-  return `Invalid x-match field value "${value}"; expected all, any, all-with-x, or any-with-x`;
+  return `Invalid x-match field value <<"${value}">>; expected all, any, all-with-x, or any-with-x`;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { AmqpError } from '../protocol/amqp-error.js';
-import { type FieldTable, type FieldValue, plainValue } from '../protocol/field-value.js';
+import { type FieldTable, type FieldValue, plainValue, TypedValue, type TypeTag } from '../protocol/field-value.js';
 import { ReplyCode } from '../protocol/generated/amqp-constants.js';
 
 /** Arguments a redeclare must repeat exactly; RabbitMQ does not compare the others. */
@@ -18,6 +18,16 @@ export const COMPARED_QUEUE_ARGUMENTS = [
   'x-single-active-consumer',
   'x-delivery-limit',
 ] as const;
+
+/** Arguments whose absence means a default value: RabbitMQ accepts `x-queue-type: classic` against a queue declared without it, and the reverse. */
+const ARGUMENT_DEFAULTS: Readonly<Record<string, FieldValue>> = { 'x-queue-type': 'classic' };
+
+/** RabbitMQ's names for field types, which it shows in inequivalent-arg errors. */
+const TYPE_NAMES: Readonly<Record<TypeTag, string>> = {
+  t: 'bool', b: 'byte', B: 'unsignedbyte', s: 'short', u: 'unsignedshort', I: 'signedint', i: 'unsignedint',
+  l: 'long', f: 'float', d: 'double', D: 'decimal', S: 'longstr', x: 'binary', A: 'array', T: 'timestamp',
+  F: 'table', V: 'void',
+};
 
 export type EntityKind = 'exchange' | 'queue';
 
@@ -51,7 +61,11 @@ export function assertArgumentsEquivalent(
   for (const key of compared) {
     const r = received[key];
     const c = current[key];
-    if (!sameValue(r, c)) throw inequivalent(kind, name, vhost, key, describe(r), describe(c));
+    const fallback = ARGUMENT_DEFAULTS[key];
+    if (sameValue(r ?? fallback, c ?? fallback)) continue;
+    // As RabbitMQ words it: a value alone when both sides have one, with its type when the other side has none.
+    const bothPresent = r !== undefined && c !== undefined;
+    throw inequivalent(kind, name, vhost, key, describe(r, bothPresent), describe(c, bothPresent));
   }
 }
 
@@ -59,13 +73,37 @@ function sameValue(a: FieldValue | undefined, b: FieldValue | undefined): boolea
   if (a === undefined || b === undefined) return a === b;
   const pa = plainValue(a);
   const pb = plainValue(b);
-  if (typeof pa === 'bigint' || typeof pb === 'bigint') return BigInt(pa as never) === BigInt(pb as never);
+  // Numeric types are interchangeable (a TTL sent as short or as long is the same TTL), as in RabbitMQ.
+  if (typeof pa === 'number' && typeof pb === 'number') return pa === pb;
+  if (typeof pa === 'bigint' || typeof pb === 'bigint') return isInteger(pa) && isInteger(pb) && BigInt(pa) === BigInt(pb);
   if (Buffer.isBuffer(pa) && Buffer.isBuffer(pb)) return pa.equals(pb);
   return pa === pb;
 }
 
-function describe(v: FieldValue | undefined): string {
+function isInteger(v: unknown): v is number | bigint {
+  return typeof v === 'bigint' || Number.isInteger(v);
+}
+
+function describe(v: FieldValue | undefined, valueOnly: boolean): string {
   if (v === undefined) return 'none';
   const plain = plainValue(v);
-  return `the value '${Buffer.isBuffer(plain) ? plain.toString() : String(plain)}'`;
+  const text = Buffer.isBuffer(plain) ? plain.toString() : String(plain);
+  return valueOnly ? `'${text}'` : `the value '${text}' of type '${TYPE_NAMES[typeTag(v)]}'`;
+}
+
+/** The type tag a value is (or would be) encoded with. */
+function typeTag(v: FieldValue): TypeTag {
+  if (v instanceof TypedValue) return v.type;
+  if (v === null) return 'V';
+  switch (typeof v) {
+    case 'boolean': return 't';
+    case 'string': return 'S';
+    case 'bigint': return 'l';
+    case 'number':
+      if (!Number.isInteger(v)) return 'd';
+      return v >= -0x8000_0000 && v <= 0x7fff_ffff ? 'I' : 'l';
+  }
+  if (Buffer.isBuffer(v)) return 'x';
+  if (v instanceof Date) return 'T';
+  return Array.isArray(v) ? 'A' : 'F';
 }

@@ -80,7 +80,7 @@ export class VirtualHost {
   deleteExchange(name: string, ifUnused: boolean): void {
     if (name === '') throw defaultExchangeRefused();
     if (name.startsWith('amq.')) {
-      throw new AmqpError(ReplyCode.ACCESS_REFUSED, `cannot delete exchange '${name}' in vhost '${this.name}': reserved name`);
+      throw new AmqpError(ReplyCode.ACCESS_REFUSED, `deletion of system exchange '${name}' in vhost '${this.name}' not allowed`);
     }
     const x = this.exchanges.get(name);
     if (x === undefined) return;
@@ -90,23 +90,25 @@ export class VirtualHost {
     this.removeExchange(x);
   }
 
-  /** `serverNamed`: the broker chose the name, so the reserved amq. prefix is its own. */
+  /**
+   * `serverNamed`: the broker chose the name, so the reserved amq. prefix is its own.
+   * A client naming an amq. queue is refused even when it exists (RabbitMQ
+   * refuses to redeclare a server-named queue by name; passive is fine).
+   */
   declareQueue(request: DeclareQueueRequest, owner: object, serverNamed = false): Queue {
     const { name } = request;
     if (request.passive) return this.queue(name, owner);
-    const existing = this.queues.get(name);
-    if (existing === undefined) {
-      if (name.startsWith('amq.') && !serverNamed) {
-        throw new AmqpError(ReplyCode.ACCESS_REFUSED, `queue name '${name}' contains reserved prefix 'amq.*'`);
-      }
-      return this.addQueue(name, request);
+    if (name.startsWith('amq.') && !serverNamed) {
+      throw new AmqpError(ReplyCode.ACCESS_REFUSED, `queue name '${name}' contains reserved prefix 'amq.*'`);
     }
-    this.assertAccessible(existing, owner);
+    const existing = this.queues.get(name);
+    if (existing === undefined) return this.addQueue(name, request);
     const current = existing.options;
+    // A different exclusive flag is a lock conflict (405), not an inequivalent arg, as in RabbitMQ.
+    if (current.exclusiveOwner !== request.exclusiveOwner) throw this.locked(existing);
     assertFlagsEquivalent('queue', name, this.name, [
       ['durable', request.durable, current.durable],
       ['auto_delete', request.autoDelete, current.autoDelete],
-      ['exclusive', request.exclusiveOwner !== undefined, current.exclusiveOwner !== undefined],
     ]);
     assertArgumentsEquivalent('queue', name, this.name, COMPARED_QUEUE_ARGUMENTS, request.arguments, current.arguments);
     return existing;
@@ -128,7 +130,7 @@ export class VirtualHost {
       throw new AmqpError(ReplyCode.PRECONDITION_FAILED, `queue '${name}' in vhost '${this.name}' in use`);
     }
     if (ifEmpty && q.messageCount > 0) {
-      throw new AmqpError(ReplyCode.PRECONDITION_FAILED, `queue '${name}' in vhost '${this.name}' is not empty`);
+      throw new AmqpError(ReplyCode.PRECONDITION_FAILED, `queue '${name}' in vhost '${this.name}' not empty`);
     }
     return this.removeQueue(q);
   }
@@ -146,9 +148,37 @@ export class VirtualHost {
     for (const q of [...this.queues.values()]) if (q.options.exclusiveOwner === owner) this.removeQueue(q);
   }
 
-  bind(source: Exchange, destination: Destination, routingKey: string, args: FieldTable): void {
-    if (source.name === '') throw defaultExchangeRefused();
-    if (destination instanceof Exchange && destination.name === '') throw defaultExchangeRefused();
+  /** Binding twice is binding once. Checks in RabbitMQ's order: default exchange, source, queue, arguments. */
+  bindQueue(exchange: string, queue: string, owner: object, routingKey: string, args: FieldTable): void {
+    refuseDefaultExchange(exchange);
+    const source = this.exchange(exchange);
+    this.bind(source, this.queue(queue, owner), routingKey, args);
+  }
+
+  bindExchange(source: string, destination: string, routingKey: string, args: FieldTable): void {
+    refuseDefaultExchange(source, destination);
+    const x = this.exchange(source);
+    this.bind(x, this.exchange(destination), routingKey, args);
+  }
+
+  /** Unbinding from or to something that is not there succeeds, as in RabbitMQ. */
+  unbindQueue(exchange: string, queue: string, owner: object, routingKey: string, args: FieldTable): void {
+    refuseDefaultExchange(exchange);
+    const source = this.exchanges.get(exchange);
+    const q = this.queues.get(queue);
+    if (source === undefined || q === undefined) return;
+    this.assertAccessible(q, owner);
+    this.unbind(source, q, routingKey, args);
+  }
+
+  unbindExchange(source: string, destination: string, routingKey: string, args: FieldTable): void {
+    refuseDefaultExchange(source, destination);
+    const x = this.exchanges.get(source);
+    const d = this.exchanges.get(destination);
+    if (x !== undefined && d !== undefined) this.unbind(x, d, routingKey, args);
+  }
+
+  private bind(source: Exchange, destination: Destination, routingKey: string, args: FieldTable): void {
     const refusal = source.router.validateBinding(routingKey, args);
     if (refusal !== undefined) throw new AmqpError(ReplyCode.PRECONDITION_FAILED, refusal);
     if (source.router.bind(destination, routingKey, args)) {
@@ -156,8 +186,8 @@ export class VirtualHost {
     }
   }
 
-  unbind(source: Exchange, destination: Destination, routingKey: string, args: FieldTable): void {
-    if (source.name === '') throw defaultExchangeRefused();
+  /** An auto-delete exchange goes with the last binding it is the source of. */
+  private unbind(source: Exchange, destination: Destination, routingKey: string, args: FieldTable): void {
     if (!source.router.unbind(destination, routingKey, args)) return;
     this.deleteIfUnusedAutoDelete(source);
   }
@@ -202,16 +232,23 @@ export class VirtualHost {
     if (x.options.autoDelete && x.router.bindingCount === 0 && this.exchanges.get(x.name) === x) this.removeExchange(x);
   }
 
+  /** Another connection's exclusive queue is off limits. */
   private assertAccessible(q: Queue, owner: object): void {
     const exclusiveOwner = q.options.exclusiveOwner;
-    if (exclusiveOwner !== undefined && exclusiveOwner !== owner) {
-      throw new AmqpError(
-        ReplyCode.RESOURCE_LOCKED,
-        `cannot obtain exclusive access to locked queue '${q.name}' in vhost '${this.name}'. ` +
-          'It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.',
-      );
-    }
+    if (exclusiveOwner !== undefined && exclusiveOwner !== owner) throw this.locked(q);
   }
+
+  private locked(q: Queue): AmqpError {
+    return new AmqpError(
+      ReplyCode.RESOURCE_LOCKED,
+      `cannot obtain exclusive access to locked queue '${q.name}' in vhost '${this.name}'. ` +
+        'It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.',
+    );
+  }
+}
+
+function refuseDefaultExchange(...names: string[]): void {
+  if (names.includes('')) throw defaultExchangeRefused();
 }
 
 function defaultExchangeRefused(): AmqpError {

@@ -50,3 +50,51 @@ export function channelError(channel: amqp.Channel): Promise<Error & { code?: nu
 }
 
 export const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Resolves when the connection closes, with the error the broker closed it with (undefined when the client closed it). */
+export function connectionClosed(connection: amqp.ChannelModel): Promise<(Error & { code?: number }) | undefined> {
+  return new Promise((resolve) => connection.once('close', resolve));
+}
+
+/**
+ * Asserts that the broker refuses `op` by closing only its channel, with the reply code and the reply
+ * text (matched as a substring or pattern), and that the connection stays usable.
+ */
+export async function assertChannelRefusal(t: Test, connection: amqp.ChannelModel, op: Promise<unknown>, code: number, text: string | RegExp): Promise<void> {
+  const err = await op.then(
+    () => undefined,
+    (e: Error & { code?: number }) => e,
+  );
+  if (err === undefined) {
+    t.fail(`expected the broker to refuse with ${code}`);
+    return;
+  }
+  t.equal(err.code, code, `reply code ${code}`);
+  if (typeof text === 'string') t.ok(err.message.includes(text), `reply text has ${JSON.stringify(text)}: ${err.message}`);
+  else t.match(err.message, text);
+  const probe = await connection.createChannel();
+  await probe.close();
+}
+
+/** Whether a queue exists, asked on a channel of its own (a failed passive declare closes its channel). */
+export async function queueExists(connection: amqp.ChannelModel, name: string): Promise<boolean> {
+  return passiveCheck(connection, (ch) => ch.checkQueue(name));
+}
+
+/** Whether an exchange exists, asked on a channel of its own. */
+export async function exchangeExists(connection: amqp.ChannelModel, name: string): Promise<boolean> {
+  return passiveCheck(connection, (ch) => ch.checkExchange(name));
+}
+
+async function passiveCheck(connection: amqp.ChannelModel, check: (ch: amqp.Channel) => Promise<unknown>): Promise<boolean> {
+  const ch = await connection.createChannel();
+  ch.on('error', () => {});
+  try {
+    await check(ch);
+    await ch.close();
+    return true;
+  } catch (err) {
+    if ((err as { code?: number }).code === 404) return false;
+    throw err;
+  }
+}
