@@ -39,6 +39,10 @@ export class Channel implements CommandSink, ConsumerChannel {
   private consumerPrefetch = 0;
   /** basic.qos global=true: the limit shared by all the channel's consumers. */
   private channelPrefetch = 0;
+  /** Consumer deliveries awaiting ack: what channelPrefetch limits (basic.get ones do not count, as in RabbitMQ). */
+  private consumerUnacked = 0;
+  /** Some consumer was held back by channelPrefetch, so a freed slot must wake all of the channel's queues. */
+  private channelLimitHit = false;
   private confirms: ConfirmTracker | undefined;
   private transaction: Transaction | undefined;
 
@@ -127,13 +131,18 @@ export class Channel implements CommandSink, ConsumerChannel {
 
   // ---- ConsumerChannel -------------------------------------------------------
 
-  canDeliver(noAck: boolean): boolean {
+  /** RabbitMQ holds back no-ack consumers too while the channel is at its global limit, though they do not count towards it. */
+  canDeliver(): boolean {
     if (this.closing) return false;
     if (this.host.congested) {
       this.host.consumerStalled();
       return false;
     }
-    return noAck || this.channelPrefetch === 0 || this.unacked.size < this.channelPrefetch;
+    if (this.channelPrefetch !== 0 && this.consumerUnacked >= this.channelPrefetch) {
+      this.channelLimitHit = true;
+      return false;
+    }
+    return true;
   }
 
   deliver(consumer: Consumer, queue: Queue, qm: QueuedMessage): void {
@@ -141,6 +150,7 @@ export class Channel implements CommandSink, ConsumerChannel {
     if (!consumer.noAck) {
       this.unacked.add(tag, queue, qm, consumer);
       consumer.unacked++;
+      this.consumerUnacked++;
     }
     const m = qm.message;
     this.host.writer.deliver(this.number, consumer.tag, tag, qm.redelivered, m.exchange, m.routingKey, m.rawProperties, m.body);
@@ -206,9 +216,17 @@ export class Channel implements CommandSink, ConsumerChannel {
   private settle(deliveries: readonly Delivery[], requeue: boolean): void {
     const touched = new Set<Queue>();
     for (const d of deliveries) {
-      if (d.consumer !== undefined) d.consumer.unacked--;
+      if (d.consumer !== undefined) {
+        d.consumer.unacked--;
+        this.consumerUnacked--;
+      }
       if (requeue) d.queue.requeue(d.qm);
       touched.add(d.queue);
+    }
+    if (this.channelLimitHit && touched.size > 0) {
+      // The slot freed may belong to a consumer on another queue than the ones settled.
+      this.channelLimitHit = false;
+      for (const c of this.consumers.values()) touched.add(c.queue);
     }
     for (const q of touched) q.dispatch();
   }

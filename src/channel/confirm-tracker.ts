@@ -5,10 +5,12 @@ export interface ConfirmSink {
 
 /**
  * Publisher confirms for one channel. Publishes are numbered from 1; each is
- * settled (ack or nack) when every queue it went to has taken it. Nacks go out
- * at once; acks are sent at flush time, as one multiple=true ack over the
- * contiguous run of settled publishes, and individually beyond a gap left by
- * a publish still outstanding.
+ * settled (ack or nack) when every queue it went to has taken it, and
+ * answered exactly once. Nacks go out at once; acks are sent at flush time,
+ * as one multiple=true ack over the contiguous run of settled publishes, and
+ * individually beyond a gap left by a publish still outstanding. A multiple
+ * ack never reaches back over a publish already answered, so no client sees
+ * a nacked message acked or an ack twice.
  */
 export class ConfirmTracker {
   private nextSeq = 1;
@@ -17,7 +19,7 @@ export class ConfirmTracker {
   /** Settled as ack, not yet sent. */
   private readonly toAck = new Set<number>();
   /** Above lastAcked and already answered (nacked, or acked individually past a gap). */
-  private readonly answered = new Map<number, 'ack' | 'nack'>();
+  private readonly answered = new Set<number>();
   /** Every publish up to here has been answered. */
   private lastAcked = 0;
 
@@ -45,11 +47,7 @@ export class ConfirmTracker {
       return;
     }
     this.sink.sendConfirm(false, seq, false);
-    this.answered.set(seq, 'nack');
-  }
-
-  get hasPendingAcks(): boolean {
-    return this.toAck.size > 0;
+    this.answered.add(seq);
   }
 
   /** Sends the acks settled since the last flush. */
@@ -61,21 +59,15 @@ export class ConfirmTracker {
         runEnd = next;
         continue;
       }
-      const answer = this.answered.get(next);
-      if (answer === undefined) break;
-      this.answered.delete(next);
-      if (answer === 'ack') {
-        runEnd = next;
-        continue;
-      }
-      // A multiple ack must not reach back over a nack: close the run before it.
+      if (!this.answered.delete(next)) break;
+      // Close the run before a publish already answered, then step over it.
       this.sendRun(runEnd);
       this.lastAcked = runEnd = next;
     }
     this.sendRun(runEnd);
     for (const seq of this.toAck) {
       this.sink.sendConfirm(true, seq, false);
-      this.answered.set(seq, 'ack');
+      this.answered.add(seq);
     }
     this.toAck.clear();
   }

@@ -4,8 +4,8 @@ import type { Queue, QueueConsumer } from '../queue/queue.js';
 
 /** The channel side of a consumer: where deliveries go and what limits them. */
 export interface ConsumerChannel {
-  /** Channel-wide limits: flow, global prefetch, socket back-pressure. */
-  canDeliver(noAck: boolean): boolean;
+  /** Channel-wide limits: closing, global prefetch, socket back-pressure. */
+  canDeliver(): boolean;
   deliver(consumer: Consumer, queue: Queue, qm: QueuedMessage): void;
   consumerQueueDeleted(consumer: Consumer): void;
 }
@@ -27,7 +27,7 @@ export class Consumer implements QueueConsumer {
 
   canTakeMessage(): boolean {
     if (!this.noAck && this.prefetch !== 0 && this.unacked >= this.prefetch) return false;
-    return this.channel.canDeliver(this.noAck);
+    return this.channel.canDeliver();
   }
 
   deliver(queue: Queue, qm: QueuedMessage): void {

@@ -218,6 +218,8 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
       case MethodId.ConnectionClose:
         this.log.debug({ code: method.replyCode, text: method.replyText }, 'client closed the connection');
         this.releaseChannels();
+        // Before close-ok, so a client that saw its close complete can redeclare the names elsewhere.
+        this.vhost?.removeExclusiveQueues(this);
         this.writer.method(0, { id: MethodId.ConnectionCloseOk });
         this.terminate();
         return;

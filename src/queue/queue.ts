@@ -63,12 +63,14 @@ export class Queue {
     if (this.consumers.length > 0) this.dispatch();
   }
 
-  /** Puts a delivered message back where it was, marked redelivered. */
+  /**
+   * Puts a delivered message back where it was, marked redelivered. The
+   * caller dispatches once it has put back everything it is returning.
+   */
   requeue(qm: QueuedMessage): void {
     if (this.deleted) return;
     qm.redelivered = true;
     this.ready.requeue(qm);
-    if (this.consumers.length > 0) this.dispatch();
   }
 
   /** Takes the head message for basic.get. */

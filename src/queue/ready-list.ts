@@ -72,9 +72,23 @@ export class ReadyList {
     return count;
   }
 
+  /** The waiting messages in queue order, head first. */
   *[Symbol.iterator](): IterableIterator<QueuedMessage> {
-    for (let i = this.head; i < this.fifo.length; i++) yield this.fifo[i]!;
-    yield* this.requeued;
+    let i = this.head;
+    let r = 0;
+    for (;;) {
+      const fromFifo = this.fifo[i];
+      const fromRequeued = this.requeued[r];
+      if (fromRequeued !== undefined && (fromFifo === undefined || fromRequeued.seq < fromFifo.seq)) {
+        r++;
+        yield fromRequeued;
+      } else if (fromFifo !== undefined) {
+        i++;
+        yield fromFifo;
+      } else {
+        return;
+      }
+    }
   }
 
   /** Drops the consumed prefix once it is most of the array, keeping shift O(1) amortised. */

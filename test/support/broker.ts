@@ -87,8 +87,7 @@ export async function exchangeExists(connection: amqp.ChannelModel, name: string
 }
 
 async function passiveCheck(connection: amqp.ChannelModel, check: (ch: amqp.Channel) => Promise<unknown>): Promise<boolean> {
-  const ch = await connection.createChannel();
-  ch.on('error', () => {});
+  const ch = await openChannel(connection);
   try {
     await check(ch);
     await ch.close();
@@ -97,4 +96,11 @@ async function passiveCheck(connection: amqp.ChannelModel, check: (ch: amqp.Chan
     if ((err as { code?: number }).code === 404) return false;
     throw err;
   }
+}
+
+/** A channel the broker may close on purpose: the closure shows in the failed operation, not as an unhandled 'error' event. */
+export async function openChannel(connection: amqp.ChannelModel): Promise<amqp.Channel> {
+  const ch = await connection.createChannel();
+  ch.on('error', () => {});
+  return ch;
 }
