@@ -1,0 +1,70 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as amqp from 'amqplib';
+import t, { type Test } from 'tap';
+import { parseCliOptions } from '../../src/cli/options.js';
+
+// `npm test` compiles to dist/ before running the tests, so this is what `npm start` runs.
+const cli = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
+
+/** Starts the CLI and resolves with the port from its "broker listening" log line. */
+function startCli(t: Test, args: string[]): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the broker did not log "broker listening" within 10 s')), 10_000);
+    let buffered = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      for (const line of buffered.split('\n')) {
+        if (!line.includes('"broker listening"')) continue;
+        clearTimeout(timer);
+        resolve({ child, port: (JSON.parse(line) as { port: number }).port });
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`the broker exited with ${code}`)));
+  });
+}
+
+t.test('the command-line broker serves clients and exits cleanly on SIGTERM', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'cli-test-'));
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  const { child, port } = await startCli(t, ['--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir]);
+  t.ok(port > 0, 'it logs the port it listens on');
+  const connection = await amqp.connect(`amqp://guest:guest@127.0.0.1:${port}`);
+  const channel = await connection.createChannel();
+  const { queue } = await channel.assertQueue('', { exclusive: true });
+  channel.sendToQueue(queue, Buffer.from('ping'));
+  await new Promise((r) => setTimeout(r, 50));
+  const got = await channel.get(queue, { noAck: true });
+  t.equal(got && got.content.toString(), 'ping');
+  const closedByBroker = new Promise<Error>((resolve) => connection.once('close', resolve));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  t.match(String(await closedByBroker), /CONNECTION_FORCED/, 'clients are told the broker is shutting down');
+  t.equal(await exited, 0);
+});
+
+t.test('--help lists the options', async (t) => {
+  const child = spawn(process.execPath, [cli, '--help'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  await new Promise((resolve) => child.once('exit', resolve));
+  for (const flag of ['--port', '--host', '--data-dir', '--log-level']) t.match(out, flag);
+});
+
+t.test('flags win over environment variables, which win over defaults', async (t) => {
+  t.equal(parseCliOptions([], {}).port, 5672);
+  t.equal(parseCliOptions([], { AMQP_BROKER_PORT: '6000' }).port, 6000);
+  t.equal(parseCliOptions(['--port', '7000'], { AMQP_BROKER_PORT: '6000' }).port, 7000);
+  t.match(parseCliOptions([], {}).dataDir, /\/data$/);
+  t.equal(parseCliOptions([], { AMQP_BROKER_LOG_LEVEL: 'debug' }).logLevel, 'debug');
+  t.throws(() => parseCliOptions(['--port', 'x'], {}), /invalid port/);
+  t.throws(() => parseCliOptions(['--log-level', 'loud'], {}), /invalid log level/);
+  t.throws(() => parseCliOptions(['--bogus'], {}));
+});
