@@ -1,0 +1,48 @@
+import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * Keeps a second broker process off a data directory: a LOCK file holding the
+ * owner's PID, created exclusively. A lock left by a process that no longer
+ * exists (a crash) is taken over.
+ */
+export class DataDirLock {
+  private constructor(private readonly path: string) {}
+
+  static acquire(dataDir: string): DataDirLock {
+    const path = join(dataDir, 'LOCK');
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const fd = openSync(path, 'wx');
+        writeSync(fd, `${process.pid}\n`);
+        closeSync(fd);
+        return new DataDirLock(path);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const owner = Number(readFileSync(path, 'utf8').trim());
+      if (Number.isInteger(owner) && owner > 0 && isRunning(owner)) {
+        throw new Error(`data directory ${dataDir} is in use by another broker (process ${owner}); stop it or choose another --data-dir`);
+      }
+      unlinkSync(path);
+    }
+    throw new Error(`could not lock data directory ${dataDir}`);
+  }
+
+  release(): void {
+    try {
+      unlinkSync(this.path);
+    } catch {
+      // Already gone: nothing to release.
+    }
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,93 @@
+import { crc32 } from 'node:zlib';
+import { Decoder } from '../protocol/decoder.js';
+import type { Encoder } from '../protocol/encoder.js';
+
+/**
+ * Message records of the journal (.msgs files). Layout, big-endian:
+ *
+ *   u32 length    bytes after this field, checksum included
+ *   u32 crc32     CRC-32 (zlib's, IEEE polynomial) of everything after this field
+ *   u32 epoch     replication epoch the record was written in
+ *   u64 seq       the message's sequence number, unique for the store's life
+ *   u8  type      RecordType
+ *   payload       for Enqueue: u16 queue count, that many u32 queue ids,
+ *                 shortstr exchange, shortstr routing key,
+ *                 u32 + bytes raw properties, u32 + bytes body
+ *
+ * spec/storage-format.md describes the files around it.
+ */
+export const RecordType = {
+  Enqueue: 1,
+} as const;
+
+/** length + crc32 + epoch + seq + type */
+export const RECORD_OVERHEAD = 4 + 4 + 4 + 8 + 1;
+
+export interface EnqueueRecord {
+  readonly epoch: number;
+  readonly seq: number;
+  readonly queueIds: readonly number[];
+  readonly exchange: string;
+  readonly routingKey: string;
+  readonly rawProperties: Buffer;
+  readonly body: Buffer;
+}
+
+/** Appends an Enqueue record to the encoder; returns its size in bytes. */
+export function writeEnqueueRecord(e: Encoder, r: EnqueueRecord): number {
+  const start = e.pos - e.start;
+  e.u32(0); // length, patched below
+  e.u32(0); // crc, patched below
+  e.u32(r.epoch);
+  e.u64(r.seq);
+  e.u8(RecordType.Enqueue);
+  e.u16(r.queueIds.length);
+  for (const id of r.queueIds) e.u32(id);
+  e.shortstr(r.exchange);
+  e.shortstr(r.routingKey);
+  e.longstr(r.rawProperties);
+  e.longstr(r.body);
+  const at = e.start + start;
+  const size = e.pos - at;
+  e.buf.writeUInt32BE(size - 4, at);
+  e.buf.writeUInt32BE(crc32(e.buf.subarray(at + 8, e.pos)), at + 4);
+  return size;
+}
+
+export type ReadResult =
+  | { readonly kind: 'record'; readonly record: EnqueueRecord; readonly size: number }
+  | { readonly kind: 'end' }
+  | { readonly kind: 'bad'; readonly reason: string };
+
+/**
+ * Reads the record at `offset` of `bytes`. 'end' when no bytes remain (or only
+ * zero padding); 'bad' for a short, torn or corrupt record.
+ */
+export function readRecord(bytes: Buffer, offset: number): ReadResult {
+  const available = bytes.length - offset;
+  if (available === 0) return { kind: 'end' };
+  if (available < 4) return { kind: 'bad', reason: 'truncated length field' };
+  const length = bytes.readUInt32BE(offset);
+  if (length === 0) return { kind: 'end' };
+  if (length < RECORD_OVERHEAD - 4 || length > available - 4) return { kind: 'bad', reason: `record length ${length} runs past the end of the file` };
+  const end = offset + 4 + length;
+  const stored = bytes.readUInt32BE(offset + 4);
+  if (crc32(bytes.subarray(offset + 8, end)) !== stored) return { kind: 'bad', reason: 'checksum mismatch' };
+  const d = new Decoder(bytes, offset + 8, end);
+  try {
+    const epoch = d.u32();
+    const seq = d.u64();
+    const type = d.u8();
+    if (type !== RecordType.Enqueue) return { kind: 'bad', reason: `unknown record type ${type}` };
+    const count = d.u16();
+    const queueIds: number[] = [];
+    for (let i = 0; i < count; i++) queueIds.push(d.u32());
+    const exchange = d.shortstr();
+    const routingKey = d.shortstr();
+    const rawProperties = Buffer.from(d.longstrBytes());
+    const body = Buffer.from(d.longstrBytes());
+    return { kind: 'record', record: { epoch, seq, queueIds, exchange, routingKey, rawProperties, body }, size: 4 + length };
+  } catch {
+    return { kind: 'bad', reason: 'record fields run past its length' };
+  }
+}

@@ -1,0 +1,137 @@
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { AckType, readAckEntries } from './ack-entry.js';
+import { type EnqueueRecord, readRecord } from './journal-record.js';
+import { Segment } from './segment.js';
+import { checkSegmentHeader, encodeSegmentHeader, SEGMENT_HEADER_SIZE, SegmentKind } from './segment-header.js';
+import type { StoreFs } from './store-fs.js';
+
+/** A message found in the journal that some queue still holds. */
+export interface RecoveredMessage {
+  readonly record: EnqueueRecord;
+  readonly segment: number;
+  readonly offset: number;
+  /** Queues that still hold it, in the order they were stored. */
+  readonly queueIds: number[];
+  /** Queues that had delivered it without an ack at the crash. */
+  readonly delivered: Set<number>;
+}
+
+/** A corrupt sealed segment: never repaired silently, the broker refuses to start. */
+export class JournalCorruptError extends Error {
+  constructor(file: string, offset: number, reason: string) {
+    super(`journal file ${file} is corrupt at offset ${offset}: ${reason}; it is sealed, so the damage is not a torn last write — refusing to start`);
+    this.name = 'JournalCorruptError';
+  }
+}
+
+const PROGRESS_EVERY = 100_000;
+
+/**
+ * Replays the journal: reads every segment in order, applies its .acks file,
+ * and returns the messages queues still hold. A bad or short record in the
+ * last segment marks the end of what was ever confirmed: the segment is
+ * truncated there. The same in an earlier, sealed segment is corruption.
+ */
+export async function recoverSegments(
+  dir: string,
+  fs: StoreFs,
+  log: Logger,
+  isQueue: (id: number) => boolean,
+): Promise<{ segments: Segment[]; messages: RecoveredMessage[]; nextSeq: number }> {
+  const numbers = [...new Set(fs.list(dir).flatMap((name) => Segment.parseFileName(name)?.number ?? []))].sort((a, b) => a - b);
+  const segments: Segment[] = [];
+  const messages: RecoveredMessage[] = [];
+  let nextSeq = 1;
+  let recordsRead = 0;
+  const started = Date.now();
+  for (const [index, number] of numbers.entries()) {
+    const last = index === numbers.length - 1;
+    const segment = new Segment(number);
+    const msgsPath = join(dir, Segment.fileName(number, 'msgs'));
+    segment.msgs = await fs.open(msgsPath, true);
+    segment.created = true;
+    const bytes = readAll(segment.msgs);
+    const headerProblem = checkSegmentHeader(bytes, SegmentKind.Messages, number);
+    if (headerProblem !== undefined) {
+      if (!(last && bytes.length < SEGMENT_HEADER_SIZE)) throw new JournalCorruptError(msgsPath, 0, headerProblem);
+      // The crash came while the newest segment was being created: start it again.
+      await segment.msgs.truncate(0);
+      await segment.msgs.write(encodeSegmentHeader(SegmentKind.Messages, number), 0);
+      await segment.msgs.datasync();
+    }
+    const byOffset = new Map<number, RecoveredMessage>();
+    let offset = SEGMENT_HEADER_SIZE;
+    for (;;) {
+      const result = readRecord(bytes, offset);
+      if (result.kind === 'end') break;
+      if (result.kind === 'bad') {
+        if (!last) throw new JournalCorruptError(msgsPath, offset, result.reason);
+        log.warn({ file: msgsPath, offset, reason: result.reason }, 'journal ends in a torn or unsynced record; truncating there');
+        await segment.msgs.truncate(offset);
+        break;
+      }
+      const { record } = result;
+      nextSeq = Math.max(nextSeq, record.seq + 1);
+      const holders = record.queueIds.filter(isQueue);
+      if (holders.length > 0) byOffset.set(offset, { record, segment: number, offset, queueIds: holders, delivered: new Set() });
+      offset += result.size;
+      if (++recordsRead % PROGRESS_EVERY === 0) {
+        log.info({ records: recordsRead, segment: index + 1, segments: numbers.length, ms: Date.now() - started }, 'journal recovery in progress');
+      }
+    }
+    segment.msgsSize = Math.max(offset, SEGMENT_HEADER_SIZE);
+    await applyAcks(dir, fs, segment, byOffset);
+    for (const m of byOffset.values()) {
+      if (m.queueIds.length === 0) continue;
+      segment.live += m.queueIds.length;
+      messages.push(m);
+    }
+    segments.push(segment);
+  }
+  if (numbers.length > 0) {
+    log.info({ records: recordsRead, messages: messages.length, segments: numbers.length, ms: Date.now() - started }, 'journal recovered');
+  }
+  return { segments, messages, nextSeq };
+}
+
+/** Applies a segment's .acks file to its messages, dropping a torn tail. */
+async function applyAcks(dir: string, fs: StoreFs, segment: Segment, byOffset: Map<number, RecoveredMessage>): Promise<void> {
+  const path = join(dir, Segment.fileName(segment.number, 'acks'));
+  if (!fs.exists(path)) return;
+  segment.acks = await fs.open(path, false);
+  const bytes = readAll(segment.acks);
+  if (checkSegmentHeader(bytes, SegmentKind.Acks, segment.number) !== undefined) {
+    // Only a creation cut short damages the header; the journal makes the file anew on its next ack.
+    await segment.acks.close();
+    segment.acks = undefined;
+    await fs.unlink(path);
+    return;
+  }
+  const { entries, validEnd } = readAckEntries(bytes, SEGMENT_HEADER_SIZE);
+  if (validEnd < bytes.length) await segment.acks.truncate(validEnd);
+  segment.acksSize = validEnd;
+  for (const e of entries) {
+    const m = byOffset.get(e.offset);
+    if (m === undefined) continue;
+    if (e.type === AckType.Delivered) {
+      m.delivered.add(e.queueId);
+      continue;
+    }
+    const i = m.queueIds.indexOf(e.queueId);
+    if (i >= 0) m.queueIds.splice(i, 1);
+    m.delivered.delete(e.queueId);
+  }
+}
+
+function readAll(file: { size(): number; readSync(target: Buffer, position: number): number }): Buffer {
+  const size = file.size();
+  const bytes = Buffer.allocUnsafe(size);
+  let read = 0;
+  while (read < size) {
+    const n = file.readSync(bytes.subarray(read), read);
+    if (n === 0) break;
+    read += n;
+  }
+  return bytes.subarray(0, read);
+}
