@@ -40,9 +40,10 @@ interface PendingWrite {
  * Appends are buffered and written by one commit at a time (group commit):
  * everything appended while a commit runs goes into the next one, and one
  * fdatasync per touched file covers all of it. Waiters (publisher confirms)
- * are told only after that fdatasync. Ack entries are written but not
- * synced: losing one in a crash means a redelivery, never a loss. A segment
- * whose messages were all removed is deleted.
+ * are told only after that fdatasync. Ack entries ride the same commits, so
+ * an acked message does not come back after a crash (if one is lost anyway,
+ * the result is a redelivery, never a loss). A segment whose messages were
+ * all removed is deleted.
  */
 export class Journal {
   private readonly segments = new Map<number, Segment>();
@@ -223,7 +224,7 @@ export class Journal {
 
       await Promise.all(writes.map((w) => w.segment.msgs!.write(w.data, w.position)));
       await Promise.all(acks.map(([segment, list]) => this.writeAcks(segment, list)));
-      const synced = new Set<StoreFile>(writes.map((w) => w.segment.msgs!));
+      const synced = new Set<StoreFile>([...writes.map((w) => w.segment.msgs!), ...acks.map(([segment]) => segment.acks!)]);
       await Promise.all([...synced].map((f) => f.datasync()));
       if (created) await this.fs.syncDir(this.dir);
     } catch (err) {
