@@ -11,6 +11,8 @@ import { HeartbeatClock } from './connection/heartbeat-clock.js';
 import { MemoryAlarm, memoryLimits } from './connection/memory-alarm.js';
 import { createLogger } from './log/logger.js';
 import { ReplyCode } from './protocol/generated/amqp-constants.js';
+import { DurableStore } from './store/durable-store.js';
+import { nodeStoreFs } from './store/store-fs.js';
 import { VirtualHost } from './vhost/virtual-host.js';
 
 export interface BrokerOptions extends Partial<BrokerConfig> {
@@ -30,6 +32,8 @@ export class Broker implements ConnectionContext {
   private readonly connections = new Set<Connection>();
   private nextConnectionId = 1;
   private server: Server | undefined;
+  /** Durable definitions and the message journal; opened by start(). */
+  store: DurableStore | undefined;
 
   constructor(
     readonly config: BrokerConfig,
@@ -71,7 +75,15 @@ export class Broker implements ConnectionContext {
     this.connections.delete(connection as Connection);
   }
 
-  async listen(): Promise<void> {
+  /** Recovers the data directory, then accepts connections. */
+  async start(): Promise<void> {
+    const started = Date.now();
+    this.store = await DurableStore.open(this.config.dataDir, nodeStoreFs, this.log, this.vhosts, {}, (err) => this.onStoreFailure(err));
+    this.log.info({ ms: Date.now() - started }, 'data directory recovered');
+    await this.listen();
+  }
+
+  private async listen(): Promise<void> {
     const server = createServer((socket) => this.accept(socket));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
@@ -95,6 +107,7 @@ export class Broker implements ConnectionContext {
       c.terminate();
     }
     await closed;
+    await this.store?.close();
     if (this.removeDataDirOnClose) rmSync(this.config.dataDir, { recursive: true, force: true });
     this.log.info('broker stopped');
   }
@@ -102,6 +115,12 @@ export class Broker implements ConnectionContext {
   private accept(socket: Socket): void {
     const connection = new Connection(socket, this, this.nextConnectionId++);
     this.connections.add(connection);
+  }
+
+  /** The journal could not write: nothing durable can be confirmed any more, so stop serving. */
+  private onStoreFailure(err: Error): void {
+    this.log.fatal({ err }, 'durable store failed; closing the broker');
+    void this.close();
   }
 
   private onAlarm(active: boolean): void {
@@ -129,6 +148,6 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     dataDir,
   };
   const broker = new Broker(config, logger ?? createLogger(config.logLevel), temporaryDataDir, memoryLimit);
-  await broker.listen();
+  await broker.start();
   return broker;
 }

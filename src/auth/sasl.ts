@@ -6,8 +6,8 @@ export interface Credentials {
   readonly password: string;
 }
 
-/** The mechanisms offered in connection.start, in preference order. */
-export const SASL_MECHANISMS = ['PLAIN', 'AMQPLAIN'] as const;
+/** The mechanisms offered in connection.start, in the order RabbitMQ lists them. */
+export const SASL_MECHANISMS = ['AMQPLAIN', 'PLAIN'] as const;
 
 /**
  * Reads the client's start-ok response. PLAIN is "authzid NUL authcid NUL

@@ -20,10 +20,10 @@ export class UserStore {
   authenticate(username: string, password: string, remoteAddress: string | undefined): AuthResult {
     const user = this.users.get(username);
     if (user === undefined || !samePassword(user.password, password)) {
-      return { ok: false, reason: `Login was refused using authentication mechanism PLAIN. For details see the broker logfile.` };
+      return { ok: false, reason: `user '${username}' - invalid credentials` };
     }
     if (user.loopbackOnly && !isLoopback(remoteAddress)) {
-      return { ok: false, reason: `User "${username}" can only connect via localhost` };
+      return { ok: false, reason: `user '${username}' can only connect via localhost` };
     }
     return { ok: true, user };
   }

@@ -192,6 +192,7 @@ export class Channel implements CommandSink, ConsumerChannel {
       throw new AmqpError(ReplyCode.ACCESS_REFUSED, `cannot publish to internal exchange '${m.exchange}' in vhost '${this.host.vhost.name}'`);
     }
     const message = new Message(m.exchange, m.routingKey, rawProperties, body);
+    this.publisher.check(message);
     if (this.transaction !== undefined) {
       this.transaction.publish(exchange, message, m.mandatory);
       return;

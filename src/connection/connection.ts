@@ -4,18 +4,29 @@ import type { ChannelHost, ClientCapabilities } from '../channel/channel-host.js
 import { Channel } from '../channel/channel.js';
 import { FrameReader, type FrameSink } from '../framing/frame-reader.js';
 import { FrameWriter } from '../framing/frame-writer.js';
+import { decodeMethodFrame, methodIdOf } from '../framing/method-frame.js';
 import { AmqpError } from '../protocol/amqp-error.js';
 import { Decoder } from '../protocol/decoder.js';
 import { FrameConstant, ReplyCode } from '../protocol/generated/amqp-constants.js';
-import { decodeMethod, MethodId, methodName, type Method } from '../protocol/generated/amqp-methods.js';
+import { MethodId, type Method } from '../protocol/generated/amqp-methods.js';
 import type { VirtualHost } from '../vhost/virtual-host.js';
 import { NO_CAPABILITIES } from './client-capabilities.js';
 import type { ConnectionContext } from './connection-context.js';
-import { Handshake, type HandshakePeer } from './handshake.js';
+import { Handshake, type HandshakePeer, unexpectedMethod } from './handshake.js';
 import { ProtocolHeader } from './protocol-header.js';
 
-/** Seconds to wait for the client's close-ok before dropping the socket. */
+/**
+ * Seconds to wait for the client's close-ok before dropping the socket; also
+ * how long a refused client waits for its socket to close (RabbitMQ's
+ * SILENT_CLOSE_DELAY, which slows down repeated bad logins).
+ */
 const CLOSE_OK_TIMEOUT = 3;
+
+/**
+ * RabbitMQ accepts frames up to 8 bytes (one frame's overhead) over frame_max,
+ * because quite a few clients count frame_max as the payload size.
+ */
+const FRAME_SIZE_FUDGE = 8;
 
 type State = 'header' | 'handshake' | 'open' | 'closing' | 'closed';
 
@@ -58,7 +69,7 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
       writeChunks: (chunks) => this.writeChunks(chunks),
       beforeFlush: () => this.flushConfirms(),
     });
-    this.reader = new FrameReader(this, FrameConstant.FRAME_MIN_SIZE);
+    this.reader = new FrameReader(this, FrameConstant.FRAME_MIN_SIZE + FRAME_SIZE_FUDGE);
     this.handshake = new Handshake(this, ctx);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -99,13 +110,17 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
     if (this.ctx.alarm.active) this.pauseReading();
   }
 
-  /** Called by the handshake once connection.open succeeded. */
-  opened(vhost: VirtualHost, channelMax: number, frameMax: number, heartbeat: number): void {
-    this.vhost = vhost;
+  /** Called by the handshake once tune-ok is accepted: the limits apply from the next frame. */
+  tuned(channelMax: number, frameMax: number, heartbeat: number): void {
     this.channelMax = channelMax;
     this.heartbeat = heartbeat;
-    this.reader.maxFrameSize = frameMax;
-    this.writer.frameMax = frameMax;
+    this.reader.maxFrameSize = frameMax === 0 ? Infinity : frameMax + FRAME_SIZE_FUDGE;
+    this.writer.frameMax = frameMax === 0 ? Infinity : frameMax;
+  }
+
+  /** Called by the handshake once connection.open succeeded. */
+  opened(vhost: VirtualHost): void {
+    this.vhost = vhost;
     this.state = 'open';
     this.secondsInState = 0;
     if (this.ctx.alarm.active) this.alarmChanged(true);
@@ -118,6 +133,15 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
     this.secondsInState = 0;
     this.releaseChannels();
     this.writer.method(0, { id: MethodId.ConnectionClose, replyCode: code, replyText: text, classId, methodId });
+  }
+
+  /** Stops reading and lets the clock drop the socket after CLOSE_OK_TIMEOUT, without a reply. */
+  refuse(reason: string): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.log.info(`refusing the client: ${reason}`);
+    this.state = 'closing';
+    this.secondsInState = 0;
+    this.reader.stopped = true;
   }
 
   /** Drops the socket once pending output is written. */
@@ -149,7 +173,7 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
       }
       this.reader.push(chunk);
     } catch (err) {
-      this.onError(err, 0);
+      this.onError(err);
     }
   }
 
@@ -157,7 +181,7 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
     try {
       this.dispatchFrame(type, channelNumber, payload);
     } catch (err) {
-      this.onError(err, channelNumber);
+      this.onError(err);
     }
   }
 
@@ -167,19 +191,20 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
       return;
     }
     if (type === FrameConstant.FRAME_HEARTBEAT) {
-      if (channelNumber !== 0) throw new AmqpError(ReplyCode.FRAME_ERROR, 'heartbeat frame on a channel other than 0');
+      if (payload.length !== 0) throw new AmqpError(ReplyCode.FRAME_ERROR, `heartbeat frame with a ${payload.length}-byte payload`);
+      if (channelNumber !== 0) throw new AmqpError(ReplyCode.UNEXPECTED_FRAME, `heartbeat frame on channel ${channelNumber}`);
       return;
     }
     if (type !== FrameConstant.FRAME_METHOD && type !== FrameConstant.FRAME_HEADER && type !== FrameConstant.FRAME_BODY) {
       throw new AmqpError(ReplyCode.FRAME_ERROR, `unknown frame type ${type}`);
     }
     if (channelNumber === 0) {
-      if (type !== FrameConstant.FRAME_METHOD) throw new AmqpError(ReplyCode.UNEXPECTED_FRAME, 'content frame on channel 0');
-      this.connectionMethod(this.decode(payload));
+      if (type !== FrameConstant.FRAME_METHOD) throw new AmqpError(ReplyCode.UNEXPECTED_FRAME, `content frame (type ${type}) on channel 0`);
+      this.connectionMethod(decodeMethodFrame(this.decoder, payload));
       return;
     }
     if (this.state !== 'open') {
-      throw new AmqpError(ReplyCode.CHANNEL_ERROR, `frame on channel ${channelNumber} before the connection is open`);
+      throw new AmqpError(ReplyCode.UNEXPECTED_FRAME, `frame on channel ${channelNumber} before connection.open`);
     }
     const channel = this.channels.get(channelNumber);
     if (channel === undefined) {
@@ -190,10 +215,19 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
       this.onClosingChannel(channel, type, payload);
       return;
     }
+    try {
+      this.channelFrame(channel, type, payload);
+    } catch (err) {
+      this.onError(err, channel);
+    }
+  }
+
+  private channelFrame(channel: Channel, type: number, payload: Buffer): void {
     if (type === FrameConstant.FRAME_METHOD) {
-      const id = payload.length >= 4 ? payload.readUInt32BE(0) : 0;
-      if (id === MethodId.ChannelClose || id === MethodId.ChannelCloseOk) {
-        this.closeChannelByClient(channel, id);
+      const id = methodIdOf(payload);
+      // Mid-content, channel.close is an unexpected frame like any other method (the assembler says so).
+      if ((id === MethodId.ChannelClose || id === MethodId.ChannelCloseOk) && !channel.assembler.midContent) {
+        this.closeChannelByClient(channel, payload);
         return;
       }
       channel.assembler.methodFrame(payload);
@@ -204,46 +238,54 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
     }
   }
 
-  private decode(payload: Buffer): Method {
-    const method = decodeMethod(this.decoder.reset(payload));
-    if (method === undefined) {
-      const id = payload.length >= 4 ? payload.readUInt32BE(0) : 0;
-      throw new AmqpError(ReplyCode.NOT_IMPLEMENTED, `${methodName(id)} is not a method of AMQP 0-9-1`, id >>> 16, id & 0xffff);
-    }
-    return method;
-  }
-
   private connectionMethod(method: Method): void {
+    if (this.state !== 'open') {
+      this.handshake.onMethod(method);
+      return;
+    }
     switch (method.id) {
       case MethodId.ConnectionClose:
         this.log.debug({ code: method.replyCode, text: method.replyText }, 'client closed the connection');
         this.releaseChannels();
-        // Before close-ok, so a client that saw its close complete can redeclare the names elsewhere.
-        this.vhost?.removeExclusiveQueues(this);
         this.writer.method(0, { id: MethodId.ConnectionCloseOk });
         this.terminate();
         return;
-      case MethodId.ConnectionCloseOk:
-        this.terminate();
+      case MethodId.ConnectionUpdateSecret:
+        // As RabbitMQ's internal user database: the new secret is accepted and changes nothing,
+        // since a password, unlike a token, does not expire.
+        this.log.info({ reason: method.reason }, 'update-secret accepted');
+        this.writer.method(0, { id: MethodId.ConnectionUpdateSecretOk });
         return;
       default:
-        this.handshake.onMethod(method);
+        throw unexpectedMethod(method.id, 'running');
     }
   }
 
+  /** The first frame on a channel number not in use must be channel.open. */
   private openChannel(type: number, channelNumber: number, payload: Buffer): void {
-    const isOpen = type === FrameConstant.FRAME_METHOD && payload.length >= 4 && payload.readUInt32BE(0) === MethodId.ChannelOpen;
-    if (!isOpen) throw new AmqpError(ReplyCode.CHANNEL_ERROR, `expected 'channel.open' on channel ${channelNumber}`);
-    if (channelNumber > this.channelMax) {
-      throw new AmqpError(ReplyCode.NOT_ALLOWED, `channel ${channelNumber} above the negotiated channel_max ${this.channelMax}`);
+    if (type !== FrameConstant.FRAME_METHOD) {
+      throw new AmqpError(ReplyCode.UNEXPECTED_FRAME, `expected a method frame on channel ${channelNumber}, got a content frame`);
+    }
+    const method = decodeMethodFrame(this.decoder, payload);
+    if (method.id !== MethodId.ChannelOpen) {
+      throw new AmqpError(ReplyCode.CHANNEL_ERROR, `expected 'channel.open' on channel ${channelNumber}`).withMethod(method.id);
+    }
+    // Like RabbitMQ, channel_max caps how many channels are open, not the channel numbers.
+    if (this.channelMax !== 0 && this.channels.size >= this.channelMax) {
+      throw new AmqpError(
+        ReplyCode.NOT_ALLOWED,
+        `number of channels opened (${this.channels.size}) has reached the negotiated channel_max (${this.channelMax})`,
+      );
     }
     this.channels.set(channelNumber, new Channel(this, channelNumber, this.decoder));
     this.writer.method(channelNumber, { id: MethodId.ChannelOpenOk });
   }
 
-  private closeChannelByClient(channel: Channel, id: number): void {
-    if (id === MethodId.ChannelCloseOk) {
-      throw new AmqpError(ReplyCode.CHANNEL_ERROR, `unexpected 'channel.close-ok' on channel ${channel.number}`);
+  private closeChannelByClient(channel: Channel, payload: Buffer): void {
+    const method = decodeMethodFrame(this.decoder, payload);
+    if (method.id === MethodId.ChannelCloseOk) {
+      // Only valid as the answer to the broker's channel.close; RabbitMQ's words for it otherwise.
+      throw new AmqpError(ReplyCode.COMMAND_INVALID, 'unimplemented method').withMethod(method.id);
     }
     channel.release();
     this.channels.delete(channel.number);
@@ -252,8 +294,8 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
 
   /** After the broker closed a channel: only close-ok (or the client's own close) matter. */
   private onClosingChannel(channel: Channel, type: number, payload: Buffer): void {
-    if (type !== FrameConstant.FRAME_METHOD || payload.length < 4) return;
-    const id = payload.readUInt32BE(0);
+    if (type !== FrameConstant.FRAME_METHOD) return;
+    const id = methodIdOf(payload);
     if (id === MethodId.ChannelCloseOk) {
       this.channels.delete(channel.number);
     } else if (id === MethodId.ChannelClose) {
@@ -264,8 +306,8 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
 
   /** After the broker sent connection.close: wait for close-ok, answer a crossing close. */
   private whileClosing(type: number, channelNumber: number, payload: Buffer): void {
-    if (type !== FrameConstant.FRAME_METHOD || channelNumber !== 0 || payload.length < 4) return;
-    const id = payload.readUInt32BE(0);
+    if (type !== FrameConstant.FRAME_METHOD || channelNumber !== 0) return;
+    const id = methodIdOf(payload);
     if (id === MethodId.ConnectionCloseOk) this.terminate();
     else if (id === MethodId.ConnectionClose) {
       this.writer.method(0, { id: MethodId.ConnectionCloseOk });
@@ -273,21 +315,31 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
     }
   }
 
-  private onError(err: unknown, channelNumber: number): void {
+  /**
+   * Answers an error with channel.close (soft errors raised by a channel's
+   * commands) or connection.close (everything else). `channel` is given for
+   * errors raised while that channel processed a frame.
+   */
+  private onError(err: unknown, channel?: Channel): void {
     if (!(err instanceof AmqpError)) {
       this.log.error({ err }, 'internal error; closing the connection');
       this.close(ReplyCode.INTERNAL_ERROR, 'INTERNAL_ERROR');
       return;
     }
-    const channel = this.channels.get(channelNumber);
-    const failedMethod = channel?.assembler.lastMethodId ?? 0;
-    const classId = err.classId || failedMethod >>> 16;
-    const methodId = err.methodId || failedMethod & 0xffff;
+    if (this.state === 'handshake' && !this.handshake.answers(err)) {
+      this.refuse(err.replyText);
+      return;
+    }
+    // An error that names no method is about the method the channel was processing.
+    const failedMethod = err.classId === 0 ? (channel?.assembler.lastMethodId ?? 0) : (err.classId << 16) | err.methodId;
+    const classId = failedMethod >>> 16;
+    const methodId = failedMethod & 0xffff;
     if (err.closesConnection || channel === undefined) {
-      this.log.warn({ code: err.replyCode, channel: channelNumber }, `closing connection: ${err.replyText}`);
+      this.log.warn({ code: err.replyCode, channel: channel?.number ?? 0 }, `closing connection: ${err.replyText}`);
       this.close(err.replyCode, err.replyText, classId, methodId);
       return;
     }
+    const channelNumber = channel.number;
     this.log.info({ code: err.replyCode, channel: channelNumber }, `closing channel: ${err.replyText}`);
     channel.closing = true;
     channel.release();
@@ -375,15 +427,18 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
       this.socket.destroy();
       return;
     }
-    if (this.state !== 'open' || this.heartbeat === 0) return;
+    // Heartbeats run from tune-ok on (the handshake sets the interval), as in RabbitMQ.
+    if ((this.state !== 'open' && this.state !== 'handshake') || this.heartbeat === 0) return;
     if (this.secondsSinceRead >= this.heartbeat * 2) {
       this.log.warn(`missed heartbeats from client, timeout: ${this.heartbeat}s`);
       this.releaseChannels();
       this.socket.destroy();
       return;
     }
-    // Half the interval, so a client checking once per interval always sees traffic.
-    if (this.secondsSinceWrite * 2 >= this.heartbeat) this.writer.heartbeat();
+    // Nothing was written for up to secondsSinceWrite + 1 seconds (the clock ticks once a second):
+    // send once that may reach half the interval, so a client checking once per interval
+    // always sees traffic, even with heartbeat = 1.
+    if ((this.secondsSinceWrite + 1) * 2 >= this.heartbeat) this.writer.heartbeat();
   }
 
   private releaseChannels(): void {

@@ -3,7 +3,7 @@ import type { ClientCapabilities } from '../channel/channel-host.js';
 import type { FrameWriter } from '../framing/frame-writer.js';
 import { AmqpError } from '../protocol/amqp-error.js';
 import { FrameConstant, ReplyCode } from '../protocol/generated/amqp-constants.js';
-import { MethodId, methodName, type ConnectionStartOk, type ConnectionTuneOk, type Method } from '../protocol/generated/amqp-methods.js';
+import { MethodId, type ConnectionStartOk, type ConnectionTuneOk, type Method } from '../protocol/generated/amqp-methods.js';
 import type { VirtualHost } from '../vhost/virtual-host.js';
 import { readClientCapabilities } from './client-capabilities.js';
 import type { ConnectionContext } from './connection-context.js';
@@ -14,12 +14,25 @@ export interface HandshakePeer {
   readonly writer: FrameWriter;
   readonly remoteAddress: string | undefined;
   capabilities: ClientCapabilities;
-  opened(vhost: VirtualHost, channelMax: number, frameMax: number, heartbeat: number): void;
+  /** tune-ok accepted: the negotiated limits apply from the next frame (0 means no limit). */
+  tuned(channelMax: number, frameMax: number, heartbeat: number): void;
+  opened(vhost: VirtualHost): void;
   close(code: number, text: string, classId?: number, methodId?: number): void;
-  terminate(): void;
+  /** Drops the client without a reply, after a delay. */
+  refuse(reason: string): void;
 }
 
-type Step = 'start-ok' | 'tune-ok' | 'open' | 'done';
+/** Which method the handshake waits for, named after RabbitMQ's connection states. */
+const STATE_NAME = { 'start-ok': 'starting', 'tune-ok': 'tuning', open: 'opening', done: 'running' } as const;
+type Step = keyof typeof STATE_NAME;
+
+/** Lowest channel_max a client may ask for (RabbitMQ's CHANNEL_MIN). */
+const CHANNEL_MIN = 1;
+
+/** A connection-class method that does not fit the connection's state: 504, as RabbitMQ answers it. */
+export function unexpectedMethod(id: number, state: string): AmqpError {
+  return new AmqpError(ReplyCode.CHANNEL_ERROR, `unexpected method in connection state ${state}`, id >>> 16, id & 0xffff);
+}
 
 /**
  * connection.start → start-ok → tune → tune-ok → open → open-ok, with
@@ -28,8 +41,6 @@ type Step = 'start-ok' | 'tune-ok' | 'open' | 'done';
 export class Handshake {
   private step: Step = 'start-ok';
   private channelMax = 0;
-  private frameMax = 0;
-  private heartbeat = 0;
 
   constructor(
     private readonly peer: HandshakePeer,
@@ -47,49 +58,50 @@ export class Handshake {
     });
   }
 
-  onMethod(method: Method): void {
-    switch (method.id) {
-      case MethodId.ConnectionStartOk:
-        this.expect('start-ok', method.id);
-        return this.startOk(method);
-      case MethodId.ConnectionTuneOk:
-        this.expect('tune-ok', method.id);
-        return this.tuneOk(method);
-      case MethodId.ConnectionOpen:
-        this.expect('open', method.id);
-        return this.open(method.virtualHost);
-      case MethodId.ConnectionUpdateSecret:
-        throw new AmqpError(ReplyCode.NOT_ALLOWED, 'update-secret is not supported for this authentication mechanism');
-      case MethodId.ConnectionBlocked:
-      case MethodId.ConnectionUnblocked:
-        // Server-to-client notifications; a client sending them is harmless.
-        return;
+  /**
+   * Whether an error at this point is answered with connection.close. Before
+   * tune-ok the client is not trusted: RabbitMQ closes the socket without a
+   * word (authentication failures are answered by startOk itself), except
+   * that a failed tune negotiation is explained.
+   */
+  answers(err: AmqpError): boolean {
+    switch (this.step) {
+      case 'start-ok':
+        return false;
+      case 'tune-ok':
+        return err.replyCode === ReplyCode.NOT_ALLOWED;
       default:
-        throw new AmqpError(ReplyCode.COMMAND_INVALID, `${methodName(method.id)} is not valid on channel 0`, method.id >>> 16, method.id & 0xffff);
+        return true;
     }
   }
 
-  private expect(step: Step, id: number): void {
-    if (this.step !== step) {
-      throw new AmqpError(ReplyCode.COMMAND_INVALID, `unexpected ${methodName(id)} during the handshake`, id >>> 16, id & 0xffff);
-    }
+  onMethod(method: Method): void {
+    if (this.step === 'start-ok' && method.id === MethodId.ConnectionStartOk) return this.startOk(method);
+    if (this.step === 'tune-ok' && method.id === MethodId.ConnectionTuneOk) return this.tuneOk(method);
+    if (this.step === 'open' && method.id === MethodId.ConnectionOpen) return this.open(method.virtualHost);
+    throw unexpectedMethod(method.id, STATE_NAME[this.step]);
   }
 
   private startOk(m: ConnectionStartOk): void {
     this.peer.capabilities = readClientCapabilities(m.clientProperties);
-    const credentials = (SASL_MECHANISMS as readonly string[]).includes(m.mechanism)
-      ? parseSaslResponse(m.mechanism, m.response)
-      : undefined;
-    const result = credentials === undefined
-      ? { ok: false as const, reason: `unsupported or malformed authentication mechanism '${m.mechanism}'` }
-      : this.ctx.users.authenticate(credentials.username, credentials.password, this.peer.remoteAddress);
+    if (!(SASL_MECHANISMS as readonly string[]).includes(m.mechanism)) {
+      throw new AmqpError(ReplyCode.COMMAND_INVALID, `unknown authentication mechanism '${m.mechanism}'`);
+    }
+    const credentials = parseSaslResponse(m.mechanism, m.response);
+    if (credentials === undefined) throw new AmqpError(ReplyCode.SYNTAX_ERROR, `malformed ${m.mechanism} response`);
+    const result = this.ctx.users.authenticate(credentials.username, credentials.password, this.peer.remoteAddress);
     if (!result.ok) {
-      this.ctx.log.info({ peer: this.peer.remoteAddress }, `authentication failed: ${result.reason}`);
-      // Clients that did not announce authentication_failure_close only see the socket close.
+      const reason = `${m.mechanism} login refused: ${result.reason}`;
+      // The details stay in the log; clients that announced authentication_failure_close get a
+      // generic 403, the others only see the socket close.
       if (this.peer.capabilities.authenticationFailureClose) {
-        this.peer.close(ReplyCode.ACCESS_REFUSED, `ACCESS_REFUSED - ${result.reason}`, m.id >>> 16, m.id & 0xffff);
+        this.ctx.log.info({ peer: this.peer.remoteAddress }, reason);
+        this.peer.close(
+          ReplyCode.ACCESS_REFUSED,
+          `ACCESS_REFUSED - Login was refused using authentication mechanism ${m.mechanism}. For details see the broker logfile.`,
+        );
       } else {
-        this.peer.terminate();
+        this.peer.refuse(reason);
       }
       return;
     }
@@ -105,28 +117,37 @@ export class Handshake {
 
   private tuneOk(m: ConnectionTuneOk): void {
     const { config } = this.ctx;
-    const frameMax = m.frameMax === 0 ? config.frameMax : m.frameMax;
-    if (frameMax < FrameConstant.FRAME_MIN_SIZE) {
-      throw new AmqpError(ReplyCode.NOT_ALLOWED, `frame_max=${m.frameMax} < ${FrameConstant.FRAME_MIN_SIZE} min size`);
-    }
-    if (frameMax > config.frameMax) {
-      throw new AmqpError(ReplyCode.NOT_ALLOWED, `frame_max=${m.frameMax} > ${config.frameMax} max size`);
-    }
-    const channelMax = m.channelMax === 0 ? config.channelMax : m.channelMax;
-    if (channelMax > config.channelMax) {
-      throw new AmqpError(ReplyCode.NOT_ALLOWED, `channel_max=${m.channelMax} > ${config.channelMax} max`);
-    }
-    this.frameMax = frameMax;
-    this.channelMax = channelMax;
-    this.heartbeat = m.heartbeat;
+    const frameMax = negotiate('frame_max', m.frameMax, FrameConstant.FRAME_MIN_SIZE, config.frameMax);
+    this.channelMax = negotiate('channel_max', m.channelMax, CHANNEL_MIN, config.channelMax);
     this.step = 'open';
+    this.peer.tuned(this.channelMax, frameMax, m.heartbeat);
   }
 
   private open(vhostName: string): void {
     const vhost = this.ctx.virtualHost(vhostName);
-    if (vhost === undefined) throw new AmqpError(ReplyCode.NOT_ALLOWED, `vhost ${vhostName} not found`);
+    if (vhost === undefined) {
+      throw new AmqpError(ReplyCode.NOT_ALLOWED, `vhost ${vhostName} not found`).withMethod(MethodId.ConnectionOpen);
+    }
     this.step = 'done';
     this.peer.writer.method(0, { id: MethodId.ConnectionOpenOk });
-    this.peer.opened(vhost, this.channelMax, this.frameMax, this.heartbeat);
+    this.peer.opened(vhost);
   }
+}
+
+/**
+ * RabbitMQ's rule for a tune-ok value: at least `min`, and when the server
+ * has a limit, neither above it nor 0 ("no limit").
+ */
+function negotiate(field: string, client: number, min: number, server: number): number {
+  const fail = (comparison: string, bound: number): never => {
+    const detail = client === 0 ? ' (no limit)' : '';
+    // RabbitMQ attributes the failure to connection.tune.
+    throw new AmqpError(
+      ReplyCode.NOT_ALLOWED,
+      `negotiated ${field} = ${client}${detail} is ${comparison} allowed value (${bound})`,
+    ).withMethod(MethodId.ConnectionTune);
+  };
+  if (client !== 0 && client < min) return fail('lower than the minimum', min);
+  if (server !== 0 && (client === 0 || client > server)) return fail('higher than the maximum', server);
+  return client;
 }

@@ -4,6 +4,8 @@
  */
 export class ProtocolHeader {
   static readonly SUPPORTED = Buffer.from([0x41, 0x4d, 0x51, 0x50, 0, 0, 9, 1]); // "AMQP" 0 0 9 1
+  /** AMQP 0-9's header, which RabbitMQ also accepts as 0-9-1: the two are close enough for clients. */
+  private static readonly LEGACY_0_9 = Buffer.from([0x41, 0x4d, 0x51, 0x50, 1, 1, 0, 9]);
 
   private readonly bytes = Buffer.alloc(8);
   private received = 0;
@@ -17,6 +19,6 @@ export class ProtocolHeader {
   }
 
   get valid(): boolean {
-    return this.bytes.equals(ProtocolHeader.SUPPORTED);
+    return this.bytes.equals(ProtocolHeader.SUPPORTED) || this.bytes.equals(ProtocolHeader.LEGACY_0_9);
   }
 }

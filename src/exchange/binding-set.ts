@@ -1,5 +1,5 @@
 import type { FieldTable } from '../protocol/field-value.js';
-import type { Binding } from './exchange-router.js';
+import type { Binding, DestinationSink } from './exchange-router.js';
 import { fieldTablesEqual } from './field-table-equal.js';
 
 /**
@@ -67,9 +67,11 @@ export class BindingSet<D> {
     return list.length;
   }
 
-  addDestinationsTo(out: Set<D>): void {
+  /** Returns whether there was any destination. */
+  addDestinationsTo(out: DestinationSink<D>): boolean {
     const destinations = (this.snapshot ??= [...this.byDestination.keys()]);
     for (let i = 0; i < destinations.length; i++) out.add(destinations[i]!);
+    return destinations.length > 0;
   }
 
   *bindings(): IterableIterator<Binding<D>> {

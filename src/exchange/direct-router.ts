@@ -1,6 +1,6 @@
 import type { FieldTable } from '../protocol/field-value.js';
 import { BindingSet } from './binding-set.js';
-import type { Binding, ExchangeRouter } from './exchange-router.js';
+import type { Binding, DestinationSink, ExchangeRouter } from './exchange-router.js';
 
 /** Direct exchange: a destination gets the message when its binding key equals the routing key exactly. */
 export class DirectRouter<D> implements ExchangeRouter<D> {
@@ -8,6 +8,7 @@ export class DirectRouter<D> implements ExchangeRouter<D> {
   /** Reverse index, so deleting a queue does not scan every key of a busy exchange. */
   private readonly keysByDestination = new Map<D, Set<string>>();
   private count = 0;
+  readonly readsHeaders = false;
 
   get bindingCount(): number {
     return this.count;
@@ -58,8 +59,8 @@ export class DirectRouter<D> implements ExchangeRouter<D> {
     return removed;
   }
 
-  route(routingKey: string, _headers: FieldTable | undefined, out: Set<D>): void {
-    this.byKey.get(routingKey)?.addDestinationsTo(out);
+  route(routingKey: string, _headers: FieldTable | undefined, out: DestinationSink<D>): boolean {
+    return this.byKey.get(routingKey)?.addDestinationsTo(out) ?? false;
   }
 
   validateBinding(): string | undefined {

@@ -11,6 +11,16 @@ export interface Binding<D> {
 }
 
 /**
+ * Where route() puts destinations. A Set<D> is one; the vhost router passes
+ * its own, which de-duplicates without allocating (a Set allocates a new
+ * table every time it is emptied, once per publish).
+ */
+export interface DestinationSink<D> {
+  add(destination: D): unknown;
+  has(destination: D): boolean;
+}
+
+/**
  * The routing part of an exchange, one implementation per exchange type.
  * Generic over the destination (queues and exchanges in the broker);
  * destinations are compared by identity.
@@ -22,8 +32,16 @@ export interface ExchangeRouter<D> {
   unbind(destination: D, routingKey: string, args: FieldTable): boolean;
   /** Removes every binding to the destination (it was deleted); returns how many. */
   unbindDestination(destination: D): number;
-  /** Adds every matching destination to `out` (a Set, so a destination bound twice is added once). Must not allocate per call beyond what is unavoidable: this runs for every published message. */
-  route(routingKey: string, headers: FieldTable | undefined, out: Set<D>): void;
+  /**
+   * Adds every matching destination to `out` (which keeps each destination
+   * once). Returns whether any binding matched, even when its destinations
+   * were already in `out`: an exchange whose bindings match nothing is what
+   * sends a message to its alternate exchange. Must not allocate per call
+   * beyond what is unavoidable: this runs for every published message.
+   */
+  route(routingKey: string, headers: FieldTable | undefined, out: DestinationSink<D>): boolean;
+  /** Whether route() looks at the headers; for other types the caller need not decode them. */
+  readonly readsHeaders: boolean;
   /**
    * Why this exchange type refuses the binding, or undefined when it is
    * acceptable. RabbitMQ answers a refused binding with 406

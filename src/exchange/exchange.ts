@@ -16,6 +16,8 @@ export interface ExchangeOptions {
 export class Exchange {
   /** Exchanges bound to this one as destination, so deleting it can remove those bindings too. */
   readonly boundFrom = new Set<Exchange>();
+  /** Router's mark of the last routing that reached this exchange (see Router). */
+  routeMark = 0;
 
   constructor(
     readonly name: string,

@@ -1,6 +1,6 @@
 import type { FieldTable } from '../protocol/field-value.js';
 import { BindingSet } from './binding-set.js';
-import type { Binding, ExchangeRouter } from './exchange-router.js';
+import type { Binding, DestinationSink, ExchangeRouter } from './exchange-router.js';
 
 /**
  * Fanout exchange: every bound destination gets the message. Routing keys
@@ -9,6 +9,7 @@ import type { Binding, ExchangeRouter } from './exchange-router.js';
  */
 export class FanoutRouter<D> implements ExchangeRouter<D> {
   private readonly set = new BindingSet<D>();
+  readonly readsHeaders = false;
 
   get bindingCount(): number {
     return this.set.size;
@@ -26,8 +27,8 @@ export class FanoutRouter<D> implements ExchangeRouter<D> {
     return this.set.removeDestination(destination);
   }
 
-  route(_routingKey: string, _headers: FieldTable | undefined, out: Set<D>): void {
-    this.set.addDestinationsTo(out);
+  route(_routingKey: string, _headers: FieldTable | undefined, out: DestinationSink<D>): boolean {
+    return this.set.addDestinationsTo(out);
   }
 
   validateBinding(): string | undefined {

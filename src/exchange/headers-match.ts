@@ -1,4 +1,5 @@
-import type { FieldTable } from '../protocol/field-value.js';
+import { type FieldTable, type FieldValue, isFieldTable, plainValue, TypedValue } from '../protocol/field-value.js';
+import { typeName } from '../vhost/equivalence.js';
 import { compileHeaderPattern, type HeaderPattern, headerValueMatches } from './headers-value-equal.js';
 
 /** Values of the x-match binding argument. */
@@ -24,10 +25,22 @@ export function validateHeadersBindingArgs(args: FieldTable): string | undefined
   if (!Object.hasOwn(args, X_MATCH)) return undefined;
   const value = args[X_MATCH];
   if (typeof value !== 'string') {
-    return `Invalid x-match field type (value ${String(value)}); expected longstr`;
+    return `Invalid x-match field type ${typeName(value!)} (value ${erlangTerm(value!)}); expected longstr`;
   }
   if (isXMatch(value)) return undefined;
-  return `Invalid x-match field value <<"${value}">>; expected all, any, all-with-x, or any-with-x`;
+  return `Invalid x-match field value ${erlangTerm(value)}; expected all, any, all-with-x, or any-with-x`;
+}
+
+/** The value as RabbitMQ prints it in that error (an Erlang term). */
+function erlangTerm(v: FieldValue): string {
+  if (v === null) return 'undefined';
+  if (typeof v === 'string') return v === '' ? '<<>>' : `<<"${v}">>`;
+  if (Buffer.isBuffer(v)) return `<<"${v.toString('latin1')}">>`;
+  if (v instanceof Date) return String(Math.floor(v.getTime() / 1000));
+  if (v instanceof TypedValue && typeof v.value === 'object') return `{${v.value.places},${v.value.digits}}`;
+  if (Array.isArray(v)) return `[${v.map((e) => `{${typeName(e)},${erlangTerm(e)}}`).join(',')}]`;
+  if (isFieldTable(v)) return `[${Object.entries(v).map(([k, e]) => `{<<"${k}">>,${typeName(e)},${erlangTerm(e)}}`).join(',')}]`;
+  return String(plainValue(v));
 }
 
 /**

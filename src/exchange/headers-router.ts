@@ -1,5 +1,5 @@
 import type { FieldTable } from '../protocol/field-value.js';
-import type { Binding, ExchangeRouter } from './exchange-router.js';
+import type { Binding, DestinationSink, ExchangeRouter } from './exchange-router.js';
 import { fieldTablesEqual } from './field-table-equal.js';
 import { HeadersMatcher, validateHeadersBindingArgs } from './headers-match.js';
 
@@ -11,11 +11,12 @@ interface HeadersBinding<D> extends Binding<D> {
  * Headers exchange: the routing key is ignored; each binding's arguments are
  * matched against the message headers. There is no index that avoids
  * checking every binding (RabbitMQ checks every one too), so the work is
- * kept to a precompiled matcher per binding and skipping destinations
- * already routed to.
+ * kept to a precompiled matcher per binding and, once one binding matched,
+ * skipping destinations already routed to.
  */
 export class HeadersRouter<D> implements ExchangeRouter<D> {
   private list: HeadersBinding<D>[] = [];
+  readonly readsHeaders = true;
 
   get bindingCount(): number {
     return this.list.length;
@@ -40,12 +41,19 @@ export class HeadersRouter<D> implements ExchangeRouter<D> {
     return before - this.list.length;
   }
 
-  route(_routingKey: string, headers: FieldTable | undefined, out: Set<D>): void {
+  route(_routingKey: string, headers: FieldTable | undefined, out: DestinationSink<D>): boolean {
     const list = this.list;
+    let matched = false;
     for (let i = 0; i < list.length; i++) {
       const b = list[i]!;
-      if (!out.has(b.destination) && b.matcher.matches(headers)) out.add(b.destination);
+      // Until something matched, a destination reached by another path still has to be tried: the answer decides the alternate exchange.
+      if (matched && out.has(b.destination)) continue;
+      if (b.matcher.matches(headers)) {
+        out.add(b.destination);
+        matched = true;
+      }
     }
+    return matched;
   }
 
   validateBinding(_routingKey: string, args: FieldTable): string | undefined {

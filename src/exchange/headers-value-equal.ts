@@ -1,4 +1,5 @@
-import { type FieldTable, type FieldValue, type TypeTag, TypedValue } from '../protocol/field-value.js';
+import { type FieldTable, type FieldValue, TypedValue } from '../protocol/field-value.js';
+import { typeTag } from '../vhost/equivalence.js';
 
 /**
  * Header value comparison as RabbitMQ's headers exchange does it: Erlang's
@@ -96,27 +97,11 @@ function isEmptyList(v: FieldTable | FieldValue[]): boolean {
   return true;
 }
 
-/** The wire type the encoder writes for the value, which is also the tag it was decoded from. */
-function tagOf(v: FieldValue): TypeTag {
-  if (v === null) return 'V';
-  switch (typeof v) {
-    case 'boolean': return 't';
-    case 'string': return 'S';
-    case 'bigint': return 'l';
-    case 'number':
-      if (!Number.isInteger(v)) return 'd';
-      return v >= -0x8000_0000 && v <= 0x7fff_ffff ? 'I' : 'l';
-  }
-  if (v instanceof TypedValue) return v.type;
-  if (Buffer.isBuffer(v)) return 'x';
-  if (v instanceof Date) return 'T';
-  return Array.isArray(v) ? 'A' : 'F';
-}
-
 /** Erlang `==` on {Type, Value} pairs: same type tag, then equal values. */
 function taggedEqual(a: FieldValue, b: FieldValue): boolean {
-  const tag = tagOf(a);
-  if (tag !== tagOf(b)) return false;
+  // The wire type the encoder writes for a value is also the tag it was decoded from.
+  const tag = typeTag(a);
+  if (tag !== typeTag(b)) return false;
   switch (tag) {
     case 'V': return true;
     case 'S': return a === b;

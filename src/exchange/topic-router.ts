@@ -1,6 +1,6 @@
 import type { FieldTable } from '../protocol/field-value.js';
 import { BindingSet } from './binding-set.js';
-import type { Binding, ExchangeRouter } from './exchange-router.js';
+import type { Binding, DestinationSink, ExchangeRouter } from './exchange-router.js';
 import { normalizeBindingWords, splitTopicKey, type TopicNode, TopicTrie } from './topic-trie.js';
 
 export interface TopicRouterOptions {
@@ -26,6 +26,7 @@ export class TopicRouter<D> implements ExchangeRouter<D> {
   private readonly cacheSize: number;
   private readonly scratch = new Set<D>();
   private count = 0;
+  readonly readsHeaders = false;
 
   constructor(options: TopicRouterOptions = {}) {
     this.cacheSize = options.cacheSize ?? DEFAULT_CACHE_SIZE;
@@ -79,18 +80,15 @@ export class TopicRouter<D> implements ExchangeRouter<D> {
     return removed;
   }
 
-  route(routingKey: string, _headers: FieldTable | undefined, out: Set<D>): void {
-    if (this.count === 0) return;
+  route(routingKey: string, _headers: FieldTable | undefined, out: DestinationSink<D>): boolean {
+    if (this.count === 0) return false;
     const cached = this.cache.get(routingKey);
     if (cached !== undefined) {
       for (let i = 0; i < cached.length; i++) out.add(cached[i]!);
-      return;
+      return cached.length > 0;
     }
     const words = splitTopicKey(routingKey);
-    if (this.cacheSize <= 0) {
-      this.trie.match(words, out);
-      return;
-    }
+    if (this.cacheSize <= 0) return this.trie.match(words, out);
     // A miss computes this key's destinations alone (out may already hold
     // others), stores them, then adds them.
     const found = this.scratch;
@@ -104,6 +102,7 @@ export class TopicRouter<D> implements ExchangeRouter<D> {
     }
     this.cache.set(routingKey, destinations);
     for (let i = 0; i < destinations.length; i++) out.add(destinations[i]!);
+    return destinations.length > 0;
   }
 
   validateBinding(): string | undefined {

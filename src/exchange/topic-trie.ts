@@ -1,4 +1,6 @@
 import { BindingSet } from './binding-set.js';
+import { emptyArray } from './empty-array.js';
+import type { DestinationSink } from './exchange-router.js';
 
 /** One trie node: the path from the root spells a (normalised) binding key. */
 export class TopicNode<D> {
@@ -118,16 +120,16 @@ export class TopicTrie<D> {
     }
   }
 
-  /** Adds the destinations of every binding matching the routing key's words. */
-  match(words: readonly string[], out: Set<D>): void {
+  /** Adds the destinations of every binding matching the routing key's words; returns whether there was any. */
+  match(words: readonly string[], out: DestinationSink<D>): boolean {
     let current = this.current;
     let next = this.next;
-    current.length = 0;
+    emptyArray(current);
     this.enter(this.root, current, ++this.step);
     for (let w = 0; w < words.length && current.length > 0; w++) {
       const word = words[w]!;
       const stamp = ++this.step;
-      next.length = 0;
+      emptyArray(next);
       for (let i = 0; i < current.length; i++) {
         const node = current[i]!;
         if (node.isHash) this.enter(node, next, stamp);
@@ -139,12 +141,16 @@ export class TopicTrie<D> {
       current = next;
       next = swap;
     }
-    for (let i = 0; i < current.length; i++) current[i]!.bindings?.addDestinationsTo(out);
+    let matched = false;
+    for (let i = 0; i < current.length; i++) {
+      if (current[i]!.bindings?.addDestinationsTo(out) === true) matched = true;
+    }
     // Keep the two scratch arrays for the next call, emptied so they pin no nodes.
-    current.length = 0;
-    next.length = 0;
+    emptyArray(current);
+    emptyArray(next);
     this.current = current;
     this.next = next;
+    return matched;
   }
 
   /** Adds the node and, since '#' may match zero words, its '#' child. */

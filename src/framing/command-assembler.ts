@@ -1,7 +1,8 @@
 import { AmqpError } from '../protocol/amqp-error.js';
-import { Decoder } from '../protocol/decoder.js';
+import type { Decoder } from '../protocol/decoder.js';
 import { ReplyCode } from '../protocol/generated/amqp-constants.js';
-import { CONTENT_METHODS, decodeMethod, methodName, type Method } from '../protocol/generated/amqp-methods.js';
+import { CONTENT_METHODS, methodName, type Method } from '../protocol/generated/amqp-methods.js';
+import { decodeMethodFrame, methodIdOf } from './method-frame.js';
 
 export interface CommandSink {
   /** A whole command: a method, and for content methods its properties (raw) and body (owned, copied out of the socket chunks). */
@@ -46,12 +47,8 @@ export class CommandAssembler {
       const expected = this.state === AWAIT_HEADER ? 'content header' : 'content body';
       throw new AmqpError(ReplyCode.UNEXPECTED_FRAME, `expected ${expected} for ${methodName(this.method!.id)}, got method frame`);
     }
-    this.lastMethodId = payload.length >= 4 ? payload.readUInt32BE(0) : 0;
-    const method = decodeMethod(this.decoder.reset(payload));
-    if (method === undefined) {
-      const id = payload.length >= 4 ? payload.readUInt32BE(0) : 0;
-      throw new AmqpError(ReplyCode.NOT_IMPLEMENTED, `${methodName(id)} is not a method of AMQP 0-9-1`, id >>> 16, id & 0xffff);
-    }
+    this.lastMethodId = methodIdOf(payload);
+    const method = decodeMethodFrame(this.decoder, payload);
     if (!CONTENT_METHODS.has(method.id)) {
       this.sink.onCommand(method, undefined, undefined);
       return;
@@ -62,7 +59,9 @@ export class CommandAssembler {
 
   headerFrame(payload: Buffer): void {
     if (this.state !== AWAIT_HEADER) {
-      throw new AmqpError(ReplyCode.UNEXPECTED_FRAME, 'content header frame without a content method before it');
+      // A body is awaited, or no content method came first.
+      if (this.state === AWAIT_METHOD) return this.expectedMethod('content header');
+      throw new AmqpError(ReplyCode.UNEXPECTED_FRAME, `expected content body for ${methodName(this.method!.id)}, got a content header`);
     }
     if (payload.length < CONTENT_HEADER_FIXED + 2) {
       throw new AmqpError(ReplyCode.FRAME_ERROR, 'content header frame too short');
@@ -98,13 +97,15 @@ export class CommandAssembler {
 
   bodyFrame(payload: Buffer): void {
     if (this.state !== AWAIT_BODY) {
-      const what = this.state === AWAIT_HEADER ? 'before its content header' : 'without a content method';
-      throw new AmqpError(ReplyCode.UNEXPECTED_FRAME, `content body frame ${what}`);
+      if (this.state === AWAIT_METHOD) return this.expectedMethod('content body');
+      throw new AmqpError(ReplyCode.UNEXPECTED_FRAME, `expected content header for ${methodName(this.method!.id)}, got a content body`);
     }
     const total = this.received + payload.length;
     if (total > this.bodySize) {
+      // RabbitMQ keeps waiting for a body that can never complete and fails
+      // with 505 at the next frame; the same error, without the wait.
       throw new AmqpError(
-        ReplyCode.FRAME_ERROR,
+        ReplyCode.UNEXPECTED_FRAME,
         `content body of ${total} bytes exceeds the ${this.bodySize} bytes its header announced`,
       );
     }
@@ -116,6 +117,12 @@ export class CommandAssembler {
     payload.copy(this.body, this.received);
     this.received = total;
     if (total === this.bodySize) this.complete(this.body);
+  }
+
+  /** A content frame with no content method before it: RabbitMQ reports it against no method (0/0). */
+  private expectedMethod(got: string): never {
+    this.lastMethodId = 0;
+    throw new AmqpError(ReplyCode.UNEXPECTED_FRAME, `expected a method frame, got a ${got}`);
   }
 
   private complete(body: Buffer): void {

@@ -178,7 +178,7 @@ export class FrameReader {
 }
 
 function tooLarge(size: number, max: number): AmqpError {
-  return new AmqpError(ReplyCode.FRAME_ERROR, `frame size ${size + OVERHEAD} exceeds frame_max ${max}`);
+  return new AmqpError(ReplyCode.FRAME_ERROR, `frame payload of ${size} bytes exceeds frame_max (at most ${max - OVERHEAD} bytes)`);
 }
 
 function badEnd(octet: number): AmqpError {

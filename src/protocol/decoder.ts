@@ -3,11 +3,12 @@ import { ReplyCode } from './generated/amqp-constants.js';
 import { type FieldTable, type FieldValue, TypedValue } from './field-value.js';
 
 /**
- * Field tables nest; RabbitMQ has no documented limit, but recursion in JS
- * does. Anything deeper than this is refused as undecodable rather than
- * risking a stack overflow.
+ * Field tables nest; RabbitMQ has no limit (it accepts 5000 levels), but
+ * recursion in JS does: the encoder overflows the default stack near 4000.
+ * Anything deeper than this is refused as undecodable (501) rather than
+ * risking a stack overflow anywhere a table is walked.
  */
-export const MAX_TABLE_DEPTH = 64;
+export const MAX_TABLE_DEPTH = 1000;
 
 const TWO_32 = 0x1_0000_0000;
 

@@ -34,6 +34,10 @@ export class Queue {
   private hadConsumer = false;
   private dispatching = false;
   deleted = false;
+  /** Router's mark of the last routing that reached this queue: it de-duplicates without a Set. */
+  routeMark = 0;
+  /** The id its messages are journaled under; set for durable queues when the broker has a store. */
+  storeId: number | undefined;
   /** Called when an auto-delete queue loses its last consumer. */
   onUnused: ((queue: Queue) => void) | undefined;
 

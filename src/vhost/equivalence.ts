@@ -91,8 +91,13 @@ function describe(v: FieldValue | undefined, valueOnly: boolean): string {
   return valueOnly ? `'${text}'` : `the value '${text}' of type '${TYPE_NAMES[typeTag(v)]}'`;
 }
 
+/** RabbitMQ's name for the value's field type, as its error messages show it. */
+export function typeName(v: FieldValue): string {
+  return TYPE_NAMES[typeTag(v)];
+}
+
 /** The type tag a value is (or would be) encoded with. */
-function typeTag(v: FieldValue): TypeTag {
+export function typeTag(v: FieldValue): TypeTag {
   if (v instanceof TypedValue) return v.type;
   if (v === null) return 'V';
   switch (typeof v) {

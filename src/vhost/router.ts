@@ -1,15 +1,62 @@
+import { emptyArray } from '../exchange/empty-array.js';
+import type { DestinationSink } from '../exchange/exchange-router.js';
 import { type Destination, Exchange } from '../exchange/exchange.js';
 import type { FieldTable } from '../protocol/field-value.js';
+import type { Message } from '../queue/message.js';
 import type { Queue } from '../queue/queue.js';
 
+/** Marks stay small integers (V8 Smis), so counting them allocates nothing. */
+const MAX_MARK = 2 ** 30;
+
 /**
- * Routes a message from an exchange to the set of queues it reaches, following
+ * One routing's destinations, each kept once: a destination carries the mark
+ * of the last routing that reached it. Sets would do the same, but a Set
+ * allocates a new table whenever it is emptied, which is once per publish.
+ */
+class Reached implements DestinationSink<Destination> {
+  private mark = 0;
+  private queues: Queue[] = [];
+  /** Exchanges still to route from, in the order reached; grows while routing walks it. */
+  readonly exchanges: Exchange[] = [];
+
+  start(mark: number, out: Queue[]): void {
+    this.mark = mark;
+    emptyArray(out);
+    this.queues = out;
+  }
+
+  /** Lets go of the caller's array and the exchanges, so nothing stays pinned between publishes. */
+  finish(): void {
+    this.queues = NO_QUEUES;
+    emptyArray(this.exchanges);
+  }
+
+  add(d: Destination): void {
+    if (d.routeMark === this.mark) return;
+    d.routeMark = this.mark;
+    if (d instanceof Exchange) this.exchanges.push(d);
+    else this.queues.push(d);
+  }
+
+  has(d: Destination): boolean {
+    return d.routeMark === this.mark;
+  }
+}
+
+const NO_QUEUES: Queue[] = [];
+
+/**
+ * Routes a message from an exchange to the queues it reaches, following
  * exchange-to-exchange bindings and alternate exchanges. Each exchange is
  * visited at most once, so binding loops end and no queue gets a message twice.
+ *
+ * As in RabbitMQ, an exchange's alternate exchange is used when that
+ * exchange's own bindings match nothing: not when they match only exchanges
+ * that route nowhere, nor when they match destinations already reached.
  */
 export class Router {
-  /** Reused across calls: routing runs for every publish and must not allocate. */
-  private readonly reached = new Set<Destination>();
+  private readonly reached = new Reached();
+  private lastMark = 0;
   private defaultExchange: Exchange | undefined;
   private queues: ReadonlyMap<string, Queue> = new Map();
 
@@ -22,38 +69,57 @@ export class Router {
   }
 
   /**
-   * Adds to `out` every queue the message reaches from `start`. `routingKeys`
-   * holds the routing key and any sender-selected (CC/BCC) keys.
+   * Fills `out` (emptied first) with every queue the message reaches from `start`, each once.
+   * `routingKeys` holds the routing key and any sender-selected (CC/BCC) keys;
+   * the message's headers are decoded only if a headers exchange is reached.
    */
-  route(start: Exchange, routingKeys: readonly string[], headers: FieldTable | undefined, out: Set<Queue>): void {
+  route(start: Exchange, routingKeys: readonly string[], message: Message, out: Queue[]): void {
     const reached = this.reached;
-    reached.clear();
+    reached.start(this.nextMark(), out);
     reached.add(start);
-    // A Set iterates over members added during the iteration: each exchange reached is expanded once.
-    for (const d of reached) {
-      if (!(d instanceof Exchange)) {
-        out.add(d);
-        continue;
-      }
-      const before = reached.size;
-      this.routeOne(d, routingKeys, headers, reached);
-      if (reached.size === before) {
-        const ae = d.alternateExchange;
-        const alternate = ae === undefined ? undefined : this.exchanges.get(ae);
-        if (alternate !== undefined) reached.add(alternate);
-      }
+    const exchanges = reached.exchanges;
+    for (let i = 0; i < exchanges.length; i++) {
+      const x = exchanges[i]!;
+      if (this.routeOne(x, routingKeys, message, reached)) continue;
+      const ae = x.alternateExchange;
+      const alternate = ae === undefined ? undefined : this.exchanges.get(ae);
+      if (alternate !== undefined) reached.add(alternate);
     }
-    reached.clear();
+    reached.finish();
   }
 
-  private routeOne(x: Exchange, routingKeys: readonly string[], headers: FieldTable | undefined, reached: Set<Destination>): void {
-    if (x === this.defaultExchange) {
-      for (const key of routingKeys) {
-        const q = this.queues.get(key);
-        if (q !== undefined) reached.add(q);
-      }
-      return;
+  /** A mark no destination of this vhost carries yet. */
+  private nextMark(): number {
+    if (this.lastMark === MAX_MARK) {
+      for (const x of this.exchanges.values()) x.routeMark = 0;
+      for (const q of this.queues.values()) q.routeMark = 0;
+      this.lastMark = 0;
     }
-    for (const key of routingKeys) x.router.route(key, headers, reached);
+    return ++this.lastMark;
   }
+
+  /** Whether any of the exchange's bindings matched. */
+  private routeOne(x: Exchange, routingKeys: readonly string[], message: Message, reached: Reached): boolean {
+    let matched = false;
+    if (x === this.defaultExchange) {
+      for (let i = 0; i < routingKeys.length; i++) {
+        const q = this.queues.get(routingKeys[i]!);
+        if (q !== undefined) {
+          reached.add(q);
+          matched = true;
+        }
+      }
+      return matched;
+    }
+    const router = x.router;
+    const headers = router.readsHeaders ? headersOf(message) : undefined;
+    for (let i = 0; i < routingKeys.length; i++) {
+      if (router.route(routingKeys[i]!, headers, reached)) matched = true;
+    }
+    return matched;
+  }
+}
+
+function headersOf(message: Message): FieldTable | undefined {
+  return message.hasHeaders ? message.properties.headers : undefined;
 }

@@ -22,6 +22,14 @@ const PREDECLARED: readonly (readonly [string, string])[] = [
   ['amq.match', 'headers'],
 ];
 
+/** How a virtual host tells the durable store about entities that outlive a restart. */
+export interface DurabilityHooks {
+  /** A durable exchange, queue or binding appeared or went away: the definitions must be saved. */
+  definitionsChanged(): void;
+  /** The id a new durable queue's messages are journaled under. */
+  newQueueId(): number;
+}
+
 export interface DeclareQueueRequest extends QueueOptions {
   readonly name: string;
   readonly passive: boolean;
@@ -35,6 +43,9 @@ export class VirtualHost {
   readonly exchanges = new Map<string, Exchange>();
   readonly queues = new Map<string, Queue>();
   readonly router = new Router(this.exchanges);
+
+  /** Set by the broker when it has a durable store; restores run with it unset. */
+  durability: DurabilityHooks | undefined;
 
   constructor(readonly name: string) {
     for (const [xname, type] of PREDECLARED) {
@@ -140,7 +151,9 @@ export class VirtualHost {
     if (this.queues.get(q.name) !== q) return 0;
     this.queues.delete(q.name);
     this.unbindEverywhere(q);
-    return q.delete();
+    const count = q.delete();
+    if (q.storeId !== undefined) this.durability?.definitionsChanged();
+    return count;
   }
 
   /** Exclusive queues go with the connection that declared them. */
@@ -183,12 +196,14 @@ export class VirtualHost {
     if (refusal !== undefined) throw new AmqpError(ReplyCode.PRECONDITION_FAILED, refusal);
     if (source.router.bind(destination, routingKey, args)) {
       if (destination instanceof Exchange) destination.boundFrom.add(source);
+      if (isDurableBinding(source, destination)) this.durability?.definitionsChanged();
     }
   }
 
   /** An auto-delete exchange goes with the last binding it is the source of. */
   private unbind(source: Exchange, destination: Destination, routingKey: string, args: FieldTable): void {
     if (!source.router.unbind(destination, routingKey, args)) return;
+    if (isDurableBinding(source, destination)) this.durability?.definitionsChanged();
     this.deleteIfUnusedAutoDelete(source);
   }
 
@@ -200,6 +215,7 @@ export class VirtualHost {
     const x = new Exchange(name, options, router);
     this.exchanges.set(name, x);
     if (name === '') this.router.setDefaultExchange(x, this.queues);
+    if (options.durable) this.durability?.definitionsChanged();
     return x;
   }
 
@@ -207,6 +223,10 @@ export class VirtualHost {
     const q = new Queue(name, options);
     this.queues.set(name, q);
     q.onUnused = (unused) => this.removeQueue(unused);
+    if (isDurableQueue(q) && this.durability !== undefined) {
+      q.storeId = this.durability.newQueueId();
+      this.durability.definitionsChanged();
+    }
     return q;
   }
 
@@ -217,6 +237,7 @@ export class VirtualHost {
     for (const b of x.router.bindings()) {
       if (b.destination instanceof Exchange) b.destination.boundFrom.delete(x);
     }
+    if (x.options.durable) this.durability?.definitionsChanged();
   }
 
   /** Removes every binding that leads to the destination, deleting auto-delete sources left unused. */
@@ -245,6 +266,16 @@ export class VirtualHost {
         'It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.',
     );
   }
+}
+
+/** Exclusive queues die with their connection, so they are never stored, durable or not. */
+export function isDurableQueue(q: Queue): boolean {
+  return q.options.durable && q.options.exclusiveOwner === undefined;
+}
+
+/** As in RabbitMQ, a binding survives a restart when both its ends do. */
+export function isDurableBinding(source: Exchange, destination: Destination): boolean {
+  return source.options.durable && (destination instanceof Exchange ? destination.options.durable : isDurableQueue(destination));
 }
 
 function refuseDefaultExchange(...names: string[]): void {

@@ -1,7 +1,6 @@
 import t from 'tap';
 import type * as amqp from 'amqplib';
-import { assertChannelRefusal, brokerChannel, channelError, collect, connect, connectionClosed, openChannel } from '../support/broker.js';
-import { within } from '../support/channel-methods.js';
+import { assertChannelRefusal, brokerChannel, channelError, collect, connect, connectionClosed, openChannel, within } from '../support/broker.js';
 import { bodies, publishNumbered, readyCount } from '../support/messages.js';
 
 /** Consumes `queue`, keeping every delivery (or null for a broker cancel) in the returned array. */
@@ -112,7 +111,7 @@ t.test('deleting a queue sends its consumers basic.cancel (the callback gets nul
   const other = await (await connect(t, broker)).createChannel();
   await other.deleteQueue(queue);
   t.equal(await within(cancelled, 3000, 'basic.cancel'), null);
-  // The consumer is gone for the channel too: cancelling it is a no-op and the channel stays open.
+  // The consumer went with the queue: a queue re-created under the same name has none.
   await channel.assertQueue(queue);
   await publishNumbered(other, queue, 1, 1);
   t.equal(await readyCount(channel, queue), 1, 'nothing consumes the re-created queue');
@@ -132,7 +131,9 @@ t.test('a no-ack consumer takes messages off the queue for good', async (t) => {
 t.test('acking a delivery made to a no-ack consumer is an unknown delivery tag (406)', async (t) => {
   const { channel } = await brokerChannel(t);
   const { queue } = await channel.assertQueue('', { exclusive: true });
-  const [m] = await Promise.all([collect(channel, queue, 1, { noAck: true }), publishNumbered(channel, queue, 1, 1)]).then(([ms]) => ms);
+  const received = collect(channel, queue, 1, { noAck: true });
+  await publishNumbered(channel, queue, 1, 1);
+  const [m] = await received;
   const failed = channelError(channel);
   channel.ack(m!);
   const err = await within(failed, 3000, 'channel close');

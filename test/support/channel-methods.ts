@@ -34,12 +34,3 @@ export const recover = (channel: amqp.Channel, requeue: boolean): Promise<unknow
 export function publishImmediate(channel: amqp.Channel, routingKey: string, content: Buffer): void {
   raw(channel).sendMessage({ ticket: 0, exchange: '', routingKey, mandatory: false, immediate: true }, {}, content);
 }
-
-/** Rejects if `promise` has not settled within `ms`: every wait in a test is bounded. */
-export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
-}

@@ -1,4 +1,7 @@
 import { connect as tcpConnect, type Socket } from 'node:net';
+import type * as amqp from 'amqplib';
+import type { Test } from 'tap';
+import type { Broker, BrokerOptions } from '../../src/index.js';
 import { FrameReader } from '../../src/framing/frame-reader.js';
 import { Decoder } from '../../src/protocol/decoder.js';
 import { Encoder } from '../../src/protocol/encoder.js';
@@ -15,6 +18,7 @@ import {
   type ConnectionTune,
   type Method,
 } from '../../src/protocol/generated/amqp-methods.js';
+import { connect, withBroker } from './broker.js';
 
 /**
  * A deliberately small AMQP 0-9-1 client for protocol tests: it sends whatever
@@ -58,6 +62,8 @@ export interface Handshaken {
 }
 
 const DEFAULT_TIMEOUT = 3000;
+/** The broker drops a refused client after about 3 s (its clock ticks once a second). */
+const SILENT_CLOSE_TIMEOUT = 6000;
 
 export function plainResponse(user: string, password: string): Buffer {
   return Buffer.from(`\0${user}\0${password}`);
@@ -118,7 +124,11 @@ export class RawClient {
   private isClosed = false;
   private readonly closedPromise: Promise<void>;
 
+  /** This end's port: the broker logs the client as 127.0.0.1:<localPort>. */
+  readonly localPort: number;
+
   private constructor(private readonly socket: Socket) {
+    this.localPort = socket.localPort ?? 0;
     this.reader = new FrameReader(
       { onFrame: (type, channel, payload) => this.frames.push({ type, channel, payload: Buffer.from(payload) }) },
       Infinity,
@@ -145,8 +155,9 @@ export class RawClient {
     );
   }
 
-  static connect(port: number): Promise<RawClient> {
-    return new Promise((resolve, reject) => {
+  /** Connects without sending anything; the socket is destroyed when the test ends. */
+  static async connect(t: Pick<Test, 'teardown'>, port: number): Promise<RawClient> {
+    const client = await new Promise<RawClient>((resolve, reject) => {
       const socket = tcpConnect({ host: '127.0.0.1', port }, () => {
         socket.off('error', reject);
         socket.setNoDelay(true);
@@ -154,15 +165,17 @@ export class RawClient {
       });
       socket.once('error', reject);
     });
+    t.teardown(() => client.destroy());
+    return client;
   }
 
-  /** Connects and completes the handshake; the socket is destroyed when the test ends. */
-  static async open(t: { teardown(fn: () => void): void }, port: number, options: HandshakeOptions = {}): Promise<RawClient> {
-    const client = await RawClient.connect(port);
-    t.teardown(() => client.destroy());
+  /** Connects and completes the handshake. */
+  static async open(t: Pick<Test, 'teardown'>, port: number, options: HandshakeOptions = {}): Promise<RawClient> {
+    const client = await RawClient.connect(t, port);
     await client.handshake(options);
     return client;
   }
+
 
   get closed(): boolean {
     return this.isClosed;
@@ -188,6 +201,15 @@ export class RawClient {
 
   destroy(): void {
     this.socket.destroy();
+  }
+
+  /** Stops reading the socket, like a client too slow to keep up: the broker's writes back up. */
+  pauseReading(): void {
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    this.socket.resume();
   }
 
   /** The next frame; rejects if none arrives in time or the socket closes first. */
@@ -222,11 +244,14 @@ export class RawClient {
     return got.method as Extract<Method, { id: Id }>;
   }
 
-  /** Expects connection.close, answers close-ok, and waits for the broker to drop the socket. */
+  /**
+   * Expects connection.close, answers close-ok, and waits for the broker to drop the socket
+   * (after a frame error it stops reading, close-ok included, and drops it after 3 s, as RabbitMQ does).
+   */
   async expectClose(timeout = DEFAULT_TIMEOUT): Promise<ConnectionClose> {
     const close = await this.expectMethod(MethodId.ConnectionClose, 0, timeout);
     this.method(0, { id: MethodId.ConnectionCloseOk });
-    await this.waitClosed(timeout);
+    await this.waitClosed(SILENT_CLOSE_TIMEOUT);
     return close;
   }
 
@@ -254,7 +279,7 @@ export class RawClient {
    * Expects the socket to close without any frame other than heartbeats
    * arriving first (how a broker refuses a client it does not trust yet).
    */
-  async expectSilentClose(timeout = 6000): Promise<void> {
+  async expectSilentClose(timeout = SILENT_CLOSE_TIMEOUT): Promise<void> {
     await this.waitClosed(timeout);
     for (const frame of this.frames.splice(0)) {
       if (frame.type !== FrameType.heartbeat) {
@@ -341,4 +366,22 @@ function describe(frame: Frame, method: Method | undefined): string {
     return `${methodName(method.id)} on channel ${frame.channel}${detail}`;
   }
   return `frame type ${frame.type} on channel ${frame.channel} (${frame.payload.length} bytes)`;
+}
+
+export interface RawScene {
+  readonly broker: Broker;
+  /** An amqplib connection opened before the bad input: it must keep working. */
+  readonly bystander: amqp.ChannelModel;
+  readonly port: number;
+}
+
+/** A broker for one test and an ordinary client on it that every bad input must leave alone. */
+export async function rawScene(t: Test, options: BrokerOptions = {}): Promise<RawScene> {
+  const broker = await withBroker(t, options);
+  // Development aid: AMQP_REFERENCE_PORT=5673 points the raw tests at a real RabbitMQ, to check
+  // that they describe its behaviour (tests that rely on broker options then fail there).
+  const reference = process.env['AMQP_REFERENCE_PORT'];
+  const port = reference === undefined ? broker.port : Number(reference);
+  const bystander = await connect(t, broker, { port });
+  return { broker, bystander, port };
 }

@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import t from 'tap';
-import { Journal, type DurabilityWaiter } from '../../src/store/journal.js';
+import { Journal, type DurabilityWaiter, type StoredLocation } from '../../src/store/journal.js';
 import { CrashFs } from '../support/crash-fs.js';
 
 const log = pino({ level: 'silent' });
@@ -41,7 +41,7 @@ t.test('appended messages are confirmed after the commit and recovered after a r
 t.test('removed messages stay gone, delivered ones come back marked, emptied segments are deleted', async (t) => {
   const fs = new CrashFs();
   const { journal } = await open(fs);
-  const locations = [];
+  const locations: StoredLocation[] = [];
   for (let i = 1; i <= 40; i++) locations.push(journal.append([1, 2], 'ex', 'k', Buffer.from([0, 0]), body(i)));
   await journal.flush();
   const segmentsBefore = journal.segmentCount;
