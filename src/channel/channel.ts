@@ -16,7 +16,7 @@ import { Message, type QueuedMessage } from '../queue/message.js';
 import type { Queue } from '../queue/queue.js';
 import type { ChannelHost } from './channel-host.js';
 import { ConfirmTracker } from './confirm-tracker.js';
-import { Consumer, type ConsumerChannel } from './consumer.js';
+import { Consumer, type ConsumerChannel, consumerPriority } from './consumer.js';
 import { EntityCommands } from './entity-commands.js';
 import { Publisher } from './publisher.js';
 import { Transaction } from './transaction.js';
@@ -254,7 +254,8 @@ export class Channel implements CommandSink, ConsumerChannel {
     if (queue.hasExclusiveConsumer || (m.exclusive && queue.consumerCount > 0)) {
       throw new AmqpError(ReplyCode.ACCESS_REFUSED, `queue '${queue.name}' in vhost '${this.host.vhost.name}' in exclusive use`);
     }
-    const consumer = new Consumer(this, queue, tag, m.noAck, m.exclusive, this.consumerPrefetch, m.arguments);
+    const priority = consumerPriority(m.arguments, queue.name, this.host.vhost.name);
+    const consumer = new Consumer(this, queue, tag, m.noAck, m.exclusive, this.consumerPrefetch, priority);
     this.consumers.set(tag, consumer);
     // consume-ok goes out before the first delivery.
     if (!m.noWait) this.send({ id: MethodId.BasicConsumeOk, consumerTag: tag });

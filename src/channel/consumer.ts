@@ -1,6 +1,11 @@
-import type { FieldTable } from '../protocol/field-value.js';
+import { AmqpError } from '../protocol/amqp-error.js';
+import { type FieldTable, plainValue } from '../protocol/field-value.js';
+import { ReplyCode } from '../protocol/generated/amqp-constants.js';
 import type { QueuedMessage } from '../queue/message.js';
 import type { Queue, QueueConsumer } from '../queue/queue.js';
+import { typeName, typeTag } from '../vhost/equivalence.js';
+
+const INTEGER_TAGS: ReadonlySet<string> = new Set(['b', 'B', 's', 'u', 'I', 'i', 'l']);
 
 /** The channel side of a consumer: where deliveries go and what limits them. */
 export interface ConsumerChannel {
@@ -22,7 +27,7 @@ export class Consumer implements QueueConsumer {
     readonly exclusive: boolean,
     /** basic.qos global=false in force when the consumer was created; 0 is no limit. */
     readonly prefetch: number,
-    readonly args: FieldTable,
+    readonly priority: number,
   ) {}
 
   canTakeMessage(): boolean {
@@ -37,4 +42,17 @@ export class Consumer implements QueueConsumer {
   queueDeleted(): void {
     this.channel.consumerQueueDeleted(this);
   }
+}
+
+/** basic.consume's x-priority argument (default 0), which RabbitMQ requires to be an integer. */
+export function consumerPriority(args: FieldTable, queue: string, vhost: string): number {
+  const value = args['x-priority'];
+  if (value === undefined) return 0;
+  if (!INTEGER_TAGS.has(typeTag(value))) {
+    throw new AmqpError(
+      ReplyCode.PRECONDITION_FAILED,
+      `invalid arg 'x-priority' for queue '${queue}' in vhost '${vhost}': "expected integer, got ${typeName(value)}"`,
+    );
+  }
+  return Number(plainValue(value));
 }

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import { parseSaslResponse, SASL_MECHANISMS } from '../auth/sasl.js';
 import type { ClientCapabilities } from '../channel/channel-host.js';
 import type { FrameWriter } from '../framing/frame-writer.js';
@@ -12,6 +13,7 @@ import { serverProperties } from './server-properties.js';
 /** The parts of a connection the handshake drives. */
 export interface HandshakePeer {
   readonly writer: FrameWriter;
+  readonly log: Logger;
   readonly remoteAddress: string | undefined;
   capabilities: ClientCapabilities;
   /** tune-ok accepted: the negotiated limits apply from the next frame (0 means no limit). */
@@ -95,7 +97,7 @@ export class Handshake {
       // The details stay in the log; clients that announced authentication_failure_close get a
       // generic 403, the others only see the socket close.
       if (this.peer.capabilities.authenticationFailureClose) {
-        this.ctx.log.info({ peer: this.peer.remoteAddress }, reason);
+        this.peer.log.info(reason);
         this.peer.close(
           ReplyCode.ACCESS_REFUSED,
           `ACCESS_REFUSED - Login was refused using authentication mechanism ${m.mechanism}. For details see the broker logfile.`,

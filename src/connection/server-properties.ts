@@ -14,6 +14,7 @@ export function serverProperties(clusterName: string): FieldTable {
       consumer_cancel_notify: true,
       'connection.blocked': true,
       per_consumer_qos: true,
+      consumer_priorities: true,
       authentication_failure_close: true,
     },
     cluster_name: clusterName,

@@ -1,4 +1,5 @@
 import type { FieldTable } from '../protocol/field-value.js';
+import { ConsumerRing } from './consumer-ring.js';
 import type { Message, QueuedMessage } from './message.js';
 import { ReadyList } from './ready-list.js';
 
@@ -6,6 +7,8 @@ import { ReadyList } from './ready-list.js';
 export interface QueueConsumer {
   readonly tag: string;
   readonly exclusive: boolean;
+  /** x-priority: higher-priority consumers get messages first. */
+  readonly priority: number;
   /** Whether the consumer can take one more message now (prefetch, flow, socket back-pressure). */
   canTakeMessage(): boolean;
   /** Hands a message over; the consumer owns it from here (ack, requeue). */
@@ -28,8 +31,7 @@ export interface QueueOptions {
  */
 export class Queue {
   private readonly ready = new ReadyList();
-  private readonly consumers: QueueConsumer[] = [];
-  private nextConsumer = 0;
+  private readonly consumers = new ConsumerRing<QueueConsumer>();
   private nextSeq = 0;
   private hadConsumer = false;
   private dispatching = false;
@@ -55,7 +57,7 @@ export class Queue {
   }
 
   get consumerCount(): number {
-    return this.consumers.length;
+    return this.consumers.size;
   }
 
   get hasExclusiveConsumer(): boolean {
@@ -64,7 +66,7 @@ export class Queue {
 
   enqueue(message: Message): void {
     this.ready.push({ message, seq: this.nextSeq++, redelivered: false });
-    if (this.consumers.length > 0) this.dispatch();
+    if (this.consumers.size > 0) this.dispatch();
   }
 
   /**
@@ -87,31 +89,28 @@ export class Queue {
   }
 
   addConsumer(consumer: QueueConsumer): void {
-    this.consumers.push(consumer);
+    this.consumers.add(consumer);
     this.hadConsumer = true;
     this.dispatch();
   }
 
   removeConsumer(consumer: QueueConsumer): void {
-    const i = this.consumers.indexOf(consumer);
-    if (i < 0) return;
-    this.consumers.splice(i, 1);
-    if (this.nextConsumer > i) this.nextConsumer--;
-    if (this.consumers.length === 0 && this.hadConsumer && this.options.autoDelete) this.onUnused?.(this);
+    if (!this.consumers.remove(consumer)) return;
+    if (this.consumers.size === 0 && this.hadConsumer && this.options.autoDelete) this.onUnused?.(this);
   }
 
   /**
-   * Delivers ready messages while some consumer can take one, round-robin.
-   * Stops when none can; whatever frees capacity (an ack, a drained socket)
-   * calls dispatch again.
+   * Delivers ready messages while some consumer can take one: by priority,
+   * round-robin within a priority. Stops when none can; whatever frees
+   * capacity (an ack, a drained socket) calls dispatch again.
    */
   dispatch(): void {
     if (this.dispatching || this.deleted) return;
     this.dispatching = true;
     try {
       const consumers = this.consumers;
-      while (this.ready.length > 0 && consumers.length > 0) {
-        const consumer = this.pickConsumer();
+      while (this.ready.length > 0 && consumers.size > 0) {
+        const consumer = consumers.pick(canTakeMessage);
         if (consumer === undefined) break;
         consumer.deliver(this, this.ready.shift()!);
       }
@@ -124,18 +123,9 @@ export class Queue {
   delete(): number {
     this.deleted = true;
     const count = this.ready.clear();
-    for (const consumer of this.consumers.splice(0, this.consumers.length)) consumer.queueDeleted(this);
+    for (const consumer of this.consumers.clear()) consumer.queueDeleted(this);
     return count;
   }
-
-  private pickConsumer(): QueueConsumer | undefined {
-    const consumers = this.consumers;
-    const n = consumers.length;
-    for (let tried = 0; tried < n; tried++) {
-      if (this.nextConsumer >= n) this.nextConsumer = 0;
-      const consumer = consumers[this.nextConsumer++]!;
-      if (consumer.canTakeMessage()) return consumer;
-    }
-    return undefined;
-  }
 }
+
+const canTakeMessage = (consumer: QueueConsumer): boolean => consumer.canTakeMessage();

@@ -1,7 +1,9 @@
 import t from 'tap';
 import type * as amqp from 'amqplib';
-import { assertChannelRefusal, brokerChannel, channelError, collect, connect, connectionClosed, openChannel, within } from '../support/broker.js';
-import { bodies, publishNumbered, readyCount } from '../support/messages.js';
+import { MethodId } from '../../src/protocol/generated/amqp-methods.js';
+import { assertChannelRefusal, brokerChannel, channelError, collect, connect, connectionClosed, openChannel, withBroker, within } from '../support/broker.js';
+import { bodies, drain, publishNumbered, readyCount } from '../support/messages.js';
+import { RawClient } from '../support/raw-client.js';
 
 /** Consumes `queue`, keeping every delivery (or null for a broker cancel) in the returned array. */
 async function recorder(channel: amqp.Channel, queue: string, options: amqp.Options.Consume = { noAck: true }) {
@@ -117,6 +119,33 @@ t.test('deleting a queue sends its consumers basic.cancel (the callback gets nul
   t.equal(await readyCount(channel, queue), 1, 'nothing consumes the re-created queue');
 });
 
+for (const notify of [true, false]) {
+  t.test(`basic.cancel on queue deletion goes only to clients announcing consumer_cancel_notify (${notify})`, async (t) => {
+    const broker = await withBroker(t);
+    const client = await RawClient.open(t, broker.port, { clientProperties: { product: 'raw', capabilities: { consumer_cancel_notify: notify } } });
+    await client.openChannel(1);
+    client.method(1, { id: MethodId.QueueDeclare, queue: 'doomed', passive: false, durable: false, exclusive: false, autoDelete: false, noWait: false, arguments: {} });
+    await client.expectMethod(MethodId.QueueDeclareOk, 1);
+    client.method(1, { id: MethodId.BasicConsume, queue: 'doomed', consumerTag: 'c1', noLocal: false, noAck: true, exclusive: false, noWait: false, arguments: {} });
+    await client.expectMethod(MethodId.BasicConsumeOk, 1);
+    client.method(1, { id: MethodId.QueueDelete, queue: 'doomed', ifUnused: false, ifEmpty: false, noWait: false });
+    if (notify) t.equal((await client.expectMethod(MethodId.BasicCancel, 1)).consumerTag, 'c1');
+    await client.expectMethod(MethodId.QueueDeleteOk, 1);
+  });
+}
+
+t.test("a cancelled consumer's unacked messages stay with the channel until acked or the channel closes", async (t) => {
+  const { connection, channel } = await brokerChannel(t);
+  const { queue } = await channel.assertQueue('cancelled-unacked');
+  await publishNumbered(channel, queue, 1, 3);
+  const consumed = await collect(channel, queue, 3, { noAck: false });
+  await channel.cancel(consumed[0]!.fields.consumerTag);
+  t.equal(await readyCount(channel, queue), 0, 'cancel does not requeue');
+  channel.ack(consumed[0]!);
+  await channel.close();
+  t.same(bodies(await drain(await connection.createChannel(), queue)), ['2r', '3r']);
+});
+
 t.test('a no-ack consumer takes messages off the queue for good', async (t) => {
   const { connection, channel } = await brokerChannel(t);
   const { queue } = await channel.assertQueue('no-ack', { autoDelete: false });
@@ -139,4 +168,43 @@ t.test('acking a delivery made to a no-ack consumer is an unknown delivery tag (
   const err = await within(failed, 3000, 'channel close');
   t.equal(err.code, 406);
   t.match(err.message, /unknown delivery tag 1/);
+});
+
+t.test('consumer priorities: higher x-priority consumers get messages first, lower ones while those are full', async (t) => {
+  const { channel } = await brokerChannel(t);
+  const { queue } = await channel.assertQueue('', { exclusive: true });
+  await channel.prefetch(2);
+  const low = await recorder(channel, queue, { priority: 1 });
+  const high = await recorder(channel, queue, { priority: 5 });
+  await publishNumbered(channel, queue, 1, 6);
+  t.same(bodies(delivered(high.got)), ['1', '2']);
+  t.same(bodies(delivered(low.got)), ['3', '4'], 'the lower priority consumer gets what the higher one cannot take');
+  channel.ack(delivered(high.got)[0]!);
+  await readyCount(channel, queue);
+  t.same(bodies(delivered(high.got)), ['1', '2', '5'], 'a freed slot goes to the higher priority consumer');
+});
+
+t.test('consumers of equal priority share messages in turn, above lower (even negative) ones', async (t) => {
+  const { channel } = await brokerChannel(t);
+  const { queue } = await channel.assertQueue('', { exclusive: true });
+  const low = await recorder(channel, queue, { noAck: true, priority: -1 });
+  const a = await recorder(channel, queue, { noAck: true, priority: 3 });
+  const b = await recorder(channel, queue, { noAck: true, arguments: { 'x-priority': 3 } });
+  await publishNumbered(channel, queue, 1, 4);
+  t.same(bodies(delivered(a.got)), ['1', '3']);
+  t.same(bodies(delivered(b.got)), ['2', '4']);
+  t.same(low.got, []);
+});
+
+t.test('a non-integer x-priority is refused with 406', async (t) => {
+  const { connection, channel } = await brokerChannel(t);
+  const { queue } = await channel.assertQueue('prioritized');
+  const other = await openChannel(connection);
+  await assertChannelRefusal(
+    t,
+    connection,
+    other.consume(queue, () => {}, { arguments: { 'x-priority': 'high' } }),
+    406,
+    `invalid arg 'x-priority' for queue 'prioritized' in vhost '/': "expected integer, got longstr"`,
+  );
 });

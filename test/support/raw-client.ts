@@ -105,8 +105,8 @@ export function bodyFrame(channel: number, body: Buffer): Buffer {
   return frameBytes(FrameType.body, channel, body);
 }
 
-export function heartbeatFrame(channel = 0): Buffer {
-  return frameBytes(FrameType.heartbeat, channel, Buffer.alloc(0));
+export function heartbeatFrame(): Buffer {
+  return frameBytes(FrameType.heartbeat, 0, Buffer.alloc(0));
 }
 
 /** basic.publish to the default exchange. */
