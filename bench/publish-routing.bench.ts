@@ -30,6 +30,7 @@ const vhost = new VirtualHost('/');
 const host: ChannelHost = {
   writer: new FrameWriter({ write: () => true } as never),
   vhost,
+  journal: undefined,
   capabilities: { consumerCancelNotify: true, connectionBlocked: true, authenticationFailureClose: true, publisherConfirms: true },
   log: {} as Logger,
   maxMessageSize: 128 * 1024 * 1024,
@@ -84,7 +85,7 @@ function publishOp(exchange: typeof direct, keys: readonly string[], raw: Buffer
     const message = new Message(exchange.name, keys[i & 15]!, raw, body);
     const queues = publisher.route(exchange, message, false);
     if (queues.length !== 1) throw new Error(`routed to ${queues.length} queues`);
-    publisher.enqueue(queues, message);
+    publisher.enqueue(queues, message, undefined);
   };
 }
 

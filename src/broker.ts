@@ -12,7 +12,7 @@ import { MemoryAlarm, memoryLimits } from './connection/memory-alarm.js';
 import { createLogger } from './log/logger.js';
 import { ReplyCode } from './protocol/generated/amqp-constants.js';
 import { DurableStore } from './store/durable-store.js';
-import { nodeStoreFs } from './store/store-fs.js';
+import { nodeStoreFs, type StoreFs } from './store/store-fs.js';
 import { VirtualHost } from './vhost/virtual-host.js';
 
 export interface BrokerOptions extends Partial<BrokerConfig> {
@@ -20,6 +20,10 @@ export interface BrokerOptions extends Partial<BrokerConfig> {
   readonly memoryLimit?: number;
   /** A logger to use instead of one made from logLevel. */
   readonly logger?: Logger;
+  /** The store's file system; tests pass one that simulates power loss. */
+  readonly storeFs?: StoreFs;
+  /** Journal segment size in bytes (32 MiB by default); tests use small ones to exercise rotation. */
+  readonly segmentSize?: number;
 }
 
 /** A running broker; from startBroker(). */
@@ -40,6 +44,7 @@ export class Broker implements ConnectionContext {
     readonly log: Logger,
     private readonly removeDataDirOnClose: boolean,
     memoryLimit: number | undefined,
+    private readonly storage: { readonly fs: StoreFs; readonly segmentSize: number | undefined },
   ) {
     this.clusterName = `amqp-broker@${config.host}`;
     this.vhosts.set('/', new VirtualHost('/'));
@@ -78,7 +83,10 @@ export class Broker implements ConnectionContext {
   /** Recovers the data directory, then accepts connections. */
   async start(): Promise<void> {
     const started = Date.now();
-    this.store = await DurableStore.open(this.config.dataDir, nodeStoreFs, this.log, this.vhosts, {}, (err) => this.onStoreFailure(err));
+    const { fs, segmentSize } = this.storage;
+    this.store = await DurableStore.open(this.config.dataDir, fs, this.log, this.vhosts, segmentSize === undefined ? {} : { segmentSize }, (err) =>
+      this.onStoreFailure(err),
+    );
     this.log.info({ ms: Date.now() - started }, 'data directory recovered');
     await this.listen();
   }
@@ -135,7 +143,7 @@ export class Broker implements ConnectionContext {
  * system when port is 0, and a temporary data directory removed on close.
  */
 export async function startBroker(options: BrokerOptions = {}): Promise<Broker> {
-  const { memoryLimit, logger, ...overrides } = options;
+  const { memoryLimit, logger, storeFs, segmentSize, ...overrides } = options;
   const temporaryDataDir = overrides.dataDir === undefined;
   const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'amqp-broker-'));
   mkdirSync(dataDir, { recursive: true });
@@ -147,7 +155,10 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     ...overrides,
     dataDir,
   };
-  const broker = new Broker(config, logger ?? createLogger(config.logLevel), temporaryDataDir, memoryLimit);
+  const broker = new Broker(config, logger ?? createLogger(config.logLevel), temporaryDataDir, memoryLimit, {
+    fs: storeFs ?? nodeStoreFs,
+    segmentSize,
+  });
   await broker.start();
   return broker;
 }

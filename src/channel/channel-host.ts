@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { FrameWriter } from '../framing/frame-writer.js';
+import type { Journal } from '../store/journal.js';
 import type { VirtualHost } from '../vhost/virtual-host.js';
 
 /** What the client said it can handle, from client_properties.capabilities. */
@@ -14,6 +15,8 @@ export interface ClientCapabilities {
 export interface ChannelHost {
   readonly writer: FrameWriter;
   readonly vhost: VirtualHost;
+  /** The message journal, when the broker keeps durable state. */
+  readonly journal: Journal | undefined;
   readonly capabilities: ClientCapabilities;
   readonly log: Logger;
   readonly maxMessageSize: number;

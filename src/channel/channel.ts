@@ -147,10 +147,13 @@ export class Channel implements CommandSink, ConsumerChannel {
 
   deliver(consumer: Consumer, queue: Queue, qm: QueuedMessage): void {
     const tag = this.nextDeliveryTag++;
-    if (!consumer.noAck) {
+    if (consumer.noAck) {
+      queue.discard(qm);
+    } else {
       this.unacked.add(tag, queue, qm, consumer);
       consumer.unacked++;
       this.consumerUnacked++;
+      queue.markDelivered(qm);
     }
     const m = qm.message;
     this.host.writer.deliver(this.number, consumer.tag, tag, qm.redelivered, m.exchange, m.routingKey, m.rawProperties, m.body);
@@ -197,13 +200,7 @@ export class Channel implements CommandSink, ConsumerChannel {
       this.transaction.publish(exchange, message, m.mandatory);
       return;
     }
-    const queues = this.publisher.route(exchange, message, m.mandatory);
-    const confirms = this.confirms;
-    if (confirms !== undefined) {
-      confirms.publish(0);
-      this.host.confirmsPending();
-    }
-    this.publisher.enqueue(queues, message);
+    this.publisher.enqueue(this.publisher.route(exchange, message, m.mandatory), message, this.confirms);
   }
 
   /** ack is reject without requeue: either way the delivery is finished, and in tx mode only at commit. */
@@ -222,6 +219,7 @@ export class Channel implements CommandSink, ConsumerChannel {
         this.consumerUnacked--;
       }
       if (requeue) d.queue.requeue(d.qm);
+      else d.queue.discard(d.qm);
       touched.add(d.queue);
     }
     if (this.channelLimitHit && touched.size > 0) {
@@ -277,7 +275,12 @@ export class Channel implements CommandSink, ConsumerChannel {
       return;
     }
     const tag = this.nextDeliveryTag++;
-    if (!m.noAck) this.unacked.add(tag, queue, qm, undefined);
+    if (m.noAck) {
+      queue.discard(qm);
+    } else {
+      this.unacked.add(tag, queue, qm, undefined);
+      queue.markDelivered(qm);
+    }
     const msg = qm.message;
     this.send({
       id: MethodId.BasicGetOk,
@@ -295,6 +298,7 @@ export class Channel implements CommandSink, ConsumerChannel {
       throw new AmqpError(ReplyCode.PRECONDITION_FAILED, 'cannot switch from tx to confirm mode');
     }
     this.confirms ??= new ConfirmTracker({
+      ackDue: () => this.host.confirmsPending(),
       sendConfirm: (ack, deliveryTag, multiple) =>
         this.send(ack ? { id: MethodId.BasicAck, deliveryTag, multiple } : { id: MethodId.BasicNack, deliveryTag, multiple, requeue: false }),
     });
@@ -314,7 +318,7 @@ export class Channel implements CommandSink, ConsumerChannel {
     for (const op of tx.take()) {
       switch (op.kind) {
         case 'publish':
-          this.publisher.enqueue(this.publisher.route(op.exchange, op.message, op.mandatory), op.message);
+          this.publisher.enqueue(this.publisher.route(op.exchange, op.message, op.mandatory), op.message, undefined);
           break;
         case 'settle':
           this.settle(op.deliveries, op.requeue);

@@ -1,6 +1,8 @@
 /** What the tracker writes: basic.ack or basic.nack to the publisher. */
 export interface ConfirmSink {
   sendConfirm(ack: boolean, deliveryTag: number, multiple: boolean): void;
+  /** An ack became due later than its publish (the disk caught up): flush() must run soon. */
+  ackDue(): void;
 }
 
 /**
@@ -44,6 +46,7 @@ export class ConfirmTracker {
     this.outstanding.delete(seq);
     if (ok) {
       this.toAck.add(seq);
+      this.sink.ackDue();
       return;
     }
     this.sink.sendConfirm(false, seq, false);

@@ -4,6 +4,7 @@ import { MethodId } from '../protocol/generated/amqp-methods.js';
 import type { Message } from '../queue/message.js';
 import type { Queue } from '../queue/queue.js';
 import type { ChannelHost } from './channel-host.js';
+import type { ConfirmTracker } from './confirm-tracker.js';
 import { mayHaveSenderSelectedKeys, senderSelectedKeys, withoutBcc } from './sender-selected-keys.js';
 
 /**
@@ -43,10 +44,38 @@ export class Publisher {
     return routed;
   }
 
-  enqueue(queues: readonly Queue[], message: Message): void {
-    if (queues.length === 0) return;
-    const delivered = withoutBcc(message);
-    for (let i = 0; i < queues.length; i++) queues[i]!.enqueue(delivered);
+  /**
+   * Hands the message to its queues. A persistent message for durable queues
+   * is journaled once for all of them, and its confirm waits for the disk;
+   * any other publish is confirmed at once.
+   */
+  enqueue(queues: readonly Queue[], message: Message, confirms: ConfirmTracker | undefined): void {
+    if (queues.length === 0) {
+      confirms?.publish(0);
+    } else {
+      const delivered = withoutBcc(message);
+      this.journal(queues, delivered, confirms);
+      for (let i = 0; i < queues.length; i++) queues[i]!.enqueue(delivered);
+    }
+    if (confirms !== undefined) this.host.confirmsPending();
+  }
+
+  /** Journals the message if it must survive a restart; numbers its confirm either way. */
+  private journal(queues: readonly Queue[], message: Message, confirms: ConfirmTracker | undefined): void {
+    const journal = this.host.journal;
+    let ids: number[] | undefined;
+    if (journal !== undefined) {
+      for (let i = 0; i < queues.length; i++) {
+        const p = queues[i]!.persistence;
+        if (p !== undefined) (ids ??= []).push(p.id);
+      }
+    }
+    if (ids === undefined || !message.persistent) {
+      confirms?.publish(0);
+      return;
+    }
+    const seq = confirms?.publish(1) ?? 0;
+    message.location = journal!.append(ids, message.exchange, message.routingKey, message.rawProperties, message.body, confirms, seq);
   }
 
   private routingKeys(message: Message): readonly string[] {

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { UserStore } from '../auth/user-store.js';
 import type { BrokerConfig } from '../config/broker-config.js';
+import type { Journal } from '../store/journal.js';
 import type { VirtualHost } from '../vhost/virtual-host.js';
 import type { HeartbeatClock } from './heartbeat-clock.js';
 
@@ -11,6 +12,7 @@ export interface ConnectionContext {
   readonly clock: HeartbeatClock;
   readonly log: Logger;
   readonly clusterName: string;
+  readonly store: { readonly journal: Journal } | undefined;
   readonly alarm: { readonly active: boolean };
   virtualHost(name: string): VirtualHost | undefined;
   connectionClosed(connection: object): void;

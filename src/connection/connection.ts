@@ -9,6 +9,7 @@ import { AmqpError } from '../protocol/amqp-error.js';
 import { Decoder } from '../protocol/decoder.js';
 import { FrameConstant, ReplyCode } from '../protocol/generated/amqp-constants.js';
 import { MethodId, type Method } from '../protocol/generated/amqp-methods.js';
+import type { Journal } from '../store/journal.js';
 import type { VirtualHost } from '../vhost/virtual-host.js';
 import { NO_CAPABILITIES } from './client-capabilities.js';
 import type { ConnectionContext } from './connection-context.js';
@@ -82,6 +83,10 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
 
   get remoteAddress(): string | undefined {
     return this.socket.remoteAddress;
+  }
+
+  get journal(): Journal | undefined {
+    return this.ctx.store?.journal;
   }
 
   get maxMessageSize(): number {

@@ -1,5 +1,6 @@
 import { Decoder } from '../protocol/decoder.js';
 import { decodeBasicProperties, PropertyFlag, type BasicProperties } from '../protocol/generated/basic-properties.js';
+import type { StoredLocation } from '../store/journal.js';
 
 /**
  * A published message as the broker keeps it: routing data, the content
@@ -9,6 +10,8 @@ import { decodeBasicProperties, PropertyFlag, type BasicProperties } from '../pr
  */
 export class Message {
   private decoded: BasicProperties | undefined;
+  /** Where the journal holds it; set when it went to a durable queue as a persistent message. */
+  location: StoredLocation | undefined;
 
   constructor(
     readonly exchange: string,
@@ -26,9 +29,25 @@ export class Message {
     return (this.rawProperties.readUInt16BE(0) & PropertyFlag.Headers) !== 0;
   }
 
+  /** delivery-mode 2, read straight from the raw properties (this runs for every publish to a durable queue). */
+  get persistent(): boolean {
+    return readDeliveryMode(this.rawProperties) === 2;
+  }
+
   get size(): number {
     return this.body.length;
   }
+}
+
+/** The delivery-mode property, skipping the three properties before it without decoding them. */
+function readDeliveryMode(raw: Buffer): number | undefined {
+  const flags = raw.readUInt16BE(0);
+  if ((flags & PropertyFlag.DeliveryMode) === 0) return undefined;
+  let at = 2;
+  if (flags & PropertyFlag.ContentType) at += 1 + raw[at]!;
+  if (flags & PropertyFlag.ContentEncoding) at += 1 + raw[at]!;
+  if (flags & PropertyFlag.Headers) at += 4 + raw.readUInt32BE(at);
+  return raw[at];
 }
 
 /** A message's place in one queue. */

@@ -1,4 +1,5 @@
 import type { FieldTable } from '../protocol/field-value.js';
+import type { Journal } from '../store/journal.js';
 import { ConsumerRing } from './consumer-ring.js';
 import type { Message, QueuedMessage } from './message.js';
 import { ReadyList } from './ready-list.js';
@@ -38,8 +39,8 @@ export class Queue {
   deleted = false;
   /** Router's mark of the last routing that reached this queue: it de-duplicates without a Set. */
   routeMark = 0;
-  /** The id its messages are journaled under; set for durable queues when the broker has a store. */
-  storeId: number | undefined;
+  /** Set for durable queues when the broker has a store: persistent messages are journaled under `id`. */
+  persistence: { readonly id: number; readonly journal: Journal } | undefined;
   /** Called when an auto-delete queue loses its last consumer. */
   onUnused: ((queue: Queue) => void) | undefined;
 
@@ -69,14 +70,34 @@ export class Queue {
     if (this.consumers.size > 0) this.dispatch();
   }
 
+  /** Puts back a message recovered from the journal, at the end of the queue. */
+  restore(message: Message, redelivered: boolean): void {
+    this.ready.push({ message, seq: this.nextSeq++, redelivered });
+  }
+
   /**
    * Puts a delivered message back where it was, marked redelivered. The
    * caller dispatches once it has put back everything it is returning.
    */
   requeue(qm: QueuedMessage): void {
-    if (this.deleted) return;
+    if (this.deleted) {
+      this.discard(qm);
+      return;
+    }
     qm.redelivered = true;
     this.ready.requeue(qm);
+  }
+
+  /** The queue is done with a message for good (acked, rejected, purged, dropped): the journal forgets it. */
+  discard(qm: QueuedMessage): void {
+    const p = this.persistence;
+    if (p !== undefined && qm.message.location !== undefined) p.journal.removed(p.id, qm.message.location);
+  }
+
+  /** A message went to a consumer that will ack it: after a crash it comes back marked redelivered. */
+  markDelivered(qm: QueuedMessage): void {
+    const p = this.persistence;
+    if (p !== undefined && qm.message.location !== undefined) p.journal.delivered(p.id, qm.message.location);
   }
 
   /** Takes the head message for basic.get. */
@@ -85,6 +106,7 @@ export class Queue {
   }
 
   purge(): number {
+    this.discardReady();
     return this.ready.clear();
   }
 
@@ -119,9 +141,15 @@ export class Queue {
     }
   }
 
+  private discardReady(): void {
+    if (this.persistence === undefined) return;
+    for (const qm of this.ready) this.discard(qm);
+  }
+
   /** Marks the queue deleted and tells its consumers; returns the messages it held. */
   delete(): number {
     this.deleted = true;
+    this.discardReady();
     const count = this.ready.clear();
     for (const consumer of this.consumers.clear()) consumer.queueDeleted(this);
     return count;

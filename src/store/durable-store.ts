@@ -68,6 +68,7 @@ export class DurableStore implements DurabilityHooks {
         (id) => queues.has(id),
         onFailure,
       );
+      for (const [id, queue] of queues) queue.persistence = { id, journal };
       for (const m of recovered) {
         const { exchange, routingKey, rawProperties, body } = m.record;
         const message = new Message(exchange, routingKey, rawProperties, body);
@@ -83,8 +84,8 @@ export class DurableStore implements DurabilityHooks {
     }
   }
 
-  newQueueId(): number {
-    return this.nextQueueId++;
+  attachQueue(q: Queue): void {
+    q.persistence = { id: this.nextQueueId++, journal: this.journal };
   }
 
   /** Rewrites definitions.json from the live state; synchronous, so the reply to the client follows it. */
@@ -116,8 +117,8 @@ export class DurableStore implements DurabilityHooks {
         }
       }
       for (const q of vhost.queues.values()) {
-        if (!isDurableQueue(q) || q.storeId === undefined) continue;
-        queues.push({ vhost: vhost.name, name: q.name, id: q.storeId, autoDelete: q.options.autoDelete, arguments: q.options.arguments });
+        if (!isDurableQueue(q) || q.persistence === undefined) continue;
+        queues.push({ vhost: vhost.name, name: q.name, id: q.persistence.id, autoDelete: q.options.autoDelete, arguments: q.options.arguments });
       }
     }
     return { nextQueueId: this.nextQueueId, exchanges, queues, bindings };
@@ -146,7 +147,6 @@ function restoreDefinitions(vhosts: ReadonlyMap<string, VirtualHost>, d: Definit
       RESTORE_OWNER,
       true,
     );
-    queue.storeId = q.id;
     byId.set(q.id, queue);
   }
   for (const b of d.bindings) {

@@ -26,8 +26,8 @@ const PREDECLARED: readonly (readonly [string, string])[] = [
 export interface DurabilityHooks {
   /** A durable exchange, queue or binding appeared or went away: the definitions must be saved. */
   definitionsChanged(): void;
-  /** The id a new durable queue's messages are journaled under. */
-  newQueueId(): number;
+  /** Gives a new durable queue its journal id (Queue.persistence). */
+  attachQueue(q: Queue): void;
 }
 
 export interface DeclareQueueRequest extends QueueOptions {
@@ -152,7 +152,7 @@ export class VirtualHost {
     this.queues.delete(q.name);
     this.unbindEverywhere(q);
     const count = q.delete();
-    if (q.storeId !== undefined) this.durability?.definitionsChanged();
+    if (q.persistence !== undefined) this.durability?.definitionsChanged();
     return count;
   }
 
@@ -224,7 +224,7 @@ export class VirtualHost {
     this.queues.set(name, q);
     q.onUnused = (unused) => this.removeQueue(unused);
     if (isDurableQueue(q) && this.durability !== undefined) {
-      q.storeId = this.durability.newQueueId();
+      this.durability.attachQueue(q);
       this.durability.definitionsChanged();
     }
     return q;

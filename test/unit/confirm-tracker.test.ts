@@ -5,7 +5,7 @@ type Sent = [kind: 'ack' | 'nack', deliveryTag: number, multiple: boolean];
 
 function tracker(): { tracker: ConfirmTracker; sent: Sent[] } {
   const sent: Sent[] = [];
-  const tracker = new ConfirmTracker({ sendConfirm: (ack, tag, multiple) => sent.push([ack ? 'ack' : 'nack', tag, multiple]) });
+  const tracker = new ConfirmTracker({ sendConfirm: (ack, tag, multiple) => sent.push([ack ? 'ack' : 'nack', tag, multiple]), ackDue: () => {} });
   return { tracker, sent };
 }
 
