@@ -1,8 +1,8 @@
 import type { FieldTable } from '../protocol/field-value.js';
 import type { Journal } from '../store/journal.js';
 import { ConsumerRing } from './consumer-ring.js';
-import type { Message, QueuedMessage } from './message.js';
-import { ReadyList } from './ready-list.js';
+import { Message, type QueuedMessage } from './message.js';
+import { type PageSource, ReadyList } from './ready-list.js';
 
 /** What a queue needs from a consumer; the channel implements it. */
 export interface QueueConsumer {
@@ -16,6 +16,11 @@ export interface QueueConsumer {
   deliver(queue: Queue, qm: QueuedMessage): void;
   /** The queue went away under the consumer. */
   queueDeleted(queue: Queue): void;
+}
+
+export interface QueuePersistence {
+  readonly id: number;
+  readonly journal: Journal;
 }
 
 export interface QueueOptions {
@@ -39,8 +44,7 @@ export class Queue {
   deleted = false;
   /** Router's mark of the last routing that reached this queue: it de-duplicates without a Set. */
   routeMark = 0;
-  /** Set for durable queues when the broker has a store: persistent messages are journaled under `id`. */
-  persistence: { readonly id: number; readonly journal: Journal } | undefined;
+  private store: QueuePersistence | undefined;
   /** Called when an auto-delete queue loses its last consumer. */
   onUnused: ((queue: Queue) => void) | undefined;
 
@@ -48,6 +52,16 @@ export class Queue {
     readonly name: string,
     readonly options: QueueOptions,
   ) {}
+
+  /** Set for durable queues when the broker has a store: persistent messages are journaled under `id`. */
+  get persistence(): QueuePersistence | undefined {
+    return this.store;
+  }
+
+  set persistence(p: QueuePersistence | undefined) {
+    this.store = p;
+    this.ready.source = p === undefined ? undefined : journalPageSource(p.journal);
+  }
 
   get durable(): boolean {
     return this.options.durable;
@@ -142,8 +156,9 @@ export class Queue {
   }
 
   private discardReady(): void {
-    if (this.persistence === undefined) return;
-    for (const qm of this.ready) this.discard(qm);
+    const p = this.persistence;
+    if (p === undefined) return;
+    for (const location of this.ready.storedLocations()) p.journal.removed(p.id, location);
   }
 
   /** Marks the queue deleted and tells its consumers; returns the messages it held. */
@@ -154,6 +169,18 @@ export class Queue {
     for (const consumer of this.consumers.clear()) consumer.queueDeleted(this);
     return count;
   }
+}
+
+/** Reads paged-out messages of a durable queue back from the journal. */
+function journalPageSource(journal: Journal): PageSource {
+  return {
+    load(location) {
+      const record = journal.read(location);
+      const message = new Message(record.exchange, record.routingKey, record.rawProperties, record.body);
+      message.location = location;
+      return message;
+    },
+  };
 }
 
 const canTakeMessage = (consumer: QueueConsumer): boolean => consumer.canTakeMessage();

@@ -1,30 +1,61 @@
-import type { QueuedMessage } from './message.js';
+import type { StoredLocation } from '../store/journal.js';
+import { ArrayDeque } from './array-deque.js';
+import type { Message, QueuedMessage } from './message.js';
+import { PagedTail } from './paged-tail.js';
+
+/** Reads a message that waited in the journal back into memory. */
+export interface PageSource {
+  load(location: StoredLocation): Message;
+}
+
+/** How much of a durable queue stays in memory before persistent messages wait in the journal only. */
+export interface MemoryLimit {
+  readonly messages: number;
+  readonly bytes: number;
+}
+
+export const DEFAULT_QUEUE_MEMORY: MemoryLimit = { messages: 4096, bytes: 8 * 1024 * 1024 };
+/** Messages read back from the journal at a time when the in-memory part runs dry. */
+const PAGE_IN_BATCH = 256;
 
 /**
  * The messages of a queue waiting for delivery, in queue order.
  *
  * New messages append to a FIFO; requeued ones (which RabbitMQ puts back at
  * their original position) go to a small list sorted by sequence. The head is
- * whichever of the two has the lower sequence, so both operations stay cheap
- * even with millions of messages waiting.
+ * whichever of the two has the lower sequence. For a durable queue (one with
+ * a `source`), persistent messages past the memory limit wait in a paged tail
+ * that holds only their journal locations, and are read back a batch at a
+ * time as the head reaches them: a queue of millions costs numbers, not
+ * messages.
  */
 export class ReadyList {
-  private fifo: (QueuedMessage | undefined)[] = [];
-  private head = 0;
+  private readonly fifo = new ArrayDeque<QueuedMessage>();
   private requeued: QueuedMessage[] = [];
-  private bytes = 0;
+  private readonly paged = new PagedTail();
+  /** Bytes of the messages held in memory (FIFO and requeued). */
+  private memoryBytes = 0;
+  source: PageSource | undefined;
+
+  constructor(private readonly limit: MemoryLimit = DEFAULT_QUEUE_MEMORY) {}
 
   get length(): number {
-    return this.fifo.length - this.head + this.requeued.length;
+    return this.fifo.length + this.requeued.length + this.paged.length;
   }
 
   get byteSize(): number {
-    return this.bytes;
+    return this.memoryBytes + this.paged.byteSize;
   }
 
   push(qm: QueuedMessage): void {
+    const { location, size } = qm.message;
+    // Once anything is paged, later messages must queue behind it, so they are paged too.
+    if (this.source !== undefined && location !== undefined && (this.paged.length > 0 || this.full(size))) {
+      this.paged.push(qm.seq, location, size, qm.redelivered);
+      return;
+    }
     this.fifo.push(qm);
-    this.bytes += qm.message.size;
+    this.memoryBytes += size;
   }
 
   /** Puts a message back at the position its sequence number gives it. */
@@ -38,11 +69,12 @@ export class ReadyList {
       else hi = mid;
     }
     list.splice(lo, 0, qm);
-    this.bytes += qm.message.size;
+    this.memoryBytes += qm.message.size;
   }
 
   peek(): QueuedMessage | undefined {
-    const fromFifo = this.fifo[this.head];
+    if (this.fifo.length === 0 && this.paged.length > 0) this.pageIn();
+    const fromFifo = this.fifo.at(0);
     const fromRequeued = this.requeued[0];
     if (fromRequeued === undefined) return fromFifo;
     if (fromFifo === undefined) return fromRequeued;
@@ -52,53 +84,41 @@ export class ReadyList {
   shift(): QueuedMessage | undefined {
     const next = this.peek();
     if (next === undefined) return undefined;
-    if (next === this.requeued[0]) {
-      this.requeued.shift();
-    } else {
-      this.fifo[this.head++] = undefined;
-      this.compact();
-    }
-    this.bytes -= next.message.size;
+    if (next === this.requeued[0]) this.requeued.shift();
+    else this.fifo.shift();
+    this.memoryBytes -= next.message.size;
     return next;
   }
 
   /** Removes everything; returns how many messages were dropped. */
   clear(): number {
     const count = this.length;
-    this.fifo = [];
-    this.head = 0;
+    this.fifo.clear();
     this.requeued = [];
-    this.bytes = 0;
+    this.paged.clear();
+    this.memoryBytes = 0;
     return count;
   }
 
-  /** The waiting messages in queue order, head first. */
-  *[Symbol.iterator](): IterableIterator<QueuedMessage> {
-    let i = this.head;
-    let r = 0;
-    for (;;) {
-      const fromFifo = this.fifo[i];
-      const fromRequeued = this.requeued[r];
-      if (fromRequeued !== undefined && (fromFifo === undefined || fromRequeued.seq < fromFifo.seq)) {
-        r++;
-        yield fromRequeued;
-      } else if (fromFifo !== undefined) {
-        i++;
-        yield fromFifo;
-      } else {
-        return;
-      }
-    }
+  /** Journal locations of every waiting message that has one, in memory or paged. */
+  *storedLocations(): IterableIterator<StoredLocation> {
+    for (const qm of this.fifo) if (qm.message.location !== undefined) yield qm.message.location;
+    for (const qm of this.requeued) if (qm.message.location !== undefined) yield qm.message.location;
+    yield* this.paged.storedLocations();
   }
 
-  /** Drops the consumed prefix once it is most of the array, keeping shift O(1) amortised. */
-  private compact(): void {
-    if (this.head === this.fifo.length) {
-      this.fifo = [];
-      this.head = 0;
-    } else if (this.head > 4096 && this.head * 2 > this.fifo.length) {
-      this.fifo = this.fifo.slice(this.head);
-      this.head = 0;
+  private full(size: number): boolean {
+    return this.fifo.length >= this.limit.messages || this.memoryBytes + size > this.limit.bytes;
+  }
+
+  /** Reads the next batch of paged messages into the FIFO. */
+  private pageIn(): void {
+    const source = this.source!;
+    for (let n = 0; n < PAGE_IN_BATCH && this.paged.length > 0; n++) {
+      const entry = this.paged.shift()!;
+      const message = source.load(entry.location);
+      this.fifo.push({ message, seq: entry.seq, redelivered: entry.redelivered });
+      this.memoryBytes += entry.size;
     }
   }
 }

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Encoder } from '../protocol/encoder.js';
 import { ACK_ENTRY_SIZE, AckType, writeAckEntry } from './ack-entry.js';
-import { writeEnqueueRecord } from './journal-record.js';
+import { type EnqueueRecord, readRecord, writeEnqueueRecord } from './journal-record.js';
 import { recoverSegments, type RecoveredMessage } from './recovery.js';
 import { Segment } from './segment.js';
 import { encodeSegmentHeader, SEGMENT_HEADER_SIZE, SegmentKind } from './segment-header.js';
@@ -51,6 +51,8 @@ export class Journal {
   private nextSeq: number;
   private readonly encoder = new Encoder();
   private readonly pendingWrites: PendingWrite[] = [];
+  /** Writes handed to the file system and not yet finished: read() must not look on disk for them. */
+  private inflight: PendingWrite[] = [];
   private readonly pendingAcks = new Map<Segment, number[]>();
   private waiterTargets: DurabilityWaiter[] = [];
   private waiterSeqs: number[] = [];
@@ -129,6 +131,42 @@ export class Journal {
   delivered(queueId: number, location: StoredLocation): void {
     const segment = this.segments.get(location.segment);
     if (segment !== undefined) this.ack(segment, AckType.Delivered, queueId, location.offset);
+  }
+
+  /**
+   * Reads a stored message back, for a queue that kept only its location in
+   * memory. Records not yet on disk are read from the write buffers.
+   */
+  read(location: StoredLocation): EnqueueRecord {
+    const segment = this.segments.get(location.segment);
+    if (segment === undefined) throw new Error(`journal segment ${location.segment} is gone but a queue still refers to it`);
+    const { bytes, at } = this.bufferedBytes(segment, location.offset) ?? this.readFromFile(segment, location.offset);
+    const result = readRecord(bytes, at);
+    if (result.kind !== 'record') {
+      throw new Error(`journal segment ${location.segment} offset ${location.offset}: ${result.kind === 'bad' ? result.reason : 'no record'}`);
+    }
+    return result.record;
+  }
+
+  private bufferedBytes(segment: Segment, offset: number): { bytes: Buffer; at: number } | undefined {
+    if (segment === this.active) {
+      const encodedFrom = segment.msgsSize - this.encoder.length;
+      if (offset >= encodedFrom) return { bytes: this.encoder.buf.subarray(this.encoder.start, this.encoder.pos), at: offset - encodedFrom };
+    }
+    for (const w of [...this.pendingWrites, ...this.inflight]) {
+      if (w.segment === segment && offset >= w.position && offset < w.position + w.data.length) return { bytes: w.data, at: offset - w.position };
+    }
+    return undefined;
+  }
+
+  private readFromFile(segment: Segment, offset: number): { bytes: Buffer; at: number } {
+    const file = segment.msgs;
+    if (file === undefined) throw new Error(`journal segment ${segment.number} has no file yet`);
+    const length = Buffer.allocUnsafe(4);
+    file.readSync(length, offset);
+    const bytes = Buffer.allocUnsafe(4 + length.readUInt32BE(0));
+    file.readSync(bytes, offset);
+    return { bytes, at: 0 };
   }
 
   /** Resolves once everything appended so far is written and synced. */
@@ -222,7 +260,9 @@ export class Journal {
       for (const { segment } of writes) created = (await this.ensureFiles(segment, 'msgs')) || created;
       for (const [segment] of acks) created = (await this.ensureFiles(segment, 'acks')) || created;
 
+      this.inflight = writes;
       await Promise.all(writes.map((w) => w.segment.msgs!.write(w.data, w.position)));
+      this.inflight = [];
       await Promise.all(acks.map(([segment, list]) => this.writeAcks(segment, list)));
       const synced = new Set<StoreFile>([...writes.map((w) => w.segment.msgs!), ...acks.map(([segment]) => segment.acks!)]);
       await Promise.all([...synced].map((f) => f.datasync()));

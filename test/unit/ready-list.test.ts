@@ -35,7 +35,6 @@ t.test('a requeued message goes back to its original place, ahead of later ones'
   list.requeue(taken[0]!);
   list.push(queued(6));
   t.equal(list.length, 6);
-  t.same([...list].map((qm) => qm.seq), [0, 2, 3, 4, 5, 6], 'iteration is in queue order too');
   t.same(shiftAll(list), [0, 2, 3, 4, 5, 6]);
 });
 

@@ -1,0 +1,60 @@
+import t from 'tap';
+import { Message, type QueuedMessage } from '../../src/queue/message.js';
+import { type PageSource, ReadyList } from '../../src/queue/ready-list.js';
+import type { StoredLocation } from '../../src/store/journal.js';
+
+const EMPTY_PROPERTIES = Buffer.from([0, 0]);
+
+/** A stand-in journal: messages by location, counting reads. */
+class FakeJournal implements PageSource {
+  readonly stored = new Map<string, Message>();
+  reads = 0;
+  load(location: StoredLocation): Message {
+    this.reads++;
+    const m = this.stored.get(`${location.segment}:${location.offset}`);
+    if (m === undefined) throw new Error('not stored');
+    return m;
+  }
+}
+
+function stored(journal: FakeJournal, seq: number): QueuedMessage {
+  const message = new Message('', 'q', EMPTY_PROPERTIES, Buffer.from(`body ${seq}`));
+  message.location = { segment: 1 + Math.floor(seq / 100), offset: 12 + seq };
+  journal.stored.set(`${message.location.segment}:${message.location.offset}`, message);
+  return { message, seq, redelivered: false };
+}
+
+t.test('past the memory limit, persistent messages wait as locations and come back in order', async (t) => {
+  const journal = new FakeJournal();
+  const list = new ReadyList({ messages: 10, bytes: 1 << 20 });
+  list.source = journal;
+  for (let i = 0; i < 1000; i++) list.push(stored(journal, i));
+  t.equal(list.length, 1000);
+  t.equal(journal.reads, 0, 'nothing is read back before it is needed');
+  const out: string[] = [];
+  for (let qm = list.shift(); qm !== undefined; qm = list.shift()) out.push(qm.message.body.toString());
+  t.same(out, Array.from({ length: 1000 }, (_, i) => `body ${i}`));
+  t.equal(journal.reads, 990, 'exactly the paged messages were read back');
+  t.equal(list.byteSize, 0);
+});
+
+t.test('a message without a journal location (transient) always stays in memory', async (t) => {
+  const list = new ReadyList({ messages: 1, bytes: 1 });
+  list.source = new FakeJournal();
+  for (let i = 0; i < 5; i++) list.push({ message: new Message('', 'q', EMPTY_PROPERTIES, Buffer.alloc(10)), seq: i, redelivered: false });
+  t.equal(list.length, 5);
+  t.equal(list.byteSize, 50);
+});
+
+t.test('requeued messages still go ahead of paged ones; storedLocations covers every part', async (t) => {
+  const journal = new FakeJournal();
+  const list = new ReadyList({ messages: 2, bytes: 1 << 20 });
+  list.source = journal;
+  for (let i = 0; i < 6; i++) list.push(stored(journal, i));
+  const first = list.shift()!;
+  list.requeue(first);
+  t.same([...list.storedLocations()].map((l) => l.offset).sort((a, b) => a - b), [12, 13, 14, 15, 16, 17]);
+  const order: number[] = [];
+  for (let qm = list.shift(); qm !== undefined; qm = list.shift()) order.push(qm.seq);
+  t.same(order, [0, 1, 2, 3, 4, 5]);
+});
