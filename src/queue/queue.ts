@@ -1,5 +1,5 @@
 import type { FieldTable } from '../protocol/field-value.js';
-import type { Journal } from '../store/journal.js';
+import type { Journal, StoredLocation } from '../store/journal.js';
 import { ConsumerRing } from './consumer-ring.js';
 import { Message, type QueuedMessage } from './message.js';
 import { type PageSource, ReadyList } from './ready-list.js';
@@ -84,9 +84,9 @@ export class Queue {
     if (this.consumers.size > 0) this.dispatch();
   }
 
-  /** Puts back a message recovered from the journal, at the end of the queue. */
-  restore(message: Message, redelivered: boolean): void {
-    this.ready.push({ message, seq: this.nextSeq++, redelivered });
+  /** Puts back a message recovered from the journal, at the end of the queue; it is read when delivered. */
+  restore(location: StoredLocation, size: number, redelivered: boolean): void {
+    this.ready.pushStored(this.nextSeq++, location, size, redelivered);
   }
 
   /**

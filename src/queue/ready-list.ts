@@ -58,6 +58,12 @@ export class ReadyList {
     this.memoryBytes += size;
   }
 
+  /** Adds a message known only by its journal location (recovery); it is read back when it nears the head. */
+  pushStored(seq: number, location: StoredLocation, size: number, redelivered: boolean): void {
+    if (this.source === undefined) throw new Error('a queue without a journal cannot hold stored messages');
+    this.paged.push(seq, location, size, redelivered);
+  }
+
   /** Puts a message back at the position its sequence number gives it. */
   requeue(qm: QueuedMessage): void {
     const list = this.requeued;

@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Exchange } from '../exchange/exchange.js';
-import { Message } from '../queue/message.js';
 import type { Queue } from '../queue/queue.js';
 import { type DurabilityHooks, isDurableBinding, isDurableQueue, type VirtualHost } from '../vhost/virtual-host.js';
 import { DataDirLock } from './data-dir-lock.js';
@@ -70,10 +69,8 @@ export class DurableStore implements DurabilityHooks {
       );
       for (const [id, queue] of queues) queue.persistence = { id, journal };
       for (const m of recovered) {
-        const { exchange, routingKey, rawProperties, body } = m.record;
-        const message = new Message(exchange, routingKey, rawProperties, body);
-        message.location = { segment: m.segment, offset: m.offset };
-        for (const id of m.queueIds) queues.get(id)!.restore(message, m.delivered.has(id));
+        const location = { segment: m.segment, offset: m.offset };
+        for (const id of m.queueIds) queues.get(id)!.restore(location, m.size, m.delivered.has(id));
       }
       const store = new DurableStore(dataDir, fs, lock, vhosts, journal, definitions.nextQueueId);
       for (const vhost of vhosts.values()) vhost.durability = store;

@@ -60,7 +60,8 @@ export type ReadResult =
   | { readonly kind: 'bad'; readonly reason: string };
 
 /**
- * Reads the record at `offset` of `bytes`. 'end' when no bytes remain (or only
+ * Reads the record at `offset` of `bytes`; its properties and body are views
+ * into `bytes`. 'end' when no bytes remain (or only
  * zero padding); 'bad' for a short, torn or corrupt record.
  */
 export function readRecord(bytes: Buffer, offset: number): ReadResult {
@@ -84,8 +85,9 @@ export function readRecord(bytes: Buffer, offset: number): ReadResult {
     for (let i = 0; i < count; i++) queueIds.push(d.u32());
     const exchange = d.shortstr();
     const routingKey = d.shortstr();
-    const rawProperties = Buffer.from(d.longstrBytes());
-    const body = Buffer.from(d.longstrBytes());
+    // Views into `bytes`: recovery only looks, and read() copies what it keeps.
+    const rawProperties = d.longstrBytes();
+    const body = d.longstrBytes();
     return { kind: 'record', record: { epoch, seq, queueIds, exchange, routingKey, rawProperties, body }, size: 4 + length };
   } catch {
     return { kind: 'bad', reason: 'record fields run past its length' };

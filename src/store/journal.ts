@@ -145,7 +145,8 @@ export class Journal {
     if (result.kind !== 'record') {
       throw new Error(`journal segment ${location.segment} offset ${location.offset}: ${result.kind === 'bad' ? result.reason : 'no record'}`);
     }
-    return result.record;
+    const { record } = result;
+    return { ...record, rawProperties: Buffer.from(record.rawProperties), body: Buffer.from(record.body) };
   }
 
   private bufferedBytes(segment: Segment, offset: number): { bytes: Buffer; at: number } | undefined {

@@ -1,16 +1,22 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { AckType, readAckEntries } from './ack-entry.js';
-import { type EnqueueRecord, readRecord } from './journal-record.js';
+import { readRecord } from './journal-record.js';
 import { Segment } from './segment.js';
 import { checkSegmentHeader, encodeSegmentHeader, SEGMENT_HEADER_SIZE, SegmentKind } from './segment-header.js';
 import type { StoreFs } from './store-fs.js';
 
-/** A message found in the journal that some queue still holds. */
+/**
+ * A message found in the journal that some queue still holds: where it is,
+ * not what it says (queues read it back when they deliver it), so recovering
+ * millions of messages costs little memory.
+ */
 export interface RecoveredMessage {
-  readonly record: EnqueueRecord;
+  readonly seq: number;
   readonly segment: number;
   readonly offset: number;
+  /** Body size, for the queue's byte counts. */
+  readonly size: number;
   /** Queues that still hold it, in the order they were stored. */
   readonly queueIds: number[];
   /** Queues that had delivered it without an ack at the crash. */
@@ -74,7 +80,9 @@ export async function recoverSegments(
       const { record } = result;
       nextSeq = Math.max(nextSeq, record.seq + 1);
       const holders = record.queueIds.filter(isQueue);
-      if (holders.length > 0) byOffset.set(offset, { record, segment: number, offset, queueIds: holders, delivered: new Set() });
+      if (holders.length > 0) {
+        byOffset.set(offset, { seq: record.seq, segment: number, offset, size: record.body.length, queueIds: holders, delivered: new Set() });
+      }
       offset += result.size;
       if (++recordsRead % PROGRESS_EVERY === 0) {
         log.info({ records: recordsRead, segment: index + 1, segments: numbers.length, ms: Date.now() - started }, 'journal recovery in progress');
