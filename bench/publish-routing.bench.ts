@@ -34,6 +34,7 @@ const host: ChannelHost = {
   capabilities: { consumerCancelNotify: true, connectionBlocked: true, authenticationFailureClose: true, publisherConfirms: true },
   log: {} as Logger,
   maxMessageSize: 128 * 1024 * 1024,
+  userName: 'guest',
   owner,
   congested: false,
   consumerStalled: () => {},
@@ -81,12 +82,11 @@ function measure(n: number, op: (i: number) => void): { ns: number; bytes: numbe
 }
 
 function publishOp(exchange: typeof direct, keys: readonly string[], raw: Buffer): (i: number) => void {
-  return (i) => {
-    const message = new Message(exchange.name, keys[i & 15]!, raw, body);
-    const queues = publisher.route(exchange, message, false);
-    if (queues.length !== 1) throw new Error(`routed to ${queues.length} queues`);
-    publisher.enqueue(queues, message, undefined);
-  };
+  for (const key of keys) {
+    const routed = publisher.route(exchange, new Message(exchange.name, key, raw, body)).length;
+    if (routed !== 1) throw new Error(`'${key}' routed to ${routed} queues`);
+  }
+  return (i) => publisher.publish(exchange, new Message(exchange.name, keys[i & 15]!, raw, body), false, undefined);
 }
 
 /** The same loop without routing: creating the Message, which the channel does anyway. */

@@ -20,6 +20,8 @@ export interface ChannelHost {
   readonly capabilities: ClientCapabilities;
   readonly log: Logger;
   readonly maxMessageSize: number;
+  /** The user the connection authenticated as; a published user-id property must name it. */
+  readonly userName: string;
   /** Identity that owns this connection's exclusive queues. */
   readonly owner: object;
   /** True while the socket has more unsent output than the back-pressure limit. */

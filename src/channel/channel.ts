@@ -196,11 +196,8 @@ export class Channel implements CommandSink, ConsumerChannel {
     }
     const message = new Message(m.exchange, m.routingKey, rawProperties, body);
     this.publisher.check(message);
-    if (this.transaction !== undefined) {
-      this.transaction.publish(exchange, message, m.mandatory);
-      return;
-    }
-    this.publisher.enqueue(this.publisher.route(exchange, message, m.mandatory), message, this.confirms);
+    if (this.transaction !== undefined) this.transaction.publish(this.publisher.route(exchange, message), message, m.mandatory);
+    else this.publisher.publish(exchange, message, m.mandatory, this.confirms);
   }
 
   /** ack is reject without requeue: either way the delivery is finished, and in tx mode only at commit. */
@@ -318,7 +315,7 @@ export class Channel implements CommandSink, ConsumerChannel {
     for (const op of tx.take()) {
       switch (op.kind) {
         case 'publish':
-          this.publisher.enqueue(this.publisher.route(op.exchange, op.message, op.mandatory), op.message, undefined);
+          this.publisher.commit(op.queues, op.message, op.mandatory);
           break;
         case 'settle':
           this.settle(op.deliveries, op.requeue);

@@ -1,11 +1,7 @@
-import { AmqpError } from '../protocol/amqp-error.js';
 import { type FieldTable, plainValue } from '../protocol/field-value.js';
-import { ReplyCode } from '../protocol/generated/amqp-constants.js';
 import type { QueuedMessage } from '../queue/message.js';
 import type { Queue, QueueConsumer } from '../queue/queue.js';
-import { typeName, typeTag } from '../vhost/equivalence.js';
-
-const INTEGER_TAGS: ReadonlySet<string> = new Set(['b', 'B', 's', 'u', 'I', 'i', 'l']);
+import { integerRefusal, invalidArgument } from '../vhost/queue-arguments.js';
 
 /** The channel side of a consumer: where deliveries go and what limits them. */
 export interface ConsumerChannel {
@@ -48,11 +44,7 @@ export class Consumer implements QueueConsumer {
 export function consumerPriority(args: FieldTable, queue: string, vhost: string): number {
   const value = args['x-priority'];
   if (value === undefined) return 0;
-  if (!INTEGER_TAGS.has(typeTag(value))) {
-    throw new AmqpError(
-      ReplyCode.PRECONDITION_FAILED,
-      `invalid arg 'x-priority' for queue '${queue}' in vhost '${vhost}': "expected integer, got ${typeName(value)}"`,
-    );
-  }
+  const refusal = integerRefusal(value);
+  if (refusal !== undefined) throw invalidArgument('x-priority', queue, vhost, refusal);
   return Number(plainValue(value));
 }

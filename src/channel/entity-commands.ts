@@ -13,6 +13,7 @@ import {
   type QueueUnbind,
 } from '../protocol/generated/amqp-methods.js';
 import type { Queue } from '../queue/queue.js';
+import { assertServerNamedAllowed } from '../vhost/queue-arguments.js';
 import type { ChannelHost } from './channel-host.js';
 
 /**
@@ -66,13 +67,15 @@ export class EntityCommands {
   queueDeclare(m: QueueDeclare): void {
     const vhost = this.host.vhost;
     const serverNamed = m.queue === '' && !m.passive;
+    if (serverNamed) assertServerNamedAllowed(m.arguments);
     // A passive declare takes the name as given: RabbitMQ answers '' with "no queue ''", not the last queue.
     const name = serverNamed ? vhost.generateQueueName() : m.queue;
     const q = vhost.declareQueue(
       {
         name,
         passive: m.passive,
-        durable: m.durable,
+        // As in RabbitMQ, an exclusive queue is never durable, whatever the flag says (so redeclaring it with another durable flag is fine).
+        durable: m.durable && !m.exclusive,
         autoDelete: m.autoDelete,
         exclusiveOwner: m.exclusive ? this.host.owner : undefined,
         arguments: m.arguments,

@@ -1,4 +1,5 @@
 import type { Exchange } from '../exchange/exchange.js';
+import { AmqpError } from '../protocol/amqp-error.js';
 import { ReplyCode } from '../protocol/generated/amqp-constants.js';
 import { MethodId } from '../protocol/generated/amqp-methods.js';
 import type { Message } from '../queue/message.js';
@@ -22,35 +23,54 @@ export class Publisher {
     private readonly channelNumber: number,
   ) {}
 
-  /** Refuses (406) a message with a CC or BCC header that is not an array, as RabbitMQ does on arrival, transaction or not. */
+  /**
+   * Refuses (406) what RabbitMQ refuses on arrival, transaction or not: a
+   * user-id property naming someone other than the authenticated user (so a
+   * consumer can trust it), and a CC or BCC header that is not an array.
+   */
   check(message: Message): void {
+    const userId = message.userId;
+    if (userId !== undefined && userId !== this.host.userName) {
+      throw new AmqpError(ReplyCode.PRECONDITION_FAILED, `user_id property set to '${userId}' but authenticated user was '${this.host.userName}'`);
+    }
     if (mayHaveSenderSelectedKeys(message)) senderSelectedKeys(message.routingKey, message.properties.headers);
   }
 
-  /** The queues the message reaches, each once; valid until the next call. An unroutable mandatory message is returned here. */
-  route(exchange: Exchange, message: Message, mandatory: boolean): readonly Queue[] {
-    const routed = this.routed;
-    this.host.vhost.router.route(exchange, this.routingKeys(message), message, routed);
-    if (routed.length === 0 && mandatory) {
-      this.host.writer.method(this.channelNumber, {
-        id: MethodId.BasicReturn,
-        replyCode: ReplyCode.NO_ROUTE,
-        replyText: 'NO_ROUTE',
-        exchange: message.exchange,
-        routingKey: message.routingKey,
-      });
-      this.host.writer.content(this.channelNumber, withoutBcc(message).rawProperties, message.body);
-    }
-    return routed;
+  /** Routes, returns the message if it is mandatory and unroutable, and hands it to its queues. */
+  publish(exchange: Exchange, message: Message, mandatory: boolean, confirms: ConfirmTracker | undefined): void {
+    this.deliver(this.route(exchange, message), message, mandatory, confirms);
+  }
+
+  /** The queues the message reaches, each once; valid until the next call. */
+  route(exchange: Exchange, message: Message): readonly Queue[] {
+    this.host.vhost.router.route(exchange, this.routingKeys(message), message, this.routed);
+    return this.routed;
   }
 
   /**
-   * Hands the message to its queues. A persistent message for durable queues
-   * is journaled once for all of them, and its confirm waits for the disk;
-   * any other publish is confirmed at once.
+   * A committed transaction's publish, routed when it was published (as
+   * RabbitMQ does). A queue deleted since then is looked up again by name,
+   * so a queue redeclared meanwhile gets the message; a message left with
+   * no queue is returned if mandatory.
    */
-  enqueue(queues: readonly Queue[], message: Message, confirms: ConfirmTracker | undefined): void {
+  commit(queues: readonly Queue[], message: Message, mandatory: boolean): void {
+    const live: Queue[] = [];
+    for (const q of queues) {
+      const current = q.deleted ? this.host.vhost.queues.get(q.name) : q;
+      if (current !== undefined) live.push(current);
+    }
+    this.deliver(live, message, mandatory, undefined);
+  }
+
+  /**
+   * Hands the message to its queues, after returning it when it is mandatory
+   * and has none (the return goes out before its confirm). A persistent
+   * message for durable queues is journaled once for all of them, and its
+   * confirm waits for the disk; any other publish is confirmed at once.
+   */
+  private deliver(queues: readonly Queue[], message: Message, mandatory: boolean, confirms: ConfirmTracker | undefined): void {
     if (queues.length === 0) {
+      if (mandatory) this.returnUnroutable(message);
       confirms?.publish(0);
     } else {
       const delivered = withoutBcc(message);
@@ -58,6 +78,17 @@ export class Publisher {
       for (let i = 0; i < queues.length; i++) queues[i]!.enqueue(delivered);
     }
     if (confirms !== undefined) this.host.confirmsPending();
+  }
+
+  private returnUnroutable(message: Message): void {
+    this.host.writer.method(this.channelNumber, {
+      id: MethodId.BasicReturn,
+      replyCode: ReplyCode.NO_ROUTE,
+      replyText: 'NO_ROUTE',
+      exchange: message.exchange,
+      routingKey: message.routingKey,
+    });
+    this.host.writer.content(this.channelNumber, withoutBcc(message).rawProperties, message.body);
   }
 
   /** Journals the message if it must survive a restart; numbers its confirm either way. */

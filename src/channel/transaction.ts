@@ -1,21 +1,23 @@
-import type { Exchange } from '../exchange/exchange.js';
 import type { Message } from '../queue/message.js';
+import type { Queue } from '../queue/queue.js';
 import type { Delivery } from './unacked-deliveries.js';
 
 export type TransactionOp =
-  | { readonly kind: 'publish'; readonly exchange: Exchange; readonly message: Message; readonly mandatory: boolean }
+  | { readonly kind: 'publish'; readonly queues: readonly Queue[]; readonly message: Message; readonly mandatory: boolean }
   | { readonly kind: 'settle'; readonly deliveries: readonly Delivery[]; readonly requeue: boolean };
 
 /**
- * A tx-mode channel's uncommitted work: publishes are held unrouted and acks
- * or rejects hold their deliveries until commit applies them in order;
- * rollback drops the publishes and hands the deliveries back as unacked.
+ * A tx-mode channel's uncommitted work: publishes are held with the queues
+ * they were routed to, and acks or rejects with their deliveries, until
+ * commit applies them in order; rollback drops the publishes and hands the
+ * deliveries back as unacked.
  */
 export class Transaction {
   private ops: TransactionOp[] = [];
 
-  publish(exchange: Exchange, message: Message, mandatory: boolean): void {
-    this.ops.push({ kind: 'publish', exchange, message, mandatory });
+  /** `queues` is copied: the publisher reuses its array. */
+  publish(queues: readonly Queue[], message: Message, mandatory: boolean): void {
+    this.ops.push({ kind: 'publish', queues: [...queues], message, mandatory });
   }
 
   settle(deliveries: readonly Delivery[], requeue: boolean): void {

@@ -41,6 +41,7 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
   readonly log: Logger;
   readonly owner = this;
   capabilities: ClientCapabilities = NO_CAPABILITIES;
+  userName = '';
   vhost!: VirtualHost;
   private state: State = 'header';
   private readonly header = new ProtocolHeader();

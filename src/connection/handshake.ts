@@ -16,6 +16,8 @@ export interface HandshakePeer {
   readonly log: Logger;
   readonly remoteAddress: string | undefined;
   capabilities: ClientCapabilities;
+  /** Set once start-ok authenticated the client. */
+  userName: string;
   /** tune-ok accepted: the negotiated limits apply from the next frame (0 means no limit). */
   tuned(channelMax: number, frameMax: number, heartbeat: number): void;
   opened(vhost: VirtualHost): void;
@@ -107,6 +109,7 @@ export class Handshake {
       }
       return;
     }
+    this.peer.userName = result.user.name;
     const { config } = this.ctx;
     this.step = 'tune-ok';
     this.peer.writer.method(0, {

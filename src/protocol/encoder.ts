@@ -3,6 +3,8 @@ import { ReplyCode } from './generated/amqp-constants.js';
 import { type FieldTable, type FieldValue, TypedValue } from './field-value.js';
 
 const CHUNK_SIZE = 64 * 1024;
+/** Up to this length a shortstr is written by asciiShortstr; past it Buffer.write is faster. */
+const SHORT_ASCII = 16;
 const TWO_32 = 0x1_0000_0000;
 
 /**
@@ -62,17 +64,38 @@ export class Encoder {
 
   bytes(b: Buffer): void {
     this.ensure(b.length);
-    this.pos += b.copy(this.buf, this.pos);
+    // TypedArray.set is cheaper than Buffer.copy for the small buffers written per message.
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
   }
 
   shortstr(s: string): void {
     this.ensure(1 + s.length * 3);
+    if (s.length <= SHORT_ASCII && this.asciiShortstr(s)) return;
     const written = this.buf.write(s, this.pos + 1, 'utf8');
     if (written > 255) {
       throw new AmqpError(ReplyCode.INTERNAL_ERROR, `short string longer than 255 bytes: ${s.slice(0, 40)}…`);
     }
     this.buf[this.pos] = written;
     this.pos += 1 + written;
+  }
+
+  /**
+   * Writes a short ASCII string byte by byte: for the few characters of a
+   * routing key or exchange name this beats Buffer.write's native call.
+   * Returns false, having written nothing that counts, on a non-ASCII character.
+   */
+  private asciiShortstr(s: string): boolean {
+    const buf = this.buf;
+    const at = this.pos + 1;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 0x7f) return false;
+      buf[at + i] = c;
+    }
+    buf[this.pos] = s.length;
+    this.pos = at + s.length;
+    return true;
   }
 
   longstr(s: string | Buffer): void {

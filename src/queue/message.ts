@@ -29,6 +29,11 @@ export class Message {
     return (this.rawProperties.readUInt16BE(0) & PropertyFlag.Headers) !== 0;
   }
 
+  /** The user-id property; the flags word says whether there is one, so most messages stay undecoded. */
+  get userId(): string | undefined {
+    return (this.rawProperties.readUInt16BE(0) & PropertyFlag.UserId) === 0 ? undefined : this.properties.userId;
+  }
+
   /** delivery-mode 2, read straight from the raw properties (this runs for every publish to a durable queue). */
   get persistent(): boolean {
     return readDeliveryMode(this.rawProperties) === 2;

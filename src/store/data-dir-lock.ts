@@ -20,9 +20,14 @@ export class DataDirLock {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
-      const owner = Number(readFileSync(path, 'utf8').trim());
+      const owner = readOwner(path);
+      // Released between our attempt and the read: try again.
+      if (owner === undefined) continue;
       if (Number.isInteger(owner) && owner > 0 && isRunning(owner)) {
-        throw new Error(`data directory ${dataDir} is in use by another broker (process ${owner}); stop it or choose another --data-dir`);
+        throw new Error(
+          `data directory ${dataDir} is in use by another broker (process ${owner}); stop it or choose another --data-dir ` +
+            `(if no broker runs there, delete ${path})`,
+        );
       }
       unlinkSync(path);
     }
@@ -35,6 +40,16 @@ export class DataDirLock {
     } catch {
       // Already gone: nothing to release.
     }
+  }
+}
+
+/** The PID in the lock file (NaN if it holds none), or undefined if the file is gone. */
+function readOwner(path: string): number | undefined {
+  try {
+    return Number(readFileSync(path, 'utf8').trim());
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
   }
 }
 

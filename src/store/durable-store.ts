@@ -33,6 +33,7 @@ export interface DurableStoreOptions {
  */
 export class DurableStore implements DurabilityHooks {
   private nextQueueId: number;
+  private closing: Promise<void> | undefined;
 
   private constructor(
     private readonly dataDir: string,
@@ -90,10 +91,17 @@ export class DurableStore implements DurabilityHooks {
     this.fs.replaceFile(join(this.dataDir, DEFINITIONS_FILE), serializeDefinitions(this.collect()));
   }
 
-  async close(): Promise<void> {
-    for (const vhost of this.vhosts.values()) vhost.durability = undefined;
-    await this.journal.close();
-    this.lock.release();
+  /** Once only: a store failure closes the broker, and its owner may close it again. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      for (const vhost of this.vhosts.values()) vhost.durability = undefined;
+      try {
+        await this.journal.close();
+      } finally {
+        this.lock.release();
+      }
+    })();
+    return this.closing;
   }
 
   private collect(): Definitions {

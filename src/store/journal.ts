@@ -74,7 +74,9 @@ export class Journal {
     private readonly onFailure: (err: Error) => void,
   ) {
     for (const s of segments) this.segments.set(s.number, s);
-    this.active = segments[segments.length - 1] ?? this.newSegment(1);
+    // What an earlier run wrote is sealed: a crash may have kept ack entries for records it lost,
+    // so no record is ever written again at an offset an earlier run used.
+    this.active = this.newSegment((segments.at(-1)?.number ?? 0) + 1);
     this.nextSeq = nextSeq;
   }
 
@@ -258,12 +260,15 @@ export class Journal {
 
     try {
       let created = false;
-      for (const { segment } of writes) created = (await this.ensureFiles(segment, 'msgs')) || created;
-      for (const [segment] of acks) created = (await this.ensureFiles(segment, 'acks')) || created;
-
       this.inflight = writes;
-      await Promise.all(writes.map((w) => w.segment.msgs!.write(w.data, w.position)));
+      for (const [i, w] of writes.entries()) {
+        created = (await this.ensureFiles(w.segment, 'msgs')) || created;
+        await w.segment.msgs!.write(w.data, w.position);
+        // A segment is synced before the next one exists, so recovery can take damage in any but the last for corruption.
+        if (i < writes.length - 1) await w.segment.msgs!.datasync();
+      }
       this.inflight = [];
+      for (const [segment] of acks) created = (await this.ensureFiles(segment, 'acks')) || created;
       await Promise.all(acks.map(([segment, list]) => this.writeAcks(segment, list)));
       const synced = new Set<StoreFile>([...writes.map((w) => w.segment.msgs!), ...acks.map(([segment]) => segment.acks!)]);
       await Promise.all([...synced].map((f) => f.datasync()));
@@ -305,9 +310,14 @@ export class Journal {
       segment.deleted = true;
       await segment.msgs?.close();
       await segment.acks?.close();
-      for (const kind of ['msgs', 'acks'] as const) {
-        const path = join(this.dir, Segment.fileName(segment.number, kind));
-        if (this.fs.exists(path)) await this.fs.unlink(path);
+      // The .msgs file goes first, durably: a crash in between leaves an .acks file alone, which recovery
+      // deletes, never messages without the acks that removed them.
+      const msgs = join(this.dir, Segment.fileName(segment.number, 'msgs'));
+      const acks = join(this.dir, Segment.fileName(segment.number, 'acks'));
+      if (this.fs.exists(msgs)) await this.fs.unlink(msgs);
+      if (this.fs.exists(acks)) {
+        await this.fs.syncDir(this.dir);
+        await this.fs.unlink(acks);
       }
       this.log.debug({ segment: segment.number }, 'journal segment deleted: every message in it is gone');
     }

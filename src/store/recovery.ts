@@ -45,7 +45,9 @@ export async function recoverSegments(
   log: Logger,
   isQueue: (id: number) => boolean,
 ): Promise<{ segments: Segment[]; messages: RecoveredMessage[]; nextSeq: number }> {
-  const numbers = [...new Set(fs.list(dir).flatMap((name) => Segment.parseFileName(name)?.number ?? []))].sort((a, b) => a - b);
+  const files = fs.list(dir).flatMap((name) => Segment.parseFileName(name) ?? []);
+  const numbers = files.flatMap((f) => (f.kind === 'msgs' ? [f.number] : [])).sort((a, b) => a - b);
+  await deleteOrphanAcks(dir, fs, files, new Set(numbers));
   const segments: Segment[] = [];
   const messages: RecoveredMessage[] = [];
   let nextSeq = 1;
@@ -55,8 +57,7 @@ export async function recoverSegments(
     const last = index === numbers.length - 1;
     const segment = new Segment(number);
     const msgsPath = join(dir, Segment.fileName(number, 'msgs'));
-    segment.msgs = await fs.open(msgsPath, true);
-    segment.created = true;
+    segment.msgs = await fs.open(msgsPath, false);
     const bytes = readAll(segment.msgs);
     const headerProblem = checkSegmentHeader(bytes, SegmentKind.Messages, number);
     if (headerProblem !== undefined) {
@@ -70,11 +71,15 @@ export async function recoverSegments(
     let offset = SEGMENT_HEADER_SIZE;
     for (;;) {
       const result = readRecord(bytes, offset);
-      if (result.kind === 'end') break;
-      if (result.kind === 'bad') {
-        if (!last) throw new JournalCorruptError(msgsPath, offset, result.reason);
-        log.warn({ file: msgsPath, offset, reason: result.reason }, 'journal ends in a torn or unsynced record; truncating there');
+      if (result.kind === 'end' && offset === bytes.length) break;
+      if (result.kind !== 'record') {
+        // Zeros with bytes after them: a hole a crash left (later pages reached the disk, earlier ones not).
+        const reason = result.kind === 'bad' ? result.reason : 'zero bytes where a record should start';
+        if (!last) throw new JournalCorruptError(msgsPath, offset, reason);
+        log.warn({ file: msgsPath, offset, reason }, 'journal ends in a torn or unsynced record; truncating there');
+        // Synced, since this segment is sealed from now on: a later start must not find the torn tail again.
         await segment.msgs.truncate(offset);
+        await segment.msgs.datasync();
         break;
       }
       const { record } = result;
@@ -101,6 +106,16 @@ export async function recoverSegments(
     log.info({ records: recordsRead, messages: messages.length, segments: numbers.length, ms: Date.now() - started }, 'journal recovered');
   }
   return { segments, messages, nextSeq };
+}
+
+/**
+ * Deleting a segment unlinks its .msgs file (durably) before its .acks file:
+ * an .acks file alone is what a crash left of a deletion.
+ */
+async function deleteOrphanAcks(dir: string, fs: StoreFs, files: readonly { number: number; kind: string }[], withMessages: ReadonlySet<number>): Promise<void> {
+  for (const f of files) {
+    if (f.kind === 'acks' && !withMessages.has(f.number)) await fs.unlink(join(dir, Segment.fileName(f.number, 'acks')));
+  }
 }
 
 /** Applies a segment's .acks file to its messages, dropping a torn tail. */

@@ -10,8 +10,6 @@ export class Segment {
   acksSize = 0;
   /** (queue, message) pairs stored here that no queue has removed yet; at 0 the segment can go. */
   live = 0;
-  /** Files exist on disk (created and their directory entry synced). */
-  created = false;
   deleted = false;
 
   constructor(readonly number: number) {}

@@ -2,23 +2,8 @@ import { AmqpError } from '../protocol/amqp-error.js';
 import { type FieldTable, type FieldValue, plainValue, TypedValue, type TypeTag } from '../protocol/field-value.js';
 import { ReplyCode } from '../protocol/generated/amqp-constants.js';
 
-/** Arguments a redeclare must repeat exactly; RabbitMQ does not compare the others. */
+/** Arguments a redeclare must repeat exactly; RabbitMQ does not compare the others (for queues, see comparedQueueArguments). */
 export const COMPARED_EXCHANGE_ARGUMENTS = ['alternate-exchange'] as const;
-export const COMPARED_QUEUE_ARGUMENTS = [
-  'x-message-ttl',
-  'x-expires',
-  'x-dead-letter-exchange',
-  'x-dead-letter-routing-key',
-  'x-max-length',
-  'x-max-length-bytes',
-  'x-overflow',
-  'x-max-priority',
-  'x-queue-type',
-  'x-queue-mode',
-  'x-single-active-consumer',
-  'x-delivery-limit',
-] as const;
-
 /** Arguments whose absence means a default value: RabbitMQ accepts `x-queue-type: classic` against a queue declared without it, and the reverse. */
 const ARGUMENT_DEFAULTS: Readonly<Record<string, FieldValue>> = { 'x-queue-type': 'classic' };
 
@@ -54,7 +39,7 @@ export function assertArgumentsEquivalent(
   kind: EntityKind,
   name: string,
   vhost: string,
-  compared: readonly string[],
+  compared: Iterable<string>,
   received: FieldTable,
   current: FieldTable,
 ): void {

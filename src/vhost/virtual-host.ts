@@ -9,8 +9,8 @@ import {
   assertArgumentsEquivalent,
   assertFlagsEquivalent,
   COMPARED_EXCHANGE_ARGUMENTS,
-  COMPARED_QUEUE_ARGUMENTS,
 } from './equivalence.js';
+import { comparedQueueArguments, validateNewQueue } from './queue-arguments.js';
 import { Router } from './router.js';
 
 const PREDECLARED: readonly (readonly [string, string])[] = [
@@ -113,7 +113,10 @@ export class VirtualHost {
       throw new AmqpError(ReplyCode.ACCESS_REFUSED, `queue name '${name}' contains reserved prefix 'amq.*'`);
     }
     const existing = this.queues.get(name);
-    if (existing === undefined) return this.addQueue(name, request);
+    if (existing === undefined) {
+      validateNewQueue({ ...request, vhost: this.name, exclusive: request.exclusiveOwner !== undefined });
+      return this.addQueue(name, request);
+    }
     const current = existing.options;
     // A different exclusive flag is a lock conflict (405), not an inequivalent arg, as in RabbitMQ.
     if (current.exclusiveOwner !== request.exclusiveOwner) throw this.locked(existing);
@@ -121,7 +124,7 @@ export class VirtualHost {
       ['durable', request.durable, current.durable],
       ['auto_delete', request.autoDelete, current.autoDelete],
     ]);
-    assertArgumentsEquivalent('queue', name, this.name, COMPARED_QUEUE_ARGUMENTS, request.arguments, current.arguments);
+    assertArgumentsEquivalent('queue', name, this.name, comparedQueueArguments(current.arguments), request.arguments, current.arguments);
     return existing;
   }
 

@@ -64,6 +64,14 @@ t.test('redeclaring with different durable or auto-delete is 406; a different ex
   t.same(await ch.assertQueue('mine', { exclusive: true }), { queue: 'mine', messageCount: 0, consumerCount: 0 }, 'same flags, another channel of the owner');
 });
 
+t.test('an exclusive queue is never durable, so redeclaring it with another durable flag is fine', async (t) => {
+  const { channel } = await brokerChannel(t);
+  const ok = { queue: 'mine', messageCount: 0, consumerCount: 0 };
+  t.same(await channel.assertQueue('mine', { exclusive: true, durable: true }), ok);
+  t.same(await channel.assertQueue('mine', { exclusive: true, durable: false }), ok, 'durable=false');
+  t.same(await channel.assertQueue('mine', { exclusive: true, durable: true }), ok, 'durable=true again');
+});
+
 t.test('redeclaring with a different value of a known x-argument is 406', async (t) => {
   const broker = await withBroker(t);
   const connection = await connect(t, broker);

@@ -103,6 +103,35 @@ t.test('an unroutable mandatory publish is returned at commit, before commit-ok'
   t.same(events, ['before commit', 'return lost', 'commit-ok']);
 });
 
+t.test('a transactional publish is routed when published, as in RabbitMQ, and delivered at commit', async (t) => {
+  const { observer, tx, queue } = await txChannels(t);
+  await observer.assertExchange('tx-x', 'direct', { autoDelete: false });
+  await observer.bindQueue(queue, 'tx-x', 'k');
+  tx.publish('tx-x', 'k', Buffer.from('bound at publish'));
+  // The publish is on the wire before the unbind: one connection's frames are processed in order.
+  await observer.unbindQueue(queue, 'tx-x', 'k');
+  tx.publish('tx-x', 'k', Buffer.from('unbound at publish'));
+  await observer.bindQueue(queue, 'tx-x', 'k');
+  await txCommit(tx);
+  t.same(bodies(await drain(observer, queue)), ['bound at publish'], 'the bindings at commit time play no part');
+});
+
+t.test('a queue deleted before commit is looked up again by name; a message left with no queue is returned', async (t) => {
+  const { observer, tx, queue } = await txChannels(t);
+  const returned: string[] = [];
+  tx.on('return', (m: amqp.Message) => returned.push(m.content.toString()));
+  tx.publish('', queue, Buffer.from('to the redeclared queue'), { mandatory: true });
+  await observer.deleteQueue(queue);
+  await observer.assertQueue(queue, { autoDelete: false });
+  await observer.assertQueue('tx-gone', { autoDelete: false });
+  tx.publish('', 'tx-gone', Buffer.from('to a deleted queue'), { mandatory: true });
+  await observer.deleteQueue('tx-gone');
+  t.same(returned, [], 'nothing returned before commit');
+  await txCommit(tx);
+  t.same(bodies(await drain(observer, queue)), ['to the redeclared queue']);
+  t.same(returned, ['to a deleted queue']);
+});
+
 t.test('tx.commit and tx.rollback on a channel not in tx mode are refused with 406', async (t) => {
   const { connection } = await brokerChannel(t);
   for (const [name, op] of [

@@ -15,10 +15,8 @@ class Confirms implements DurabilityWaiter {
   }
 }
 
-const open = (fs: CrashFs, queues: number[] = [1, 2]) =>
-  Journal.open(DIR, fs, log, options, (id) => queues.includes(id), (err) => {
-    throw err;
-  });
+// A journal still running when the power goes fails with EIO: expected, and the tests look at the next boot.
+const open = (fs: CrashFs, queues: number[] = [1, 2]) => Journal.open(DIR, fs, log, options, (id) => queues.includes(id), () => {});
 
 const body = (i: number): Buffer => Buffer.from(`message ${i} `.repeat(20));
 
@@ -79,9 +77,12 @@ t.test('a torn last record is cut off; everything confirmed before it survives',
   const confirms = new Confirms();
   for (let i = 1; i <= 5; i++) journal.append([1], 'ex', 'k', Buffer.from([0, 0]), body(i), confirms, i);
   await journal.flush();
+  // Power goes out in the second commit, between its write and its fdatasync: some unsynced bytes may land, torn.
+  const crashed = fs.crashAt(2, true);
   for (let i = 6; i <= 9; i++) journal.append([1], 'ex', 'k', Buffer.from([0, 0]), body(i), confirms, i);
-  // Power goes out before the second commit finishes: some unsynced bytes may land, torn.
-  fs.crash(true);
+  await crashed;
+  await journal.flush();
+  t.same(confirms.nacked, [6, 7, 8, 9], 'what the crash interrupted is not confirmed');
   const { recovered, journal: reopened } = await open(fs);
   t.ok(recovered.length >= 5, 'every confirmed message is there');
   const bodies = recovered.map((m) => reopened.read(m).body);
