@@ -28,7 +28,7 @@
  */
 import * as amqp from 'amqplib';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -120,11 +120,12 @@ async function publishLoad(url: URL, label: string, publishers: number, window: 
 
   const timed = count === undefined;
   let window0 = sample();
-  let window1 = window0;
+  let window1: typeof window0 | undefined;
   const marks = timed
-    ? [setTimeout(() => (window0 = sample()), WARMUP_SECONDS * 1000), setTimeout(() => (window1 = sample()), (WARMUP_SECONDS + RATE_SECONDS) * 1000)]
+    ? [setTimeout(() => (window0 = sample()), WARMUP_SECONDS * 1000), setTimeout(() => (window1 ??= sample()), (WARMUP_SECONDS + RATE_SECONDS) * 1000)]
     : [];
-  const stopAt = timed ? t0 + (WARMUP_SECONDS + RATE_SECONDS) * 1000 : Infinity;
+  // Load goes on a little past the measured window, so a late timer still samples a loaded broker.
+  const stopAt = timed ? t0 + (WARMUP_SECONDS + RATE_SECONDS + 0.5) * 1000 : Infinity;
   const share = (i: number): number => (count === undefined ? Infinity : Math.floor(count / publishers) + (i < count % publishers ? 1 : 0));
   try {
     await Promise.all(clients.map((c, i) => c.publish({ count: share(i), stopAt, window }, PHASE_TIMEOUT_MS)));
@@ -133,7 +134,7 @@ async function publishLoad(url: URL, label: string, publishers: number, window: 
     marks.forEach(clearTimeout);
     await Promise.all(clients.map((c) => c.close(SHORT_TIMEOUT_MS)));
   }
-  if (!timed) window1 = sample();
+  window1 ??= sample();
   const seconds = (window1.t - window0.t) / 1000;
   const serverCpu = window1.serverCpu === undefined || window0.serverCpu === undefined ? undefined : window1.serverCpu - window0.serverCpu;
   return {
@@ -326,7 +327,7 @@ async function benchExternal(url: URL, pid: number | undefined): Promise<void> {
   }
 }
 
-function markdown(target: string, date: string, own: boolean): string {
+function markdown(target: string, date: string, own: boolean, machine: { loadBefore: number[]; loadAfter: number[] }): string {
   const rows = measurements.map((m) => {
     const detail = Object.entries(m.detail ?? {})
       .map(([k, v]) => `${k}=${v}`)
@@ -336,7 +337,7 @@ function markdown(target: string, date: string, own: boolean): string {
   return [
     `# Durability benchmark, ${date}`,
     '',
-    `Target: ${target}. Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}. Bodies ${BODY.length} bytes, persistent, durable queue, publisher confirms, rates over ${RATE_SECONDS} s after ${WARMUP_SECONDS} s of warm-up${own ? `; ${MESSAGES} messages for the restart and drain` : ''}.`,
+    `Target: ${target}. Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, load average ${machine.loadBefore.join(' ')} before and ${machine.loadAfter.join(' ')} after. Bodies ${BODY.length} bytes, persistent, durable queue, publisher confirms, rates over ${RATE_SECONDS} s after ${WARMUP_SECONDS} s of warm-up${own ? `; ${MESSAGES} messages for the restart and drain` : ''}.`,
     '',
     '| measurement | value | detail |',
     '| --- | --- | --- |',
@@ -353,6 +354,8 @@ async function main(): Promise<void> {
   const external = values.url === undefined ? undefined : new URL(values.url);
   const target = external === undefined ? 'this broker (child process, fresh data dir)' : `${external.protocol}//${external.host}`;
   const startedAt = new Date();
+  // Other work on the machine skews every number here: the load average says whether there was any.
+  const loadBefore = loadavg().map((l) => round(l, 2));
   if (external === undefined) await benchOwnBroker();
   else await benchExternal(external, values.pid === undefined ? undefined : Number(values.pid));
 
@@ -363,9 +366,9 @@ async function main(): Promise<void> {
   const stamp = startedAt.toISOString().slice(0, 19).replace(/:/g, '-');
   const suffix = external === undefined ? '' : '-url';
   const config = { messages: MESSAGES, bodyBytes: BODY.length, rateSeconds: RATE_SECONDS, warmupSeconds: WARMUP_SECONDS };
-  const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, platform: process.platform };
+  const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, platform: process.platform, loadBefore, loadAfter: loadavg().map((l) => round(l, 2)) };
   await writeFile(join(results, `durability-${stamp}${suffix}.json`), `${JSON.stringify({ date: startedAt.toISOString(), target, machine, config, measurements, warnings }, null, 2)}\n`);
-  await writeFile(join(results, `durability-latest${suffix}.md`), markdown(target, startedAt.toISOString(), external === undefined));
+  await writeFile(join(results, `durability-latest${suffix}.md`), markdown(target, startedAt.toISOString(), external === undefined, machine));
   progress(`results written to ${results}`);
 }
 

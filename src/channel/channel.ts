@@ -156,7 +156,7 @@ export class Channel implements CommandSink, ConsumerChannel {
       queue.markDelivered(qm);
     }
     const m = qm.message;
-    this.host.writer.deliver(this.number, consumer.tag, tag, qm.redelivered, m.exchange, m.routingKey, m.rawProperties, m.body);
+    this.host.writer.deliver(this.number, consumer.encodedTag, tag, qm.redelivered, m.exchange, m.routingKey, m.rawProperties, m.body);
   }
 
   consumerQueueDeleted(consumer: Consumer): void {
@@ -209,7 +209,9 @@ export class Channel implements CommandSink, ConsumerChannel {
 
   /** Finishes deliveries: acked (gone) or requeued, and lets their queues deliver again. */
   private settle(deliveries: readonly Delivery[], requeue: boolean): void {
-    const touched = new Set<Queue>();
+    // Deliveries mostly come from one queue: a Set of the others only when there are others.
+    let first: Queue | undefined;
+    let others: Set<Queue> | undefined;
     for (const d of deliveries) {
       if (d.consumer !== undefined) {
         d.consumer.unacked--;
@@ -217,14 +219,16 @@ export class Channel implements CommandSink, ConsumerChannel {
       }
       if (requeue) d.queue.requeue(d.qm);
       else d.queue.discard(d.qm);
-      touched.add(d.queue);
+      if (first === undefined) first = d.queue;
+      else if (d.queue !== first) (others ??= new Set()).add(d.queue);
     }
-    if (this.channelLimitHit && touched.size > 0) {
+    if (this.channelLimitHit && first !== undefined) {
       // The slot freed may belong to a consumer on another queue than the ones settled.
       this.channelLimitHit = false;
-      for (const c of this.consumers.values()) touched.add(c.queue);
+      for (const c of this.consumers.values()) if (c.queue !== first) (others ??= new Set()).add(c.queue);
     }
-    for (const q of touched) q.dispatch();
+    first?.dispatch();
+    if (others !== undefined) for (const q of others) q.dispatch();
   }
 
   private requeueAll(): void {

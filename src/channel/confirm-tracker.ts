@@ -24,14 +24,21 @@ export class ConfirmTracker {
   private readonly answered = new Set<number>();
   /** Every publish up to here has been answered. */
   private lastAcked = 0;
+  /**
+   * Every publish after lastAcked and up to here is settled as ack and not
+   * yet sent. Publishes settled in order (the common case: no durable
+   * queue) only move this mark, and never touch the sets.
+   */
+  private settledThrough = 0;
 
   constructor(private readonly sink: ConfirmSink) {}
 
   /** Numbers a publish that `pendingParts` queues must still accept (0: settled now). */
   publish(pendingParts: number): number {
     const seq = this.nextSeq++;
-    if (pendingParts === 0) this.toAck.add(seq);
-    else this.outstanding.set(seq, pendingParts);
+    if (pendingParts !== 0) this.outstanding.set(seq, pendingParts);
+    else if (seq === this.settledThrough + 1) this.settledThrough = seq;
+    else this.toAck.add(seq);
     return seq;
   }
 
@@ -55,9 +62,9 @@ export class ConfirmTracker {
 
   /** Sends the acks settled since the last flush. */
   flush(): void {
-    if (this.toAck.size === 0) return;
-    let runEnd = this.lastAcked;
-    for (let next = this.lastAcked + 1; ; next++) {
+    if (this.toAck.size === 0 && this.settledThrough === this.lastAcked) return;
+    let runEnd = this.settledThrough;
+    for (let next = runEnd + 1; ; next++) {
       if (this.toAck.delete(next)) {
         runEnd = next;
         continue;
@@ -73,6 +80,7 @@ export class ConfirmTracker {
       this.answered.add(seq);
     }
     this.toAck.clear();
+    this.settledThrough = this.lastAcked;
   }
 
   private sendRun(runEnd: number): void {

@@ -1,3 +1,4 @@
+import { shortstrBytes } from '../protocol/encoder.js';
 import { type FieldTable, plainValue } from '../protocol/field-value.js';
 import type { QueuedMessage } from '../queue/message.js';
 import type { Queue, QueueConsumer } from '../queue/queue.js';
@@ -14,6 +15,8 @@ export interface ConsumerChannel {
 export class Consumer implements QueueConsumer {
   /** Messages delivered to this consumer and not yet acked. */
   unacked = 0;
+  /** The tag as basic.deliver carries it, encoded once rather than for every delivery. */
+  readonly encodedTag: Buffer;
 
   constructor(
     private readonly channel: ConsumerChannel,
@@ -24,7 +27,9 @@ export class Consumer implements QueueConsumer {
     /** basic.qos global=false in force when the consumer was created; 0 is no limit. */
     readonly prefetch: number,
     readonly priority: number,
-  ) {}
+  ) {
+    this.encodedTag = shortstrBytes(tag);
+  }
 
   canTakeMessage(): boolean {
     if (!this.noAck && this.prefetch !== 0 && this.unacked >= this.prefetch) return false;

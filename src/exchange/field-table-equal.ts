@@ -19,7 +19,7 @@ export function fieldTablesEqual(a: FieldTable, b: FieldTable): boolean {
   return count === 0;
 }
 
-export function fieldValuesEqual(a: FieldValue, b: FieldValue): boolean {
+function fieldValuesEqual(a: FieldValue, b: FieldValue): boolean {
   const x = plainValue(a);
   const y = plainValue(b);
   if (x === y) return true;

@@ -1,7 +1,7 @@
 import { AmqpError } from '../protocol/amqp-error.js';
 import type { Decoder } from '../protocol/decoder.js';
 import { ReplyCode } from '../protocol/generated/amqp-constants.js';
-import { CONTENT_METHODS, methodName, type Method } from '../protocol/generated/amqp-methods.js';
+import { CONTENT_METHODS, type Method } from '../protocol/generated/amqp-methods.js';
 import { decodeMethodFrame, methodIdOf } from './method-frame.js';
 
 export interface CommandSink {
@@ -43,10 +43,7 @@ export class CommandAssembler {
   }
 
   methodFrame(payload: Buffer): void {
-    if (this.state !== AWAIT_METHOD) {
-      const expected = this.state === AWAIT_HEADER ? 'content header' : 'content body';
-      throw new AmqpError(ReplyCode.UNEXPECTED_FRAME, `expected ${expected} for ${methodName(this.method!.id)}, got method frame`);
-    }
+    if (this.state !== AWAIT_METHOD) throw this.unexpectedFrame();
     this.lastMethodId = methodIdOf(payload);
     const method = decodeMethodFrame(this.decoder, payload);
     if (!CONTENT_METHODS.has(method.id)) {
@@ -58,11 +55,7 @@ export class CommandAssembler {
   }
 
   headerFrame(payload: Buffer): void {
-    if (this.state !== AWAIT_HEADER) {
-      // A body is awaited, or no content method came first.
-      if (this.state === AWAIT_METHOD) return this.expectedMethod('content header');
-      throw new AmqpError(ReplyCode.UNEXPECTED_FRAME, `expected content body for ${methodName(this.method!.id)}, got a content header`);
-    }
+    if (this.state !== AWAIT_HEADER) throw this.unexpectedFrame();
     if (payload.length < CONTENT_HEADER_FIXED + 2) {
       throw new AmqpError(ReplyCode.FRAME_ERROR, 'content header frame too short');
     }
@@ -72,10 +65,9 @@ export class CommandAssembler {
     const bodySize = d.u64();
     const method = this.method!;
     if (classId !== method.id >>> 16) {
-      throw new AmqpError(ReplyCode.UNEXPECTED_FRAME, `content header for class ${classId} after ${methodName(method.id)}`);
+      throw new AmqpError(ReplyCode.UNEXPECTED_FRAME, `expected content header for class ${method.id >>> 16}, got one for class ${classId} instead`);
     }
-    // Owned copy: the payload is a view into a socket chunk.
-    this.rawProperties = Buffer.from(payload.subarray(CONTENT_HEADER_FIXED));
+    this.rawProperties = ownedCopy(payload, CONTENT_HEADER_FIXED);
     if (bodySize > this.maxBodySize) {
       this.reset();
       throw new AmqpError(
@@ -96,10 +88,7 @@ export class CommandAssembler {
   }
 
   bodyFrame(payload: Buffer): void {
-    if (this.state !== AWAIT_BODY) {
-      if (this.state === AWAIT_METHOD) return this.expectedMethod('content body');
-      throw new AmqpError(ReplyCode.UNEXPECTED_FRAME, `expected content header for ${methodName(this.method!.id)}, got a content body`);
-    }
+    if (this.state !== AWAIT_BODY) throw this.unexpectedFrame();
     const total = this.received + payload.length;
     if (total > this.bodySize) {
       // RabbitMQ keeps waiting for a body that can never complete and fails
@@ -110,7 +99,7 @@ export class CommandAssembler {
       );
     }
     if (total === this.bodySize && this.received === 0) {
-      this.complete(Buffer.from(payload));
+      this.complete(ownedCopy(payload, 0));
       return;
     }
     this.body ??= Buffer.allocUnsafe(this.bodySize);
@@ -119,10 +108,22 @@ export class CommandAssembler {
     if (total === this.bodySize) this.complete(this.body);
   }
 
-  /** A content frame with no content method before it: RabbitMQ reports it against no method (0/0). */
-  private expectedMethod(got: string): never {
-    this.lastMethodId = 0;
-    throw new AmqpError(ReplyCode.UNEXPECTED_FRAME, `expected a method frame, got a ${got}`);
+  /**
+   * A frame of another kind than the one awaited, in RabbitMQ's words. A
+   * content frame with no content method before it is reported, as by
+   * RabbitMQ, against no method (0/0).
+   */
+  private unexpectedFrame(): AmqpError {
+    const error = (text: string): AmqpError => new AmqpError(ReplyCode.UNEXPECTED_FRAME, text);
+    switch (this.state) {
+      case AWAIT_METHOD:
+        this.lastMethodId = 0;
+        return error('expected method frame, got non method frame instead');
+      case AWAIT_HEADER:
+        return error(`expected content header for class ${this.method!.id >>> 16}, got non content header frame instead`);
+      default:
+        return error('expected content body, got non content body frame instead');
+    }
   }
 
   private complete(body: Buffer): void {
@@ -138,4 +139,14 @@ export class CommandAssembler {
     this.rawProperties = undefined;
     this.body = undefined;
   }
+}
+
+/**
+ * The payload from `start` on, in memory of its own: the payload is a view
+ * into a socket chunk, which a slice kept with the message would pin whole.
+ */
+function ownedCopy(payload: Buffer, start: number): Buffer {
+  const copy = Buffer.allocUnsafe(payload.length - start);
+  payload.copy(copy, 0, start);
+  return copy;
 }

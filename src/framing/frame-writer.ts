@@ -42,10 +42,13 @@ export class FrameWriter {
     this.endFrame(at);
   }
 
-  /** basic.deliver written field by field: the hottest frame, so no method object is built. */
+  /**
+   * basic.deliver written field by field: the hottest frame, so no method
+   * object is built. `consumerTag` is the tag's shortstr encoding (shortstrBytes).
+   */
   deliver(
     channel: number,
-    consumerTag: string,
+    consumerTag: Buffer,
     deliveryTag: number,
     redelivered: boolean,
     exchange: string,
@@ -56,7 +59,7 @@ export class FrameWriter {
     const e = this.e;
     const at = this.beginFrame(FrameConstant.FRAME_METHOD, channel);
     e.u32(MethodId.BasicDeliver);
-    e.shortstr(consumerTag);
+    e.bytes(consumerTag);
     e.u64(deliveryTag);
     e.u8(redelivered ? 1 : 0);
     e.shortstr(exchange);
@@ -76,7 +79,8 @@ export class FrameWriter {
     this.endFrame(at);
     const maxPayload = this.frameMax - FRAME_OVERHEAD;
     for (let offset = 0; offset < body.length; offset += maxPayload) {
-      const piece = body.subarray(offset, Math.min(body.length, offset + maxPayload));
+      // Most bodies fit one frame: no slice to allocate then.
+      const piece = body.length <= maxPayload ? body : body.subarray(offset, Math.min(body.length, offset + maxPayload));
       const bodyAt = this.beginFrame(FrameConstant.FRAME_BODY, channel);
       if (piece.length <= COPY_BODY_LIMIT) {
         e.bytes(piece);

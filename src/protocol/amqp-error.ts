@@ -42,6 +42,6 @@ function truncateUtf8(text: string, maxBytes: number): string {
   return bytes.toString('utf8', 0, end);
 }
 
-export function isHardError(replyCode: number): boolean {
+function isHardError(replyCode: number): boolean {
   return !SOFT_ERROR_CODES.has(replyCode);
 }

@@ -66,6 +66,8 @@ export class Decoder {
 
   shortstr(): string {
     const len = this.u8();
+    // The default exchange's name, in nearly every publish: no native call for it.
+    if (len === 0) return '';
     const at = this.need(len);
     return this.buf.toString('utf8', at, at + len);
   }

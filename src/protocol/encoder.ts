@@ -7,6 +7,13 @@ const CHUNK_SIZE = 64 * 1024;
 const SHORT_ASCII = 16;
 const TWO_32 = 0x1_0000_0000;
 
+/** A shortstr's wire form (length octet, then UTF-8), for a string written with every message. */
+export function shortstrBytes(s: string): Buffer {
+  const utf8 = Buffer.from(s, 'utf8');
+  if (utf8.length > 255) throw new AmqpError(ReplyCode.INTERNAL_ERROR, `short string longer than 255 bytes: ${s.slice(0, 40)}…`);
+  return Buffer.concat([Buffer.of(utf8.length), utf8]);
+}
+
 /**
  * Writes AMQP primitives into a reusable chunk. Written bytes are handed out
  * with take() as a slice; the chunk is never rewritten under a slice that was
@@ -45,21 +52,37 @@ export class Encoder {
     this.buf[this.pos++] = v;
   }
 
+  // Byte stores rather than writeUInt*BE, whose range checks cost more than
+  // the write on paths taken several times per message.
   u16(v: number): void {
     this.ensure(2);
-    this.pos = this.buf.writeUInt16BE(v, this.pos);
+    const b = this.buf;
+    const p = this.pos;
+    b[p] = v >>> 8;
+    b[p + 1] = v;
+    this.pos = p + 2;
   }
 
   u32(v: number): void {
     this.ensure(4);
-    this.pos = this.buf.writeUInt32BE(v, this.pos);
+    this.put32(v);
   }
 
   u64(v: number): void {
     this.ensure(8);
     const hi = Math.floor(v / TWO_32);
-    this.buf.writeUInt32BE(hi, this.pos);
-    this.pos = this.buf.writeUInt32BE(v - hi * TWO_32, this.pos + 4);
+    this.put32(hi);
+    this.put32(v - hi * TWO_32);
+  }
+
+  private put32(v: number): void {
+    const b = this.buf;
+    const p = this.pos;
+    b[p] = v >>> 24;
+    b[p + 1] = v >>> 16;
+    b[p + 2] = v >>> 8;
+    b[p + 3] = v;
+    this.pos = p + 4;
   }
 
   bytes(b: Buffer): void {

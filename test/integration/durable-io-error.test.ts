@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import t from 'tap';
 import { startBroker } from '../../src/index.js';
 import { nodeStoreFs, type StoreFs } from '../../src/store/store-fs.js';
-import { connect, connectionClosed, within } from '../support/broker.js';
+import { connect, connectionClosed, eventually, within } from '../support/broker.js';
 import { tempDataDir } from '../support/data-dir.js';
 
 // A disk that fails under the journal: nothing more is confirmed, and the broker stops.
@@ -56,15 +56,7 @@ t.test('when fdatasync fails, pending confirms are nacked, the broker logs it as
     lines.some((l) => l.level === 60 && /journal I\/O failed/.test(l.msg)),
     'the failure is logged as fatal',
   );
-  await within(
-    new Promise<void>((resolve) => {
-      const poll = setInterval(() => {
-        if (lines.some((l) => l.msg === 'broker stopped')) resolve(void clearInterval(poll));
-      }, 10);
-    }),
-    5000,
-    'the broker stops',
-  );
+  await eventually(() => lines.some((l) => l.msg === 'broker stopped'), 5000, 'the broker stops');
 
   // The data directory is released and what was confirmed before the failure is there.
   const next = await startBroker({ dataDir, logLevel: 'silent' });

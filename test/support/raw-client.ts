@@ -199,6 +199,21 @@ export class RawClient {
     this.write(Buffer.concat([methodFrame(channel, publishMethod(routingKey)), headerFrame(channel, body.length, properties), bodyFrame(channel, body)]));
   }
 
+  /**
+   * Writes `bytes` again and again, as fast as the broker reads them (waiting
+   * for 'drain' whenever the socket buffer is full), until `stop()` says so
+   * or the socket closes. Resolves with how many times it was written.
+   */
+  async flood(bytes: Buffer, stop: () => boolean): Promise<number> {
+    let writes = 0;
+    while (!stop() && !this.socket.destroyed) {
+      writes++;
+      if (!this.socket.write(bytes)) await new Promise((resolve) => this.socket.once('drain', resolve).once('close', resolve));
+      else if (writes % 64 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    return writes;
+  }
+
   destroy(): void {
     this.socket.destroy();
   }
