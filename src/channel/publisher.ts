@@ -2,6 +2,7 @@ import type { Exchange } from '../exchange/exchange.js';
 import { AmqpError } from '../protocol/amqp-error.js';
 import { ReplyCode } from '../protocol/generated/amqp-constants.js';
 import { MethodId } from '../protocol/generated/amqp-methods.js';
+import { expirationRefusal } from '../queue/expiration.js';
 import type { Message } from '../queue/message.js';
 import type { Queue } from '../queue/queue.js';
 import type { ChannelHost } from './channel-host.js';
@@ -24,15 +25,19 @@ export class Publisher {
   ) {}
 
   /**
-   * Refuses (406) what RabbitMQ refuses on arrival, transaction or not: a
-   * user-id property naming someone other than the authenticated user (so a
-   * consumer can trust it), and a CC or BCC header that is not an array.
+   * Refuses (406) what RabbitMQ refuses on arrival, transaction or not, in
+   * its order: a user-id property naming someone other than the
+   * authenticated user (so a consumer can trust it), an expiration that is
+   * not a valid TTL, and a CC or BCC header that is not an array.
    */
   check(message: Message): void {
     const userId = message.userId;
     if (userId !== undefined && userId !== this.host.userName) {
       throw new AmqpError(ReplyCode.PRECONDITION_FAILED, `user_id property set to '${userId}' but authenticated user was '${this.host.userName}'`);
     }
+    const expiration = message.expiration;
+    const refusal = expiration === undefined ? undefined : expirationRefusal(expiration);
+    if (refusal !== undefined) throw new AmqpError(ReplyCode.PRECONDITION_FAILED, `invalid expiration '${expiration}': ${refusal}`);
     if (mayHaveSenderSelectedKeys(message)) senderSelectedKeys(message.routingKey, message.properties.headers);
   }
 

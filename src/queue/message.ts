@@ -26,12 +26,21 @@ export class Message {
   }
 
   get hasHeaders(): boolean {
-    return (this.rawProperties.readUInt16BE(0) & PropertyFlag.Headers) !== 0;
+    return this.has(PropertyFlag.Headers);
   }
 
   /** The user-id property; the flags word says whether there is one, so most messages stay undecoded. */
   get userId(): string | undefined {
-    return (this.rawProperties.readUInt16BE(0) & PropertyFlag.UserId) === 0 ? undefined : this.properties.userId;
+    return this.has(PropertyFlag.UserId) ? this.properties.userId : undefined;
+  }
+
+  /** The expiration property (a per-message TTL), decoded only when there is one. */
+  get expiration(): string | undefined {
+    return this.has(PropertyFlag.Expiration) ? this.properties.expiration : undefined;
+  }
+
+  private has(flag: number): boolean {
+    return (this.rawProperties.readUInt16BE(0) & flag) !== 0;
   }
 
   /** delivery-mode 2, read straight from the raw properties (this runs for every publish to a durable queue). */

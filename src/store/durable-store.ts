@@ -71,7 +71,7 @@ export class DurableStore implements DurabilityHooks {
       for (const [id, queue] of queues) queue.persistence = { id, journal };
       for (const m of recovered) {
         const location = { segment: m.segment, offset: m.offset };
-        for (const id of m.queueIds) queues.get(id)!.restore(location, m.size, m.delivered.has(id));
+        for (const id of m.queueIds) queues.get(id)!.restore(location, m.size, m.delivered?.has(id) ?? false);
       }
       const store = new DurableStore(dataDir, fs, lock, vhosts, journal, definitions.nextQueueId);
       for (const vhost of vhosts.values()) vhost.durability = store;

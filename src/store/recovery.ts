@@ -19,8 +19,8 @@ export interface RecoveredMessage {
   readonly size: number;
   /** Queues that still hold it, in the order they were stored. */
   readonly queueIds: number[];
-  /** Queues that had delivered it without an ack at the crash. */
-  readonly delivered: Set<number>;
+  /** Queues that had delivered it without an ack at the crash; made only when there is one. */
+  delivered: Set<number> | undefined;
 }
 
 /** A corrupt sealed segment: never repaired silently, the broker refuses to start. */
@@ -50,6 +50,8 @@ export async function recoverSegments(
   await deleteOrphanAcks(dir, fs, files, new Set(numbers));
   const segments: Segment[] = [];
   const messages: RecoveredMessage[] = [];
+  // One buffer for every file read: a fresh one per 32 MiB segment is garbage the size of the journal.
+  const scratch = new ReadBuffer();
   let nextSeq = 1;
   let recordsRead = 0;
   const started = Date.now();
@@ -58,7 +60,7 @@ export async function recoverSegments(
     const segment = new Segment(number);
     const msgsPath = join(dir, Segment.fileName(number, 'msgs'));
     segment.msgs = await fs.open(msgsPath, false);
-    const bytes = readAll(segment.msgs);
+    const bytes = scratch.readAll(segment.msgs);
     const headerProblem = checkSegmentHeader(bytes, SegmentKind.Messages, number);
     if (headerProblem !== undefined) {
       if (!(last && bytes.length < SEGMENT_HEADER_SIZE)) throw new JournalCorruptError(msgsPath, 0, headerProblem);
@@ -86,7 +88,7 @@ export async function recoverSegments(
       nextSeq = Math.max(nextSeq, record.seq + 1);
       const holders = record.queueIds.filter(isQueue);
       if (holders.length > 0) {
-        byOffset.set(offset, { seq: record.seq, segment: number, offset, size: record.body.length, queueIds: holders, delivered: new Set() });
+        byOffset.set(offset, { seq: record.seq, segment: number, offset, size: record.body.length, queueIds: holders, delivered: undefined });
       }
       offset += result.size;
       if (++recordsRead % PROGRESS_EVERY === 0) {
@@ -94,7 +96,7 @@ export async function recoverSegments(
       }
     }
     segment.msgsSize = Math.max(offset, SEGMENT_HEADER_SIZE);
-    await applyAcks(dir, fs, segment, byOffset);
+    await applyAcks(dir, fs, segment, byOffset, scratch);
     for (const m of byOffset.values()) {
       if (m.queueIds.length === 0) continue;
       segment.live += m.queueIds.length;
@@ -119,11 +121,11 @@ async function deleteOrphanAcks(dir: string, fs: StoreFs, files: readonly { numb
 }
 
 /** Applies a segment's .acks file to its messages, dropping a torn tail. */
-async function applyAcks(dir: string, fs: StoreFs, segment: Segment, byOffset: Map<number, RecoveredMessage>): Promise<void> {
+async function applyAcks(dir: string, fs: StoreFs, segment: Segment, byOffset: Map<number, RecoveredMessage>, scratch: ReadBuffer): Promise<void> {
   const path = join(dir, Segment.fileName(segment.number, 'acks'));
   if (!fs.exists(path)) return;
   segment.acks = await fs.open(path, false);
-  const bytes = readAll(segment.acks);
+  const bytes = scratch.readAll(segment.acks);
   if (checkSegmentHeader(bytes, SegmentKind.Acks, segment.number) !== undefined) {
     // Only a creation cut short damages the header; the journal makes the file anew on its next ack.
     await segment.acks.close();
@@ -138,23 +140,29 @@ async function applyAcks(dir: string, fs: StoreFs, segment: Segment, byOffset: M
     const m = byOffset.get(e.offset);
     if (m === undefined) continue;
     if (e.type === AckType.Delivered) {
-      m.delivered.add(e.queueId);
+      (m.delivered ??= new Set()).add(e.queueId);
       continue;
     }
     const i = m.queueIds.indexOf(e.queueId);
     if (i >= 0) m.queueIds.splice(i, 1);
-    m.delivered.delete(e.queueId);
+    m.delivered?.delete(e.queueId);
   }
 }
 
-function readAll(file: { size(): number; readSync(target: Buffer, position: number): number }): Buffer {
-  const size = file.size();
-  const bytes = Buffer.allocUnsafe(size);
-  let read = 0;
-  while (read < size) {
-    const n = file.readSync(bytes.subarray(read), read);
-    if (n === 0) break;
-    read += n;
+/** A read buffer reused from file to file, grown when a file is larger. */
+class ReadBuffer {
+  private buf = Buffer.alloc(0);
+
+  /** The whole file; valid until the next call. */
+  readAll(file: { size(): number; readSync(target: Buffer, position: number): number }): Buffer {
+    const size = file.size();
+    if (this.buf.length < size) this.buf = Buffer.allocUnsafe(size);
+    let read = 0;
+    while (read < size) {
+      const n = file.readSync(this.buf.subarray(read, size), read);
+      if (n === 0) break;
+      read += n;
+    }
+    return this.buf.subarray(0, read);
   }
-  return bytes.subarray(0, read);
 }

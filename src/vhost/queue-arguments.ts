@@ -42,7 +42,11 @@ const integer =
 
 const nonNegative = (n: number, s: string): string | undefined => (n < 0 ? `{value_negative,${s}}` : undefined);
 const positive = (n: number, s: string): string | undefined => nonNegative(n, s) ?? (n === 0 ? `{value_zero,${s}}` : undefined);
-const expiry = (n: number, s: string): string | undefined => nonNegative(n, s) ?? (n > MAX_EXPIRY ? `{value_too_large,${s}}` : undefined);
+
+/** Refusal of a TTL or expiry in milliseconds (`text` is how the message shows it), or undefined. */
+export function expiryRefusal(n: number, text: string): string | undefined {
+  return nonNegative(n, text) ?? (n > MAX_EXPIRY ? `{value_too_large,${text}}` : undefined);
+}
 
 const oneOf =
   (allowed: readonly string[], refusal: (v: string) => string): Check =>
@@ -53,8 +57,8 @@ const oneOf =
 
 /** In RabbitMQ's order: with several bad arguments, the first one here is reported. */
 const CHECKS: readonly (readonly [string, Check])[] = [
-  ['x-expires', integer((n, s) => (n === 0 ? `{value_zero,${s}}` : expiry(n, s)))],
-  ['x-message-ttl', integer(expiry)],
+  ['x-expires', integer((n, s) => (n === 0 ? `{value_zero,${s}}` : expiryRefusal(n, s)))],
+  ['x-message-ttl', integer(expiryRefusal)],
   // x-dead-letter-exchange is checked first of all, with a wording of its own (checkDeadLetterExchange).
   ['x-dead-letter-routing-key', (v, args) => {
     if (typeof v !== 'string') return unacceptable(v);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createExchangeRouter } from '../exchange/create-exchange-router.js';
+import type { ExchangeRouter } from '../exchange/exchange-router.js';
 import { type Destination, Exchange, type ExchangeOptions } from '../exchange/exchange.js';
 import { AmqpError } from '../protocol/amqp-error.js';
 import type { FieldTable } from '../protocol/field-value.js';
@@ -9,6 +10,7 @@ import {
   assertArgumentsEquivalent,
   assertFlagsEquivalent,
   COMPARED_EXCHANGE_ARGUMENTS,
+  typeName,
 } from './equivalence.js';
 import { comparedQueueArguments, validateNewQueue } from './queue-arguments.js';
 import { Router } from './router.js';
@@ -49,7 +51,7 @@ export class VirtualHost {
 
   constructor(readonly name: string) {
     for (const [xname, type] of PREDECLARED) {
-      this.addExchange(xname, { type, durable: true, autoDelete: false, internal: false, arguments: {} });
+      this.addExchange(xname, { type, durable: true, autoDelete: false, internal: false, arguments: {} }, createExchangeRouter<Destination>(type)!);
     }
   }
 
@@ -68,14 +70,24 @@ export class VirtualHost {
   }
 
   declareExchange(name: string, options: ExchangeOptions, passive: boolean): Exchange {
+    if (passive) {
+      if (name === '') throw defaultExchangeRefused();
+      return this.exchange(name);
+    }
+    // As in RabbitMQ, an unknown type is refused (503) before anything else, even for an existing exchange.
+    const router = createExchangeRouter<Destination>(options.type);
+    if (router === undefined) throw new AmqpError(ReplyCode.COMMAND_INVALID, `unknown exchange type '${options.type}'`);
     if (name === '') throw defaultExchangeRefused();
     const existing = this.exchanges.get(name);
-    if (passive) return this.exchange(name);
     if (existing === undefined) {
       if (name.startsWith('amq.')) {
         throw new AmqpError(ReplyCode.ACCESS_REFUSED, `exchange name '${name}' contains reserved prefix 'amq.*'`);
       }
-      return this.addExchange(name, options);
+      const ae = options.arguments['alternate-exchange'];
+      if (ae !== undefined && typeof ae !== 'string') {
+        throw new AmqpError(ReplyCode.PRECONDITION_FAILED, `invalid type '${typeName(ae)}' for arg 'alternate-exchange' in exchange '${name}' in vhost '${this.name}'`);
+      }
+      return this.addExchange(name, options, router);
     }
     const current = existing.options;
     assertFlagsEquivalent('exchange', name, this.name, [
@@ -210,11 +222,7 @@ export class VirtualHost {
     this.deleteIfUnusedAutoDelete(source);
   }
 
-  private addExchange(name: string, options: ExchangeOptions): Exchange {
-    const router = createExchangeRouter<Destination>(options.type);
-    if (router === undefined) {
-      throw new AmqpError(ReplyCode.COMMAND_INVALID, `unknown exchange type '${options.type}'`);
-    }
+  private addExchange(name: string, options: ExchangeOptions, router: ExchangeRouter<Destination>): Exchange {
     const x = new Exchange(name, options, router);
     this.exchanges.set(name, x);
     if (name === '') this.router.setDefaultExchange(x, this.queues);

@@ -51,6 +51,23 @@ t.test('an unknown exchange type closes the connection with 503', async (t) => {
   t.match(err?.message, "COMMAND_INVALID - unknown exchange type 'x-no-such-type'");
 });
 
+t.test('the type is checked before anything else: redeclaring an existing exchange with an unknown type is 503 too', async (t) => {
+  const { connection, channel } = await brokerChannel(t);
+  await channel.assertExchange('x', 'direct');
+  const closed = connectionClosed(connection);
+  await t.rejects(channel.assertExchange('x', 'no-such-type'));
+  t.equal((await closed)?.code, 503);
+});
+
+t.test('an alternate-exchange argument that is not a string is 406 for a new exchange', async (t) => {
+  const { connection } = await brokerChannel(t);
+  for (const [value, type] of [[5, 'byte'], [Buffer.from('ae'), 'binary']] as const) {
+    const ch = await openChannel(connection);
+    await assertChannelRefusal(t, connection, ch.assertExchange('x', 'direct', { arguments: { 'alternate-exchange': value } }), 406, `PRECONDITION_FAILED - invalid type '${type}' for arg 'alternate-exchange' in exchange 'x' in vhost '/'`);
+  }
+  t.notOk(await exchangeExists(connection, 'x'), 'nothing was created');
+});
+
 t.test('amq.* names are reserved, but the predeclared exchanges can be asserted as they are', async (t) => {
   const { connection } = await brokerChannel(t);
   let ch = await openChannel(connection);

@@ -4,8 +4,9 @@ import type { BrokerOptions } from '../../src/index.js';
 import { collect, connect, openChannel, withBroker } from '../support/broker.js';
 import { txSelect } from '../support/channel-methods.js';
 
-// A consumer may trust the user-id property: the broker refuses a publish whose
-// user-id is not the user the publisher logged in as (RabbitMQ's check and words).
+// Properties the broker checks when a message arrives, as RabbitMQ does and in its words:
+// a consumer may trust the user-id property, since a publish whose user-id is not the
+// user the publisher logged in as is refused; an expiration must be a valid TTL.
 
 async function publisher(t: Test, options: BrokerOptions = {}): Promise<{ connection: amqp.ChannelModel; channel: amqp.Channel; queue: string }> {
   const broker = await withBroker(t, options);
@@ -69,4 +70,34 @@ t.test('the check runs at publish time in transactional and confirm channels as 
   const confirmed = new Promise<unknown>((resolve) => confirming.sendToQueue(queue, Buffer.from('m'), { userId: 'bob' }, resolve));
   t.match((await refusal(confirming, queue))?.message, refusedText('bob', 'guest'), 'confirm mode');
   t.ok(await confirmed, 'the pending confirm fails with the channel');
+});
+
+t.test('an expiration that is not a valid TTL closes the channel with 406, after the user-id check', async (t) => {
+  const { connection, queue } = await publisher(t);
+  const cases: [string, string][] = [
+    ['abc', 'no_integer'],
+    ['', 'no_integer'],
+    [' 5', 'no_integer'],
+    ['100abc', '{leftover_string,"abc"}'],
+    ['5.0', '{leftover_string,".0"}'],
+    ['-5', '{value_negative,-5}'],
+    ['315360000001', '{value_too_large,315360000001}'],
+  ];
+  for (const [expiration, reason] of cases) {
+    const channel = await openChannel(connection);
+    channel.sendToQueue(queue, Buffer.from('m'), { expiration });
+    t.match((await refusal(channel, queue))?.message, `PRECONDITION_FAILED - invalid expiration '${expiration}': ${reason}`, JSON.stringify(expiration));
+  }
+  const channel = await openChannel(connection);
+  channel.sendToQueue(queue, Buffer.from('m'), { expiration: 'abc', userId: 'mallory' });
+  t.match((await refusal(channel, queue))?.message, refusedText('mallory', 'guest'), 'the user-id is checked first');
+});
+
+t.test('valid expirations pass: digits with an optional sign, up to ten years', async (t) => {
+  const { connection, queue } = await publisher(t);
+  const channel = await openChannel(connection);
+  // Long TTLs only, so the messages are still there to count.
+  for (const expiration of ['60000', '+60000', '0060000', '315360000000']) channel.sendToQueue(queue, Buffer.from(expiration), { expiration });
+  t.equal(await refusal(channel, queue), undefined, 'the channel stays open');
+  t.equal((await channel.checkQueue(queue)).messageCount, 4);
 });
