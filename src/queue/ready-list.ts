@@ -58,9 +58,11 @@ export class ReadyList {
     this.memoryBytes += size;
   }
 
-  /** Adds a message known only by its journal location (recovery); it is read back when it nears the head. */
+  /**
+   * Adds a message known only by its journal location (recovery); it is read
+   * back when it nears the head, so `source` must be set before then.
+   */
   pushStored(seq: number, location: StoredLocation, size: number, redelivered: boolean): void {
-    if (this.source === undefined) throw new Error('a queue without a journal cannot hold stored messages');
     this.paged.push(seq, location, size, redelivered);
   }
 

@@ -60,19 +60,19 @@ export class DurableStore implements DurabilityHooks {
       const path = join(dataDir, DEFINITIONS_FILE);
       const definitions = fs.exists(path) ? parseDefinitions(fs.readFile(path), path) : EMPTY_DEFINITIONS;
       const queues = restoreDefinitions(vhosts, definitions);
-      const { journal, recovered } = await Journal.open(
+      const journal = await Journal.open(
         join(dataDir, 'journal'),
         fs,
         log,
         { segmentSize: options.segmentSize ?? DEFAULT_SEGMENT_SIZE, epoch: options.epoch ?? 1 },
         (id) => queues.has(id),
+        (m) => {
+          const location = { segment: m.segment, offset: m.offset };
+          for (const id of m.queueIds) queues.get(id)!.restore(location, m.size, m.delivered?.has(id) ?? false);
+        },
         onFailure,
       );
       for (const [id, queue] of queues) queue.persistence = { id, journal };
-      for (const m of recovered) {
-        const location = { segment: m.segment, offset: m.offset };
-        for (const id of m.queueIds) queues.get(id)!.restore(location, m.size, m.delivered?.has(id) ?? false);
-      }
       const store = new DurableStore(dataDir, fs, lock, vhosts, journal, definitions.nextQueueId);
       for (const vhost of vhosts.values()) vhost.durability = store;
       return store;

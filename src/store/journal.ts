@@ -80,20 +80,25 @@ export class Journal {
     this.nextSeq = nextSeq;
   }
 
-  /** Opens the journal in `dir`, replaying what is there; `isQueue` says which queue ids still exist. */
+  /**
+   * Opens the journal in `dir`, replaying what is there: `isQueue` says which
+   * queue ids still exist, `restore` receives each message some queue still
+   * holds, in journal order.
+   */
   static async open(
     dir: string,
     fs: StoreFs,
     log: Logger,
     options: JournalOptions,
     isQueue: (id: number) => boolean,
+    restore: (m: RecoveredMessage) => void,
     onFailure: (err: Error) => void,
-  ): Promise<{ journal: Journal; recovered: RecoveredMessage[] }> {
+  ): Promise<Journal> {
     fs.mkdir(dir);
-    const { segments, messages, nextSeq } = await recoverSegments(dir, fs, log, isQueue);
+    const { segments, nextSeq } = await recoverSegments(dir, fs, log, isQueue, restore);
     const journal = new Journal(dir, fs, log, options, segments, nextSeq, onFailure);
     await journal.deleteDeadSegments();
-    return { journal, recovered: messages };
+    return journal;
   }
 
   /** Appends a message for the given queues; it is durable once a later commit completes. */

@@ -35,7 +35,8 @@ const PROGRESS_EVERY = 100_000;
 
 /**
  * Replays the journal: reads every segment in order, applies its .acks file,
- * and returns the messages queues still hold. A bad or short record in the
+ * and hands each message queues still hold to `restore`, a segment at a time
+ * (so the bookkeeping of a million messages never lives all at once). A bad or short record in the
  * last segment marks the end of what was ever confirmed: the segment is
  * truncated there. The same in an earlier, sealed segment is corruption.
  */
@@ -44,12 +45,13 @@ export async function recoverSegments(
   fs: StoreFs,
   log: Logger,
   isQueue: (id: number) => boolean,
-): Promise<{ segments: Segment[]; messages: RecoveredMessage[]; nextSeq: number }> {
+  restore: (m: RecoveredMessage) => void,
+): Promise<{ segments: Segment[]; nextSeq: number }> {
   const files = fs.list(dir).flatMap((name) => Segment.parseFileName(name) ?? []);
   const numbers = files.flatMap((f) => (f.kind === 'msgs' ? [f.number] : [])).sort((a, b) => a - b);
   await deleteOrphanAcks(dir, fs, files, new Set(numbers));
   const segments: Segment[] = [];
-  const messages: RecoveredMessage[] = [];
+  let restored = 0;
   // One buffer for every file read: a fresh one per 32 MiB segment is garbage the size of the journal.
   const scratch = new ReadBuffer();
   let nextSeq = 1;
@@ -100,14 +102,15 @@ export async function recoverSegments(
     for (const m of byOffset.values()) {
       if (m.queueIds.length === 0) continue;
       segment.live += m.queueIds.length;
-      messages.push(m);
+      restored++;
+      restore(m);
     }
     segments.push(segment);
   }
   if (numbers.length > 0) {
-    log.info({ records: recordsRead, messages: messages.length, segments: numbers.length, ms: Date.now() - started }, 'journal recovered');
+    log.info({ records: recordsRead, messages: restored, segments: numbers.length, ms: Date.now() - started }, 'journal recovered');
   }
-  return { segments, messages, nextSeq };
+  return { segments, nextSeq };
 }
 
 /**

@@ -3,6 +3,7 @@ import t from 'tap';
 import { ACK_ENTRY_SIZE, AckType, writeAckEntry } from '../../src/store/ack-entry.js';
 import { type DurabilityWaiter, Journal, type StoredLocation } from '../../src/store/journal.js';
 import { encodeSegmentHeader, SEGMENT_HEADER_SIZE, SegmentKind } from '../../src/store/segment-header.js';
+import type { RecoveredMessage } from '../../src/store/recovery.js';
 import { CrashFs } from '../support/crash-fs.js';
 import { seeded } from '../support/seeded-random.js';
 
@@ -18,7 +19,12 @@ const idOf = (b: Buffer): number => Number(/^message (\d+);/.exec(b.toString())?
 
 type Options = typeof BIG;
 
-const open = (fs: CrashFs, options: Options = BIG) => Journal.open(DIR, fs, log, options, (id) => id === 1, () => {});
+/** Opens the journal, collecting what it recovers. */
+async function open(fs: CrashFs, options: Options = BIG): Promise<{ journal: Journal; recovered: RecoveredMessage[] }> {
+  const recovered: RecoveredMessage[] = [];
+  const journal = await Journal.open(DIR, fs, log, options, (id) => id === 1, (m) => recovered.push(m), () => {});
+  return { journal, recovered };
+}
 
 /** The message ids a fresh open of `fs` recovers, in order; throws what open() throws. */
 async function recoveredIds(fs: CrashFs, options: Options = BIG): Promise<{ ids: number[]; journal: Journal }> {

@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import t from 'tap';
 import { Journal, type DurabilityWaiter, type StoredLocation } from '../../src/store/journal.js';
+import type { RecoveredMessage } from '../../src/store/recovery.js';
 import { CrashFs } from '../support/crash-fs.js';
 
 const log = pino({ level: 'silent' });
@@ -16,7 +17,12 @@ class Confirms implements DurabilityWaiter {
 }
 
 // A journal still running when the power goes fails with EIO: expected, and the tests look at the next boot.
-const open = (fs: CrashFs, queues: number[] = [1, 2]) => Journal.open(DIR, fs, log, options, (id) => queues.includes(id), () => {});
+/** Opens the journal, collecting what it recovers. */
+async function open(fs: CrashFs, queues: number[] = [1, 2]): Promise<{ journal: Journal; recovered: RecoveredMessage[] }> {
+  const recovered: RecoveredMessage[] = [];
+  const journal = await Journal.open(DIR, fs, log, options, (id) => queues.includes(id), (m) => recovered.push(m), () => {});
+  return { journal, recovered };
+}
 
 const body = (i: number): Buffer => Buffer.from(`message ${i} `.repeat(20));
 
