@@ -270,7 +270,7 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
   /** The first frame on a channel number not in use must be channel.open. */
   private openChannel(type: number, channelNumber: number, payload: Buffer): void {
     if (type !== FrameConstant.FRAME_METHOD) {
-      throw new AmqpError(ReplyCode.UNEXPECTED_FRAME, `expected a method frame on channel ${channelNumber}, got a content frame`);
+      throw new AmqpError(ReplyCode.UNEXPECTED_FRAME, 'expected method frame, got non method frame instead');
     }
     const method = decodeMethodFrame(this.decoder, payload);
     if (method.id !== MethodId.ChannelOpen) {
