@@ -4,12 +4,12 @@ import t from 'tap';
 import { withBroker } from '../support/broker.js';
 import { ensureDebianPackage } from '../support/debian-package.js';
 
-const examples = fileURLToPath(new URL('../../examples/', import.meta.url));
+const clientsDir = fileURLToPath(new URL('../../conformance/clients/', import.meta.url));
 
 /** Runs an example client script against the broker (asynchronously: the broker shares this event loop). */
 function runExample(command: string, script: string, url: string): Promise<{ status: number; output: string }> {
   return new Promise((resolve) => {
-    execFile(command, [`${examples}${script}`, url], { encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(command, [`${clientsDir}${script}`, url], { encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
       resolve({ status: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, output: `${stdout}${stderr}` });
     });
   });

@@ -1,6 +1,6 @@
 """Declares an exchange of each type, binds a queue, and round-trips a message with
 publisher confirms and a manual ack, using pika (Debian: python3-pika).
-Usage: python3 examples/pika-round-trip.py [amqp-url]"""
+Usage: python3 conformance/clients/pika-round-trip.py [amqp-url]"""
 import sys
 
 import pika

@@ -1,6 +1,6 @@
 # Declares a topic exchange, binds a queue and round-trips a message with
 # publisher confirms, using Bunny (Debian: ruby-bunny).
-# Usage: ruby examples/bunny-round-trip.rb [amqp-url]
+# Usage: ruby conformance/clients/bunny-round-trip.rb [amqp-url]
 require 'bunny'
 
 connection = Bunny.new(ARGV[0] || 'amqp://guest:guest@127.0.0.1:5672')
