@@ -40,6 +40,7 @@ const host: ChannelHost = {
   consumerStalled: () => {},
   confirmsPending: () => {},
   publishing: () => {},
+  commandFailed: () => {},
 };
 const publisher = new Publisher(host, 1);
 

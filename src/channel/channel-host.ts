@@ -30,6 +30,8 @@ export interface ChannelHost {
   consumerStalled(): void;
   /** A confirm became due: make sure the writer flushes this tick. */
   confirmsPending(): void;
+  /** A command run later (held behind a commit) failed: scope and report it as if it had failed on arrival. */
+  commandFailed(channelNumber: number, err: unknown): void;
   /** A message was published on this connection (publishers are what a memory alarm blocks). */
   publishing(): void;
 }

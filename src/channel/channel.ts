@@ -22,6 +22,12 @@ import { Publisher } from './publisher.js';
 import { Transaction } from './transaction.js';
 import { type Delivery, UnackedDeliveries } from './unacked-deliveries.js';
 
+interface HeldCommand {
+  readonly method: Method;
+  readonly rawProperties: Buffer | undefined;
+  readonly body: Buffer | undefined;
+}
+
 /**
  * One AMQP channel: assembles its commands, runs the channel, basic, confirm
  * and tx methods, and owns its consumers and unacknowledged deliveries.
@@ -44,6 +50,8 @@ export class Channel implements CommandSink, ConsumerChannel {
   /** Some consumer was held back by channelPrefetch, so a freed slot must wake all of the channel's queues. */
   private channelLimitHit = false;
   private confirms: ConfirmTracker | undefined;
+  /** Commands that arrived while a tx.commit waited for the journal; run once it is durable. */
+  private heldBehindCommit: HeldCommand[] | undefined;
   private transaction: Transaction | undefined;
 
   constructor(
@@ -61,6 +69,14 @@ export class Channel implements CommandSink, ConsumerChannel {
   }
 
   onCommand(method: Method, rawProperties: Buffer | undefined, body: Buffer | undefined): void {
+    if (this.heldBehindCommit !== undefined) {
+      this.heldBehindCommit.push({ method, rawProperties, body });
+      return;
+    }
+    this.execute(method, rawProperties, body);
+  }
+
+  private execute(method: Method, rawProperties: Buffer | undefined, body: Buffer | undefined): void {
     switch (method.id) {
       case MethodId.BasicPublish:
         return this.publish(method, rawProperties!, body!);
@@ -314,19 +330,54 @@ export class Channel implements CommandSink, ConsumerChannel {
     this.send({ id: MethodId.TxSelectOk });
   }
 
+  /**
+   * Applies the transaction. When it journaled persistent messages, commit-ok
+   * waits for the disk, as in RabbitMQ, and the channel's later commands
+   * wait with it so replies keep their order.
+   */
   private txCommit(): void {
     const tx = this.requireTransaction();
+    let journaled = false;
     for (const op of tx.take()) {
       switch (op.kind) {
         case 'publish':
-          this.publisher.commit(op.queues, op.message, op.mandatory);
+          journaled = this.publisher.commit(op.queues, op.message, op.mandatory) || journaled;
           break;
         case 'settle':
           this.settle(op.deliveries, op.requeue);
           break;
       }
     }
+    if (!journaled || this.host.journal === undefined) {
+      this.send({ id: MethodId.TxCommitOk });
+      return;
+    }
+    this.heldBehindCommit = [];
+    this.host.journal.whenDurable({ settle: (_seq, ok) => this.commitDurable(ok) });
+  }
+
+  private commitDurable(ok: boolean): void {
+    const held = this.heldBehindCommit ?? [];
+    this.heldBehindCommit = undefined;
+    // A failed journal closes the broker; there is nothing to confirm.
+    if (!ok || this.closing) return;
     this.send({ id: MethodId.TxCommitOk });
+    for (const [i, c] of held.entries()) {
+      // Another commit among them holds the rest again (execute() may have set the field).
+      const heldAgain = this.heldBehindCommit as HeldCommand[] | undefined;
+      if (heldAgain !== undefined) {
+        heldAgain.push(...held.slice(i));
+        return;
+      }
+      try {
+        // Errors name the method being processed: this one, not the last that arrived.
+        this.assembler.lastMethodId = c.method.id;
+        this.execute(c.method, c.rawProperties, c.body);
+      } catch (err) {
+        this.host.commandFailed(this.number, err);
+        return;
+      }
+    }
   }
 
   private requireTransaction(): Transaction {

@@ -58,13 +58,14 @@ export class Publisher {
    * so a queue redeclared meanwhile gets the message; a message left with
    * no queue is returned if mandatory.
    */
-  commit(queues: readonly Queue[], message: Message, mandatory: boolean): void {
+  /** Returns whether the message went to the journal (the commit is then durable only after the next sync). */
+  commit(queues: readonly Queue[], message: Message, mandatory: boolean): boolean {
     const live: Queue[] = [];
     for (const q of queues) {
       const current = q.deleted ? this.host.vhost.queues.get(q.name) : q;
       if (current !== undefined) live.push(current);
     }
-    this.deliver(live, message, mandatory, undefined);
+    return this.deliver(live, message, mandatory, undefined);
   }
 
   /**
@@ -73,16 +74,18 @@ export class Publisher {
    * message for durable queues is journaled once for all of them, and its
    * confirm waits for the disk; any other publish is confirmed at once.
    */
-  private deliver(queues: readonly Queue[], message: Message, mandatory: boolean, confirms: ConfirmTracker | undefined): void {
+  private deliver(queues: readonly Queue[], message: Message, mandatory: boolean, confirms: ConfirmTracker | undefined): boolean {
+    let journaled = false;
     if (queues.length === 0) {
       if (mandatory) this.returnUnroutable(message);
       confirms?.publish(0);
     } else {
       const delivered = withoutBcc(message);
-      this.journal(queues, delivered, confirms);
+      journaled = this.journal(queues, delivered, confirms);
       for (let i = 0; i < queues.length; i++) queues[i]!.enqueue(delivered);
     }
     if (confirms !== undefined) this.host.confirmsPending();
+    return journaled;
   }
 
   private returnUnroutable(message: Message): void {
@@ -97,7 +100,7 @@ export class Publisher {
   }
 
   /** Journals the message if it must survive a restart; numbers its confirm either way. */
-  private journal(queues: readonly Queue[], message: Message, confirms: ConfirmTracker | undefined): void {
+  private journal(queues: readonly Queue[], message: Message, confirms: ConfirmTracker | undefined): boolean {
     const journal = this.host.journal;
     let ids: number[] | undefined;
     if (journal !== undefined) {
@@ -108,10 +111,11 @@ export class Publisher {
     }
     if (ids === undefined || !message.persistent) {
       confirms?.publish(0);
-      return;
+      return false;
     }
     const seq = confirms?.publish(1) ?? 0;
     message.location = journal!.append(ids, message.exchange, message.routingKey, message.rawProperties, message.body, confirms, seq);
+    return true;
   }
 
   private routingKeys(message: Message): readonly string[] {

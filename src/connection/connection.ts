@@ -326,6 +326,10 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
    * commands) or connection.close (everything else). `channel` is given for
    * errors raised while that channel processed a frame.
    */
+  commandFailed(channelNumber: number, err: unknown): void {
+    this.onError(err, this.channels.get(channelNumber));
+  }
+
   private onError(err: unknown, channel?: Channel): void {
     if (!(err instanceof AmqpError)) {
       this.log.error({ err }, 'internal error; closing the connection');

@@ -126,6 +126,17 @@ export class Journal {
     return { segment: segment.number, offset };
   }
 
+  /** Tells `waiter` (with seq 0) once everything appended so far is durable. */
+  whenDurable(waiter: DurabilityWaiter): void {
+    if (this.failure !== undefined) {
+      waiter.settle(0, false);
+      return;
+    }
+    this.waiterTargets.push(waiter);
+    this.waiterSeqs.push(0);
+    this.scheduleCommit();
+  }
+
   /** Records that a queue is done with a message (acked, rejected, purged, dropped, queue deleted). */
   removed(queueId: number, location: StoredLocation): void {
     const segment = this.segments.get(location.segment);

@@ -32,6 +32,8 @@ export class CrashFs implements StoreFs {
   syncs = 0;
   /** Counts the operations that change the disk (writes, truncations, syncs, creations, unlinks). */
   changes = 0;
+  /** A slow disk: each datasync takes this long, so a reply sent before it finishes can be caught. */
+  syncDelayMs = 0;
 
   constructor(private readonly random: () => number = Math.random) {}
 
@@ -169,6 +171,7 @@ class CrashFile implements StoreFile {
   }
 
   async datasync(): Promise<void> {
+    if (this.fs.syncDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.fs.syncDelayMs));
     this.live();
     this.fs.change();
     const s = this.fs.state(this.path);
