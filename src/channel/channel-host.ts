@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { FrameWriter } from '../framing/frame-writer.js';
+import type { Channel } from './channel.js';
 import type { Journal } from '../store/journal.js';
 import type { VirtualHost } from '../vhost/virtual-host.js';
 
@@ -31,7 +32,7 @@ export interface ChannelHost {
   /** A confirm became due: make sure the writer flushes this tick. */
   confirmsPending(): void;
   /** A command run later (held behind a commit) failed: scope and report it as if it had failed on arrival. */
-  commandFailed(channelNumber: number, err: unknown): void;
+  commandFailed(channel: Channel, err: unknown): void;
   /** A message was published on this connection (publishers are what a memory alarm blocks). */
   publishing(): void;
 }

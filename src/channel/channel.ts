@@ -52,6 +52,10 @@ export class Channel implements CommandSink, ConsumerChannel {
   private confirms: ConfirmTracker | undefined;
   /** Commands that arrived while a tx.commit waited for the journal; run once it is durable. */
   private heldBehindCommit: HeldCommand[] | undefined;
+  /** The client's channel.close, when it arrived behind a waiting commit: commit-ok must go first. */
+  private closeAfterCommit: (() => void) | undefined;
+  /** Set by release(): the channel is gone from its connection. */
+  private released = false;
   private transaction: Transaction | undefined;
 
   constructor(
@@ -193,6 +197,10 @@ export class Channel implements CommandSink, ConsumerChannel {
    * unacknowledged messages go back to their queues, in their original places.
    */
   release(): void {
+    this.released = true;
+    // Held commands die with the channel: a command replayed later would act on a channel nobody owns.
+    this.heldBehindCommit = undefined;
+    this.closeAfterCommit = undefined;
     for (const consumer of this.consumers.values()) consumer.queue.removeConsumer(consumer);
     this.consumers.clear();
     if (this.transaction !== undefined) this.unacked.restore(this.transaction.rollback());
@@ -356,28 +364,46 @@ export class Channel implements CommandSink, ConsumerChannel {
     this.host.journal.whenDurable({ settle: (_seq, ok) => this.commitDurable(ok) });
   }
 
+  /**
+   * Holds the client's channel.close while a commit waits for the disk, so
+   * commit-ok (and the replies to commands before the close) go out first.
+   * Returns false when nothing is waiting and the close can proceed now.
+   */
+  deferClose(close: () => void): boolean {
+    if (this.heldBehindCommit === undefined) return false;
+    this.closeAfterCommit = close;
+    return true;
+  }
+
   private commitDurable(ok: boolean): void {
     const held = this.heldBehindCommit ?? [];
+    const close = this.closeAfterCommit;
     this.heldBehindCommit = undefined;
-    // A failed journal closes the broker; there is nothing to confirm.
-    if (!ok || this.closing) return;
+    this.closeAfterCommit = undefined;
+    // A failed journal closes the broker; a released or broker-closed channel has no one to answer.
+    if (!ok || this.closing || this.released) return;
     this.send({ id: MethodId.TxCommitOk });
-    for (const [i, c] of held.entries()) {
-      // Another commit among them holds the rest again (execute() may have set the field).
-      const heldAgain = this.heldBehindCommit as HeldCommand[] | undefined;
-      if (heldAgain !== undefined) {
-        heldAgain.push(...held.slice(i));
-        return;
-      }
-      try {
+    const arrived = this.assembler.lastMethodId;
+    try {
+      for (const [i, c] of held.entries()) {
+        // Another commit among them holds the rest again (execute() may have set the field).
+        const heldAgain = this.heldBehindCommit as HeldCommand[] | undefined;
+        if (heldAgain !== undefined) {
+          heldAgain.push(...held.slice(i));
+          this.closeAfterCommit = close;
+          return;
+        }
         // Errors name the method being processed: this one, not the last that arrived.
         this.assembler.lastMethodId = c.method.id;
         this.execute(c.method, c.rawProperties, c.body);
-      } catch (err) {
-        this.host.commandFailed(this.number, err);
-        return;
       }
+    } catch (err) {
+      this.host.commandFailed(this, err);
+      return;
+    } finally {
+      this.assembler.lastMethodId = arrived;
     }
+    close?.();
   }
 
   private requireTransaction(): Transaction {

@@ -293,9 +293,12 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
       // Only valid as the answer to the broker's channel.close; RabbitMQ's words for it otherwise.
       throw new AmqpError(ReplyCode.COMMAND_INVALID, 'unimplemented method').withMethod(method.id);
     }
-    channel.release();
-    this.channels.delete(channel.number);
-    this.writer.method(channel.number, { id: MethodId.ChannelCloseOk });
+    const close = (): void => {
+      channel.release();
+      this.channels.delete(channel.number);
+      this.writer.method(channel.number, { id: MethodId.ChannelCloseOk });
+    };
+    if (!channel.deferClose(close)) close();
   }
 
   /** After the broker closed a channel: only close-ok (or the client's own close) matter. */
@@ -326,8 +329,9 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
    * commands) or connection.close (everything else). `channel` is given for
    * errors raised while that channel processed a frame.
    */
-  commandFailed(channelNumber: number, err: unknown): void {
-    this.onError(err, this.channels.get(channelNumber));
+  commandFailed(channel: Channel, err: unknown): void {
+    // Only while it is still this connection's channel: the number may belong to a new one by now.
+    if (this.channels.get(channel.number) === channel) this.onError(err, channel);
   }
 
   private onError(err: unknown, channel?: Channel): void {

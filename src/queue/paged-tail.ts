@@ -1,18 +1,27 @@
 import type { StoredLocation } from '../store/journal.js';
 import { ArrayDeque } from './array-deque.js';
+import type { QueuedMessage } from './message.js';
 
 const TWO_32 = 0x1_0000_0000;
+/** Location slot of an entry kept in memory (a transient message queued behind paged ones). */
+const IN_MEMORY = -1;
 /** Numbers per entry: sequence, packed location, size, redelivered flag. */
 const STRIDE = 4;
+
+export type PagedEntry =
+  | { readonly seq: number; readonly location: StoredLocation; readonly size: number; readonly redelivered: boolean; readonly held?: undefined }
+  | { readonly held: QueuedMessage };
 
 /**
  * The back of a long durable queue, kept as numbers only: the sequence,
  * journal location and size of each message, four array slots per message
  * and no object. The messages stay in the journal until they come near the
- * head and are read back.
+ * head and are read back. A message with no journal copy (transient) that
+ * arrives behind them waits here too, in memory, so queue order holds.
  */
 export class PagedTail {
   private readonly entries = new ArrayDeque<number>();
+  private readonly held = new ArrayDeque<QueuedMessage>();
   private bytes = 0;
 
   get length(): number {
@@ -32,23 +41,38 @@ export class PagedTail {
     this.bytes += size;
   }
 
+  /** Queues a message that has no journal copy behind the paged ones, keeping it in memory. */
+  pushHeld(qm: QueuedMessage): void {
+    this.entries.push(qm.seq);
+    this.entries.push(IN_MEMORY);
+    this.entries.push(qm.message.size);
+    this.entries.push(0);
+    this.held.push(qm);
+    this.bytes += qm.message.size;
+  }
+
   /** Removes the head entry; undefined when empty. */
-  shift(): { seq: number; location: StoredLocation; size: number; redelivered: boolean } | undefined {
+  shift(): PagedEntry | undefined {
     if (this.entries.length === 0) return undefined;
     const seq = this.entries.shift()!;
-    const location = unpack(this.entries.shift()!);
+    const packed = this.entries.shift()!;
     const size = this.entries.shift()!;
     const redelivered = this.entries.shift() === 1;
     this.bytes -= size;
-    return { seq, location, size, redelivered };
+    if (packed === IN_MEMORY) return { held: this.held.shift()! };
+    return { seq, location: unpack(packed), size, redelivered };
   }
 
   *storedLocations(): IterableIterator<StoredLocation> {
-    for (let i = 1; i < this.entries.length; i += STRIDE) yield unpack(this.entries.at(i)!);
+    for (let i = 1; i < this.entries.length; i += STRIDE) {
+      const packed = this.entries.at(i)!;
+      if (packed !== IN_MEMORY) yield unpack(packed);
+    }
   }
 
   clear(): void {
     this.entries.clear();
+    this.held.clear();
     this.bytes = 0;
   }
 }

@@ -49,8 +49,13 @@ export class ReadyList {
 
   push(qm: QueuedMessage): void {
     const { location, size } = qm.message;
-    // Once anything is paged, later messages must queue behind it, so they are paged too.
-    if (this.source !== undefined && location !== undefined && (this.paged.length > 0 || this.full(size))) {
+    // Once anything is paged, later messages must queue behind it, whether they can be paged or not.
+    if (this.paged.length > 0) {
+      if (location === undefined) this.paged.pushHeld(qm);
+      else this.paged.push(qm.seq, location, size, qm.redelivered);
+      return;
+    }
+    if (this.source !== undefined && location !== undefined && this.full(size)) {
       this.paged.push(qm.seq, location, size, qm.redelivered);
       return;
     }
@@ -124,9 +129,9 @@ export class ReadyList {
     const source = this.source!;
     for (let n = 0; n < PAGE_IN_BATCH && this.paged.length > 0; n++) {
       const entry = this.paged.shift()!;
-      const message = source.load(entry.location);
-      this.fifo.push({ message, seq: entry.seq, redelivered: entry.redelivered });
-      this.memoryBytes += entry.size;
+      const qm = entry.held ?? { message: source.load(entry.location), seq: entry.seq, redelivered: entry.redelivered };
+      this.fifo.push(qm);
+      this.memoryBytes += qm.message.size;
     }
   }
 }

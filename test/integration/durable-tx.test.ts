@@ -3,8 +3,10 @@ import t from 'tap';
 import { type Broker, startBroker } from '../../src/index.js';
 import { within } from '../support/broker.js';
 import { CrashFs } from '../support/crash-fs.js';
+import { MethodId } from '../../src/protocol/generated/amqp-methods.js';
 import { txCommit, txSelect } from '../support/channel-methods.js';
 import { tempDataDir } from '../support/data-dir.js';
+import { RawClient } from '../support/raw-client.js';
 
 // tx.commit-ok promises the transaction is done: for persistent messages in a
 // durable queue that means on disk, so a power loss right after commit-ok
@@ -54,4 +56,43 @@ t.test('commands sent right behind a durable tx.commit are answered after commit
   // Not awaited in between: amqplib fails the channel if replies come out of order.
   const [, declared] = await Promise.all([txCommit(ch), ch.checkQueue('tx-order')]);
   t.equal(declared.messageCount, 1, 'the declare behind the commit sees the committed message');
+});
+
+t.test('a channel.close or a dropped connection behind a waiting durable commit leaves nothing behind', async (t) => {
+  const disk = new CrashFs();
+  disk.syncDelayMs = 200;
+  const broker = await startBroker({ dataDir: tempDataDir(t, 'durable-tx-close-'), storeFs: disk.mount(), logLevel: 'silent' });
+  t.teardown(() => broker.close());
+  const observer = await connect(broker);
+  t.teardown(() => observer.close().catch(() => {}));
+  const admin = await observer.createChannel();
+  await admin.assertQueue('tx-close', { durable: true });
+
+  // Pipelined: commit, then close. commit-ok must come before close-ok, as in RabbitMQ.
+  const raw = await RawClient.open(t, broker.port);
+  await raw.openChannel(1);
+  raw.method(1, { id: MethodId.TxSelect });
+  await raw.expectMethod(MethodId.TxSelectOk, 1);
+  raw.publish(1, 'tx-close', Buffer.from('a'), { deliveryMode: 2 });
+  raw.method(1, { id: MethodId.TxCommit });
+  raw.method(1, { id: MethodId.ChannelClose, replyCode: 200, replyText: 'bye', classId: 0, methodId: 0 });
+  t.equal((await raw.next(5000)).method?.id, MethodId.TxCommitOk, 'commit-ok first');
+  t.equal((await raw.next(5000)).method?.id, MethodId.ChannelCloseOk, 'then close-ok');
+
+  // Dropped: the connection goes while the commit waits with a consume held behind it.
+  const dropped = await RawClient.open(t, broker.port);
+  await dropped.openChannel(1);
+  dropped.method(1, { id: MethodId.TxSelect });
+  await dropped.expectMethod(MethodId.TxSelectOk, 1);
+  dropped.publish(1, 'tx-close', Buffer.from('b'), { deliveryMode: 2 });
+  dropped.method(1, { id: MethodId.TxCommit });
+  dropped.method(1, { id: MethodId.BasicConsume, queue: 'tx-close', consumerTag: '', noLocal: false, noAck: true, exclusive: false, noWait: false, arguments: {} });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  dropped.destroy();
+  // Past the slow sync: the held consume would have run by now.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+
+  const q = await admin.checkQueue('tx-close');
+  t.equal(q.consumerCount, 0, 'no consumer is left on a channel that is gone');
+  t.equal(q.messageCount, 2, 'both committed messages wait in the queue');
 });

@@ -58,3 +58,17 @@ t.test('requeued messages still go ahead of paged ones; storedLocations covers e
   for (let qm = list.shift(); qm !== undefined; qm = list.shift()) order.push(qm.seq);
   t.same(order, [0, 1, 2, 3, 4, 5]);
 });
+
+t.test('a transient message queued behind paged ones keeps its place', async (t) => {
+  const journal = new FakeJournal();
+  const list = new ReadyList({ messages: 2, bytes: 1 << 20 });
+  list.source = journal;
+  for (let i = 0; i < 5; i++) list.push(stored(journal, i));
+  list.push({ message: new Message('', 'q', EMPTY_PROPERTIES, Buffer.from('transient')), seq: 5, redelivered: false });
+  list.push(stored(journal, 6));
+  t.equal(list.length, 7);
+  t.equal([...list.storedLocations()].length, 6, 'the transient message has no journal location to forget');
+  const order: number[] = [];
+  for (let qm = list.shift(); qm !== undefined; qm = list.shift()) order.push(qm.seq);
+  t.same(order, [0, 1, 2, 3, 4, 5, 6]);
+});
