@@ -8,7 +8,7 @@ import type { Encoder } from '../protocol/encoder.js';
  *   u32 length    bytes after this field, checksum included
  *   u32 crc32     CRC-32 (zlib's, IEEE polynomial) of everything after this field
  *   u32 epoch     replication epoch the record was written in
- *   u64 seq       the message's sequence number, unique for the store's life
+ *   u64 seq       the message's sequence number, increasing; unique among the records on disk
  *   u8  type      RecordType
  *   payload       for Enqueue: u16 queue count, that many u32 queue ids,
  *                 shortstr exchange, shortstr routing key,
