@@ -1,5 +1,5 @@
 import * as amqp from 'amqplib';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { type Broker, startBroker } from '../../src/index.js';
 import { within } from '../support/broker.js';
 import { CrashFs } from '../support/crash-fs.js';
@@ -69,23 +69,13 @@ t.test('a channel.close or a dropped connection behind a waiting durable commit 
   await admin.assertQueue('tx-close', { durable: true });
 
   // Pipelined: commit, then close. commit-ok must come before close-ok, as in RabbitMQ.
-  const raw = await RawClient.open(t, broker.port);
-  await raw.openChannel(1);
-  raw.method(1, { id: MethodId.TxSelect });
-  await raw.expectMethod(MethodId.TxSelectOk, 1);
-  raw.publish(1, 'tx-close', Buffer.from('a'), { deliveryMode: 2 });
-  raw.method(1, { id: MethodId.TxCommit });
+  const raw = await commitPersistent(t, broker.port, 'tx-close', 'a');
   raw.method(1, { id: MethodId.ChannelClose, replyCode: 200, replyText: 'bye', classId: 0, methodId: 0 });
   t.equal((await raw.next(5000)).method?.id, MethodId.TxCommitOk, 'commit-ok first');
   t.equal((await raw.next(5000)).method?.id, MethodId.ChannelCloseOk, 'then close-ok');
 
   // Dropped: the connection goes while the commit waits with a consume held behind it.
-  const dropped = await RawClient.open(t, broker.port);
-  await dropped.openChannel(1);
-  dropped.method(1, { id: MethodId.TxSelect });
-  await dropped.expectMethod(MethodId.TxSelectOk, 1);
-  dropped.publish(1, 'tx-close', Buffer.from('b'), { deliveryMode: 2 });
-  dropped.method(1, { id: MethodId.TxCommit });
+  const dropped = await commitPersistent(t, broker.port, 'tx-close', 'b');
   dropped.method(1, { id: MethodId.BasicConsume, queue: 'tx-close', consumerTag: '', noLocal: false, noAck: true, exclusive: false, noWait: false, arguments: {} });
   await new Promise((resolve) => setTimeout(resolve, 20));
   dropped.destroy();
@@ -96,3 +86,14 @@ t.test('a channel.close or a dropped connection behind a waiting durable commit 
   t.equal(q.consumerCount, 0, 'no consumer is left on a channel that is gone');
   t.equal(q.messageCount, 2, 'both committed messages wait in the queue');
 });
+
+/** A raw client that publishes one persistent message in a transaction on channel 1 and sends tx.commit without waiting. */
+async function commitPersistent(t: Test, port: number, queue: string, body: string): Promise<RawClient> {
+  const client = await RawClient.open(t, port);
+  await client.openChannel(1);
+  client.method(1, { id: MethodId.TxSelect });
+  await client.expectMethod(MethodId.TxSelectOk, 1);
+  client.publish(1, queue, Buffer.from(body), { deliveryMode: 2 });
+  client.method(1, { id: MethodId.TxCommit });
+  return client;
+}
