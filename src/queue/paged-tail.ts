@@ -51,16 +51,21 @@ export class PagedTail {
     this.bytes += qm.message.size;
   }
 
-  /** Removes the head entry; undefined when empty. */
-  shift(): PagedEntry | undefined {
+  /** The head entry, left in place (reading it back may fail); undefined when empty. */
+  peek(): PagedEntry | undefined {
     if (this.entries.length === 0) return undefined;
-    const seq = this.entries.shift()!;
-    const packed = this.entries.shift()!;
-    const size = this.entries.shift()!;
-    const redelivered = this.entries.shift() === 1;
-    this.bytes -= size;
-    if (packed === IN_MEMORY) return { held: this.held.shift()! };
-    return { seq, location: unpack(packed), size, redelivered };
+    const packed = this.entries.at(1)!;
+    if (packed === IN_MEMORY) return { held: this.held.at(0)! };
+    return { seq: this.entries.at(0)!, location: unpack(packed), size: this.entries.at(2)!, redelivered: this.entries.at(3) === 1 };
+  }
+
+  /** Removes the head entry. */
+  drop(): void {
+    if (this.entries.length === 0) return;
+    this.entries.shift();
+    if (this.entries.shift() === IN_MEMORY) this.held.shift();
+    this.bytes -= this.entries.shift()!;
+    this.entries.shift();
   }
 
   *storedLocations(): IterableIterator<StoredLocation> {

@@ -128,8 +128,10 @@ export class ReadyList {
   private pageIn(): void {
     const source = this.source!;
     for (let n = 0; n < PAGE_IN_BATCH && this.paged.length > 0; n++) {
-      const entry = this.paged.shift()!;
+      const entry = this.paged.peek()!;
+      // Dropped only once read: a failed read leaves the entry where it was.
       const qm = entry.held ?? { message: source.load(entry.location), seq: entry.seq, redelivered: entry.redelivered };
+      this.paged.drop();
       this.fifo.push(qm);
       this.memoryBytes += qm.message.size;
     }

@@ -72,3 +72,19 @@ t.test('a transient message queued behind paged ones keeps its place', async (t)
   for (let qm = list.shift(); qm !== undefined; qm = list.shift()) order.push(qm.seq);
   t.same(order, [0, 1, 2, 3, 4, 5, 6]);
 });
+
+t.test('a paged message whose read fails stays queued and comes back on the next try', async (t) => {
+  const journal = new FakeJournal();
+  const list = new ReadyList({ messages: 1, bytes: 1 << 20 });
+  list.source = journal;
+  for (let i = 0; i < 3; i++) list.push(stored(journal, i));
+  t.equal(list.shift()?.seq, 0);
+  const failing = journal.load.bind(journal);
+  journal.load = () => {
+    throw new Error('EIO');
+  };
+  t.throws(() => list.shift(), /EIO/);
+  t.equal(list.length, 2, 'nothing was lost by the failed read');
+  journal.load = failing;
+  t.same([list.shift()?.seq, list.shift()?.seq], [1, 2]);
+});
