@@ -45,17 +45,21 @@ t.test('a committed transaction of persistent messages survives a power loss rig
 });
 
 t.test('commands sent right behind a durable tx.commit are answered after commit-ok, in order', async (t) => {
-  const broker = await startBroker({ dataDir: tempDataDir(t, 'durable-tx-order-'), logLevel: 'silent' });
+  // A slow disk and a raw client (amqplib waits for each reply before its next request, so it cannot pipeline).
+  const disk = new CrashFs();
+  disk.syncDelayMs = 200;
+  const broker = await startBroker({ dataDir: tempDataDir(t, 'durable-tx-order-'), storeFs: disk.mount(), logLevel: 'silent' });
   t.teardown(() => broker.close());
-  const connection = await connect(broker);
-  t.teardown(() => connection.close().catch(() => {}));
-  const ch = await connection.createChannel();
-  await ch.assertQueue('tx-order', { durable: true });
-  await txSelect(ch);
-  ch.sendToQueue('tx-order', Buffer.from('x'), { persistent: true });
-  // Not awaited in between: amqplib fails the channel if replies come out of order.
-  const [, declared] = await Promise.all([txCommit(ch), ch.checkQueue('tx-order')]);
-  t.equal(declared.messageCount, 1, 'the declare behind the commit sees the committed message');
+  const setup = await connect(broker);
+  t.teardown(() => setup.close().catch(() => {}));
+  await (await setup.createChannel()).assertQueue('tx-order', { durable: true });
+
+  const raw = await commitPersistent(t, broker.port, 'tx-order', 'x');
+  raw.method(1, { id: MethodId.QueueDeclare, queue: 'tx-order', passive: true, durable: false, exclusive: false, autoDelete: false, noWait: false, arguments: {} });
+  t.equal((await raw.next(5000)).method?.id, MethodId.TxCommitOk, 'commit-ok first');
+  const declared = (await raw.next(5000)).method;
+  t.equal(declared?.id, MethodId.QueueDeclareOk, 'then the reply to the command behind it');
+  t.equal(declared?.id === MethodId.QueueDeclareOk && declared.messageCount, 1, 'which sees the committed message');
 });
 
 t.test('a channel.close or a dropped connection behind a waiting durable commit leaves nothing behind', async (t) => {
