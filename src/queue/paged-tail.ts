@@ -5,16 +5,16 @@ import type { QueuedMessage } from './message.js';
 const TWO_32 = 0x1_0000_0000;
 /** Location slot of an entry kept in memory (a transient message queued behind paged ones). */
 const IN_MEMORY = -1;
-/** Numbers per entry: sequence, packed location, size, redelivered flag. */
-const STRIDE = 4;
+/** Numbers per entry: sequence, packed location, redelivered flag. */
+const STRIDE = 3;
 
 export type PagedEntry =
-  | { readonly seq: number; readonly location: StoredLocation; readonly size: number; readonly redelivered: boolean; readonly held?: undefined }
+  | { readonly seq: number; readonly location: StoredLocation; readonly redelivered: boolean; readonly held?: undefined }
   | { readonly held: QueuedMessage };
 
 /**
  * The back of a long durable queue, kept as numbers only: the sequence,
- * journal location and size of each message, four array slots per message
+ * journal location and redelivered flag of each message, three array slots per message
  * and no object. The messages stay in the journal until they come near the
  * head and are read back. A message with no journal copy (transient) that
  * arrives behind them waits here too, in memory, so queue order holds.
@@ -22,33 +22,24 @@ export type PagedEntry =
 export class PagedTail {
   private readonly entries = new ArrayDeque<number>();
   private readonly held = new ArrayDeque<QueuedMessage>();
-  private bytes = 0;
 
   get length(): number {
     return this.entries.length / STRIDE;
   }
 
-  get byteSize(): number {
-    return this.bytes;
-  }
-
-  push(seq: number, location: StoredLocation, size: number, redelivered: boolean): void {
+  push(seq: number, location: StoredLocation, redelivered: boolean): void {
     // segment × 2^32 + offset is exact in a double for any realistic segment count.
     this.entries.push(seq);
     this.entries.push(location.segment * TWO_32 + location.offset);
-    this.entries.push(size);
     this.entries.push(redelivered ? 1 : 0);
-    this.bytes += size;
   }
 
   /** Queues a message that has no journal copy behind the paged ones, keeping it in memory. */
   pushHeld(qm: QueuedMessage): void {
     this.entries.push(qm.seq);
     this.entries.push(IN_MEMORY);
-    this.entries.push(qm.message.size);
     this.entries.push(0);
     this.held.push(qm);
-    this.bytes += qm.message.size;
   }
 
   /** The head entry, left in place (reading it back may fail); undefined when empty. */
@@ -56,7 +47,7 @@ export class PagedTail {
     if (this.entries.length === 0) return undefined;
     const packed = this.entries.at(1)!;
     if (packed === IN_MEMORY) return { held: this.held.at(0)! };
-    return { seq: this.entries.at(0)!, location: unpack(packed), size: this.entries.at(2)!, redelivered: this.entries.at(3) === 1 };
+    return { seq: this.entries.at(0)!, location: unpack(packed), redelivered: this.entries.at(2) === 1 };
   }
 
   /** Removes the head entry. */
@@ -64,7 +55,6 @@ export class PagedTail {
     if (this.entries.length === 0) return;
     this.entries.shift();
     if (this.entries.shift() === IN_MEMORY) this.held.shift();
-    this.bytes -= this.entries.shift()!;
     this.entries.shift();
   }
 
@@ -78,7 +68,6 @@ export class PagedTail {
   clear(): void {
     this.entries.clear();
     this.held.clear();
-    this.bytes = 0;
   }
 }
 

@@ -85,8 +85,8 @@ export class Queue {
   }
 
   /** Puts back a message recovered from the journal, at the end of the queue; it is read when delivered. */
-  restore(location: StoredLocation, size: number, redelivered: boolean): void {
-    this.ready.pushStored(this.nextSeq++, location, size, redelivered);
+  restore(location: StoredLocation, redelivered: boolean): void {
+    this.ready.pushStored(this.nextSeq++, location, redelivered);
   }
 
   /**

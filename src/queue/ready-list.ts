@@ -43,20 +43,16 @@ export class ReadyList {
     return this.fifo.length + this.requeued.length + this.paged.length;
   }
 
-  get byteSize(): number {
-    return this.memoryBytes + this.paged.byteSize;
-  }
-
   push(qm: QueuedMessage): void {
     const { location, size } = qm.message;
     // Once anything is paged, later messages must queue behind it, whether they can be paged or not.
     if (this.paged.length > 0) {
       if (location === undefined) this.paged.pushHeld(qm);
-      else this.paged.push(qm.seq, location, size, qm.redelivered);
+      else this.paged.push(qm.seq, location, qm.redelivered);
       return;
     }
     if (this.source !== undefined && location !== undefined && this.full(size)) {
-      this.paged.push(qm.seq, location, size, qm.redelivered);
+      this.paged.push(qm.seq, location, qm.redelivered);
       return;
     }
     this.fifo.push(qm);
@@ -67,8 +63,8 @@ export class ReadyList {
    * Adds a message known only by its journal location (recovery); it is read
    * back when it nears the head, so `source` must be set before then.
    */
-  pushStored(seq: number, location: StoredLocation, size: number, redelivered: boolean): void {
-    this.paged.push(seq, location, size, redelivered);
+  pushStored(seq: number, location: StoredLocation, redelivered: boolean): void {
+    this.paged.push(seq, location, redelivered);
   }
 
   /** Puts a message back at the position its sequence number gives it. */

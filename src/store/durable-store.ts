@@ -68,7 +68,7 @@ export class DurableStore implements DurabilityHooks {
         (id) => queues.has(id),
         (m) => {
           const location = { segment: m.segment, offset: m.offset };
-          for (const id of m.queueIds) queues.get(id)!.restore(location, m.size, m.delivered?.has(id) ?? false);
+          for (const id of m.queueIds) queues.get(id)!.restore(location, m.delivered?.has(id) ?? false);
         },
         onFailure,
       );

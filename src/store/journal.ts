@@ -323,7 +323,6 @@ export class Journal {
     for (const segment of [...this.segments.values()]) {
       if (segment === this.active || segment.live > 0 || this.pendingAcks.has(segment)) continue;
       this.segments.delete(segment.number);
-      segment.deleted = true;
       await segment.msgs?.close();
       await segment.acks?.close();
       // The .msgs file goes first, durably: a crash in between leaves an .acks file alone, which recovery

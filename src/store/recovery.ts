@@ -15,8 +15,6 @@ export interface RecoveredMessage {
   readonly seq: number;
   readonly segment: number;
   readonly offset: number;
-  /** Body size, for the queue's byte counts. */
-  readonly size: number;
   /** Queues that still hold it, in the order they were stored. */
   readonly queueIds: number[];
   /** Queues that had delivered it without an ack at the crash; made only when there is one. */
@@ -90,7 +88,7 @@ export async function recoverSegments(
       nextSeq = Math.max(nextSeq, record.seq + 1);
       const holders = record.queueIds.filter(isQueue);
       if (holders.length > 0) {
-        byOffset.set(offset, { seq: record.seq, segment: number, offset, size: record.body.length, queueIds: holders, delivered: undefined });
+        byOffset.set(offset, { seq: record.seq, segment: number, offset, queueIds: holders, delivered: undefined });
       }
       offset += result.size;
       if (++recordsRead % PROGRESS_EVERY === 0) {

@@ -10,7 +10,6 @@ export class Segment {
   acksSize = 0;
   /** (queue, message) pairs stored here that no queue has removed yet; at 0 the segment can go. */
   live = 0;
-  deleted = false;
 
   constructor(readonly number: number) {}
 
