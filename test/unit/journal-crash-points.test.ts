@@ -1,16 +1,14 @@
-import { pino } from 'pino';
 import t from 'tap';
 import { ACK_ENTRY_SIZE, AckType, writeAckEntry } from '../../src/store/ack-entry.js';
 import { type DurabilityWaiter, Journal, type StoredLocation } from '../../src/store/journal.js';
 import { encodeSegmentHeader, SEGMENT_HEADER_SIZE, SegmentKind } from '../../src/store/segment-header.js';
-import type { RecoveredMessage } from '../../src/store/recovery.js';
 import { CrashFs } from '../support/crash-fs.js';
+import { JOURNAL_DIR, openJournal } from '../support/journal.js';
 import { seeded } from '../support/seeded-random.js';
 
 // The journal's files cut or damaged at every place a crash or a bad disk can leave them.
 
-const log = pino({ level: 'silent' });
-const DIR = '/data/journal';
+const DIR = JOURNAL_DIR;
 const BIG = { segmentSize: 1 << 20, epoch: 1 };
 const SMALL = { segmentSize: 600, epoch: 1 };
 const file = (segment: number, kind: 'msgs' | 'acks'): string => `${DIR}/${String(segment).padStart(10, '0')}.${kind}`;
@@ -19,12 +17,7 @@ const idOf = (b: Buffer): number => Number(/^message (\d+);/.exec(b.toString())?
 
 type Options = typeof BIG;
 
-/** Opens the journal, collecting what it recovers. */
-async function open(fs: CrashFs, options: Options = BIG): Promise<{ journal: Journal; recovered: RecoveredMessage[] }> {
-  const recovered: RecoveredMessage[] = [];
-  const journal = await Journal.open(DIR, fs, log, options, (id) => id === 1, (m) => recovered.push(m), () => {});
-  return { journal, recovered };
-}
+const open = (fs: CrashFs, options: Options = BIG) => openJournal(fs, options, [1]);
 
 /** The message ids a fresh open of `fs` recovers, in order; throws what open() throws. */
 async function recoveredIds(fs: CrashFs, options: Options = BIG): Promise<{ ids: number[]; journal: Journal }> {

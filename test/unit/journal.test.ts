@@ -1,11 +1,8 @@
-import { pino } from 'pino';
 import t from 'tap';
-import { Journal, type DurabilityWaiter, type StoredLocation } from '../../src/store/journal.js';
-import type { RecoveredMessage } from '../../src/store/recovery.js';
+import type { DurabilityWaiter, StoredLocation } from '../../src/store/journal.js';
 import { CrashFs } from '../support/crash-fs.js';
+import { openJournal } from '../support/journal.js';
 
-const log = pino({ level: 'silent' });
-const DIR = '/data/journal';
 const options = { segmentSize: 4096, epoch: 1 };
 
 class Confirms implements DurabilityWaiter {
@@ -17,12 +14,7 @@ class Confirms implements DurabilityWaiter {
 }
 
 // A journal still running when the power goes fails with EIO: expected, and the tests look at the next boot.
-/** Opens the journal, collecting what it recovers. */
-async function open(fs: CrashFs, queues: number[] = [1, 2]): Promise<{ journal: Journal; recovered: RecoveredMessage[] }> {
-  const recovered: RecoveredMessage[] = [];
-  const journal = await Journal.open(DIR, fs, log, options, (id) => queues.includes(id), (m) => recovered.push(m), () => {});
-  return { journal, recovered };
-}
+const open = (fs: CrashFs, queues: number[] = [1, 2]) => openJournal(fs, options, queues);
 
 const body = (i: number): Buffer => Buffer.from(`message ${i} `.repeat(20));
 
