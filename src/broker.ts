@@ -11,7 +11,7 @@ import { HeartbeatClock } from './connection/heartbeat-clock.js';
 import { MemoryAlarm, memoryLimits } from './connection/memory-alarm.js';
 import { createLogger } from './log/logger.js';
 import { ReplyCode } from './protocol/generated/amqp-constants.js';
-import { DurableStore } from './store/durable-store.js';
+import { DurableStore, type DurableStoreOptions } from './store/durable-store.js';
 import { nodeStoreFs, type StoreFs } from './store/store-fs.js';
 import { VirtualHost } from './vhost/virtual-host.js';
 
@@ -24,6 +24,8 @@ export interface BrokerOptions extends Partial<BrokerConfig> {
   readonly storeFs?: StoreFs;
   /** Journal segment size in bytes (32 MiB by default); tests use small ones to exercise rotation. */
   readonly segmentSize?: number;
+  /** How often the journal looks for a segment to compact (1 s by default); fault tests look more often. */
+  readonly compactionLookMs?: number;
 }
 
 /** A running broker; from startBroker(). */
@@ -44,7 +46,7 @@ export class Broker implements ConnectionContext {
     readonly log: Logger,
     private readonly removeDataDirOnClose: boolean,
     memoryLimit: number | undefined,
-    private readonly storage: { readonly fs: StoreFs; readonly segmentSize: number | undefined },
+    private readonly storage: { readonly fs: StoreFs; readonly options: DurableStoreOptions },
   ) {
     this.clusterName = `amqp-broker@${config.host}`;
     this.vhosts.set('/', new VirtualHost('/'));
@@ -83,10 +85,8 @@ export class Broker implements ConnectionContext {
   /** Recovers the data directory, then accepts connections. */
   async start(): Promise<void> {
     const started = Date.now();
-    const { fs, segmentSize } = this.storage;
-    this.store = await DurableStore.open(this.config.dataDir, fs, this.log, this.vhosts, segmentSize === undefined ? {} : { segmentSize }, (err) =>
-      this.onStoreFailure(err),
-    );
+    const { fs, options } = this.storage;
+    this.store = await DurableStore.open(this.config.dataDir, fs, this.log, this.vhosts, options, (err) => this.onStoreFailure(err));
     this.log.info({ ms: Date.now() - started }, 'data directory recovered');
     await this.listen();
   }
@@ -143,7 +143,7 @@ export class Broker implements ConnectionContext {
  * system when port is 0, and a temporary data directory removed on close.
  */
 export async function startBroker(options: BrokerOptions = {}): Promise<Broker> {
-  const { memoryLimit, logger, storeFs, segmentSize, ...overrides } = options;
+  const { memoryLimit, logger, storeFs, segmentSize, compactionLookMs, ...overrides } = options;
   const temporaryDataDir = overrides.dataDir === undefined;
   const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'amqp-broker-'));
   mkdirSync(dataDir, { recursive: true });
@@ -157,7 +157,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
   };
   const broker = new Broker(config, logger ?? createLogger(config.logLevel), temporaryDataDir, memoryLimit, {
     fs: storeFs ?? nodeStoreFs,
-    segmentSize,
+    options: { segmentSize, compactionLookMs },
   });
   await broker.start();
   return broker;

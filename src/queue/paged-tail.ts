@@ -1,8 +1,7 @@
-import type { StoredLocation } from '../store/journal.js';
+import { packLocation, type StoredLocation, unpackLocation } from '../store/stored-location.js';
 import { ArrayDeque } from './array-deque.js';
 import type { QueuedMessage } from './message.js';
 
-const TWO_32 = 0x1_0000_0000;
 /** Location slot of an entry kept in memory (a transient message queued behind paged ones). */
 const IN_MEMORY = -1;
 /** Numbers per entry: sequence, packed location, redelivered flag. */
@@ -28,9 +27,8 @@ export class PagedTail {
   }
 
   push(seq: number, location: StoredLocation, redelivered: boolean): void {
-    // segment × 2^32 + offset is exact in a double for any realistic segment count.
     this.entries.push(seq);
-    this.entries.push(location.segment * TWO_32 + location.offset);
+    this.entries.push(packLocation(location.segment, location.offset));
     this.entries.push(redelivered ? 1 : 0);
   }
 
@@ -47,7 +45,7 @@ export class PagedTail {
     if (this.entries.length === 0) return undefined;
     const packed = this.entries.at(1)!;
     if (packed === IN_MEMORY) return { held: this.held.at(0)! };
-    return { seq: this.entries.at(0)!, location: unpack(packed), redelivered: this.entries.at(2) === 1 };
+    return { seq: this.entries.at(0)!, location: unpackLocation(packed), redelivered: this.entries.at(2) === 1 };
   }
 
   /** Removes the head entry. */
@@ -61,7 +59,7 @@ export class PagedTail {
   *storedLocations(): IterableIterator<StoredLocation> {
     for (let i = 1; i < this.entries.length; i += STRIDE) {
       const packed = this.entries.at(i)!;
-      if (packed !== IN_MEMORY) yield unpack(packed);
+      if (packed !== IN_MEMORY) yield unpackLocation(packed);
     }
   }
 
@@ -69,9 +67,20 @@ export class PagedTail {
     this.entries.clear();
     this.held.clear();
   }
-}
 
-function unpack(packed: number): StoredLocation {
-  const segment = Math.floor(packed / TWO_32);
-  return { segment, offset: packed - segment * TWO_32 };
+  /**
+   * Puts the entries in sequence order. Recovery restores messages in
+   * journal order, which is publish order except for records compaction
+   * copied forward; it calls this before any message is held here.
+   */
+  sortBySeq(): void {
+    const count = this.length;
+    let ordered = true;
+    for (let i = 1; i < count && ordered; i++) ordered = this.entries.at((i - 1) * STRIDE)! < this.entries.at(i * STRIDE)!;
+    if (ordered) return;
+    const flat = [...this.entries];
+    const order = Array.from({ length: count }, (_, i) => i).sort((a, b) => flat[a * STRIDE]! - flat[b * STRIDE]!);
+    this.entries.clear();
+    for (const i of order) for (let k = 0; k < STRIDE; k++) this.entries.push(flat[i * STRIDE + k]!);
+  }
 }

@@ -84,9 +84,18 @@ export class Queue {
     if (this.consumers.size > 0) this.dispatch();
   }
 
-  /** Puts back a message recovered from the journal, at the end of the queue; it is read when delivered. */
-  restore(location: StoredLocation, redelivered: boolean): void {
-    this.ready.pushStored(this.nextSeq++, location, redelivered);
+  /**
+   * Puts back a message recovered from the journal, known by its journal
+   * sequence number (publish order); it is read when delivered.
+   */
+  restore(seq: number, location: StoredLocation, redelivered: boolean): void {
+    this.ready.pushStored(seq, location, redelivered);
+    this.nextSeq = Math.max(this.nextSeq, seq + 1);
+  }
+
+  /** Recovery is over: restored messages take their publish order (compaction may have stored some out of it). */
+  restored(): void {
+    this.ready.sortStored();
   }
 
   /**

@@ -67,6 +67,11 @@ export class ReadyList {
     this.paged.push(seq, location, redelivered);
   }
 
+  /** After recovery has pushed every stored message: puts them in publish (sequence) order. */
+  sortStored(): void {
+    this.paged.sortBySeq();
+  }
+
   /** Puts a message back at the position its sequence number gives it. */
   requeue(qm: QueuedMessage): void {
     const list = this.requeued;

@@ -43,3 +43,24 @@ export function readAckEntries(bytes: Buffer, start: number): { entries: AckEntr
   }
   return { entries, validEnd: at };
 }
+
+/** Which queues still hold a stored message, and which of them have delivered it unacked. */
+export interface Holders {
+  readonly queueIds: number[];
+  delivered: Set<number> | undefined;
+}
+
+/** Applies ack entries to the messages of their segment, found by record offset. */
+export function applyAckEntries(entries: Iterable<AckEntry>, byOffset: ReadonlyMap<number, Holders>): void {
+  for (const e of entries) {
+    const m = byOffset.get(e.offset);
+    if (m === undefined) continue;
+    if (e.type === AckType.Delivered) {
+      (m.delivered ??= new Set()).add(e.queueId);
+      continue;
+    }
+    const i = m.queueIds.indexOf(e.queueId);
+    if (i >= 0) m.queueIds.splice(i, 1);
+    m.delivered?.delete(e.queueId);
+  }
+}

@@ -21,8 +21,9 @@ const DEFINITIONS_FILE = 'definitions.json';
 const RESTORE_OWNER = {};
 
 export interface DurableStoreOptions {
-  readonly segmentSize?: number;
+  readonly segmentSize?: number | undefined;
   readonly epoch?: number;
+  readonly compactionLookMs?: number | undefined;
 }
 
 /**
@@ -64,15 +65,18 @@ export class DurableStore implements DurabilityHooks {
         join(dataDir, 'journal'),
         fs,
         log,
-        { segmentSize: options.segmentSize ?? DEFAULT_SEGMENT_SIZE, epoch: options.epoch ?? 1 },
+        { segmentSize: options.segmentSize ?? DEFAULT_SEGMENT_SIZE, epoch: options.epoch ?? 1, compactionLookMs: options.compactionLookMs },
         (id) => queues.has(id),
         (m) => {
           const location = { segment: m.segment, offset: m.offset };
-          for (const id of m.queueIds) queues.get(id)!.restore(location, m.delivered?.has(id) ?? false);
+          for (const id of m.queueIds) queues.get(id)!.restore(m.seq, location, m.delivered?.has(id) ?? false);
         },
         onFailure,
       );
-      for (const [id, queue] of queues) queue.persistence = { id, journal };
+      for (const [id, queue] of queues) {
+        queue.restored();
+        queue.persistence = { id, journal };
+      }
       const store = new DurableStore(dataDir, fs, lock, vhosts, journal, definitions.nextQueueId);
       for (const vhost of vhosts.values()) vhost.durability = store;
       return store;

@@ -10,7 +10,8 @@ import type { Encoder } from '../protocol/encoder.js';
  *   u32 epoch     replication epoch the record was written in
  *   u64 seq       the message's sequence number, increasing; unique among the records on disk
  *   u8  type      RecordType
- *   payload       for Enqueue: u16 queue count, that many u32 queue ids,
+ *   [u32 source]  Moved only: the segment the record was copied from
+ *   payload       u16 queue count, that many u32 queue ids,
  *                 shortstr exchange, shortstr routing key,
  *                 u32 + bytes raw properties, u32 + bytes body
  *
@@ -18,12 +19,14 @@ import type { Encoder } from '../protocol/encoder.js';
  */
 export const RecordType = {
   Enqueue: 1,
+  /** A live record copied out of a segment being compacted; it counts only once its source segment is gone. */
+  Moved: 2,
 } as const;
 
 /** length + crc32 + epoch + seq + type */
 export const RECORD_OVERHEAD = 4 + 4 + 4 + 8 + 1;
 
-export interface EnqueueRecord {
+export interface MessageRecord {
   readonly epoch: number;
   readonly seq: number;
   readonly queueIds: readonly number[];
@@ -31,16 +34,23 @@ export interface EnqueueRecord {
   readonly routingKey: string;
   readonly rawProperties: Buffer;
   readonly body: Buffer;
+  /** For a Moved record, the segment it was copied from. */
+  readonly movedFrom?: number | undefined;
 }
 
-/** Appends an Enqueue record to the encoder; returns its size in bytes. */
-export function writeEnqueueRecord(e: Encoder, r: EnqueueRecord): number {
+/** Appends a record (Moved when `movedFrom` is set, else Enqueue) to the encoder; returns its size in bytes. */
+export function writeMessageRecord(e: Encoder, r: MessageRecord): number {
   const start = e.pos - e.start;
   e.u32(0); // length, patched below
   e.u32(0); // crc, patched below
   e.u32(r.epoch);
   e.u64(r.seq);
-  e.u8(RecordType.Enqueue);
+  if (r.movedFrom === undefined) {
+    e.u8(RecordType.Enqueue);
+  } else {
+    e.u8(RecordType.Moved);
+    e.u32(r.movedFrom);
+  }
   e.u16(r.queueIds.length);
   for (const id of r.queueIds) e.u32(id);
   e.shortstr(r.exchange);
@@ -55,7 +65,7 @@ export function writeEnqueueRecord(e: Encoder, r: EnqueueRecord): number {
 }
 
 export type ReadResult =
-  | { readonly kind: 'record'; readonly record: EnqueueRecord; readonly size: number }
+  | { readonly kind: 'record'; readonly record: MessageRecord; readonly size: number }
   | { readonly kind: 'end' }
   | { readonly kind: 'bad'; readonly reason: string };
 
@@ -79,7 +89,8 @@ export function readRecord(bytes: Buffer, offset: number): ReadResult {
     const epoch = d.u32();
     const seq = d.u64();
     const type = d.u8();
-    if (type !== RecordType.Enqueue) return { kind: 'bad', reason: `unknown record type ${type}` };
+    if (type !== RecordType.Enqueue && type !== RecordType.Moved) return { kind: 'bad', reason: `unknown record type ${type}` };
+    const movedFrom = type === RecordType.Moved ? d.u32() : undefined;
     const count = d.u16();
     const queueIds: number[] = [];
     for (let i = 0; i < count; i++) queueIds.push(d.u32());
@@ -88,7 +99,7 @@ export function readRecord(bytes: Buffer, offset: number): ReadResult {
     // Views into `bytes`: recovery only looks, and read() copies what it keeps.
     const rawProperties = d.longstrBytes();
     const body = d.longstrBytes();
-    return { kind: 'record', record: { epoch, seq, queueIds, exchange, routingKey, rawProperties, body }, size: 4 + length };
+    return { kind: 'record', record: { epoch, seq, queueIds, exchange, routingKey, rawProperties, body, movedFrom }, size: 4 + length };
   } catch {
     return { kind: 'bad', reason: 'record fields run past its length' };
   }

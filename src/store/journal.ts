@@ -1,18 +1,18 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Encoder } from '../protocol/encoder.js';
-import { ACK_ENTRY_SIZE, AckType, writeAckEntry } from './ack-entry.js';
-import { type EnqueueRecord, readRecord, writeEnqueueRecord } from './journal-record.js';
+import { ACK_ENTRY_SIZE, type AckEntry, AckType, readAckEntries, writeAckEntry } from './ack-entry.js';
+import { Compaction, pickCompactionCandidate, scanLiveRecords } from './compaction.js';
+import { type MessageRecord, readRecord, writeMessageRecord } from './journal-record.js';
+import { ReadBuffer } from './read-buffer.js';
 import { recoverSegments, type RecoveredMessage } from './recovery.js';
+import { Relocations } from './relocations.js';
 import { Segment } from './segment.js';
 import { encodeSegmentHeader, SEGMENT_HEADER_SIZE, SegmentKind } from './segment-header.js';
 import type { StoreFile, StoreFs } from './store-fs.js';
+import type { StoredLocation } from './stored-location.js';
 
-/** Where a message record lives: the segment and the record's offset in its .msgs file. */
-export interface StoredLocation {
-  readonly segment: number;
-  readonly offset: number;
-}
+export type { StoredLocation } from './stored-location.js';
 
 /** Something to tell when a publish is on disk: a channel's confirm tracker. */
 export interface DurabilityWaiter {
@@ -23,9 +23,12 @@ export interface JournalOptions {
   /** A new segment is started once the active one passes this size. */
   readonly segmentSize: number;
   readonly epoch: number;
+  /** How often compaction looks for a segment worth it (a segment must also be quiet that long); 0: only when lookForCompaction() is called. */
+  readonly compactionLookMs?: number | undefined;
 }
 
 export const DEFAULT_SEGMENT_SIZE = 32 * 1024 * 1024;
+const DEFAULT_COMPACTION_LOOK_MS = 1000;
 
 interface PendingWrite {
   readonly segment: Segment;
@@ -43,7 +46,8 @@ interface PendingWrite {
  * are told only after that fdatasync. Ack entries ride the same commits, so
  * an acked message does not come back after a crash (if one is lost anyway,
  * the result is a redelivery, never a loss). A segment whose messages were
- * all removed is deleted.
+ * all removed is deleted; one that is mostly garbage is compacted (see
+ * Compaction), its live records copied forward.
  */
 export class Journal {
   private readonly segments = new Map<number, Segment>();
@@ -61,6 +65,11 @@ export class Journal {
   private commitScheduled = false;
   private idle: Promise<void> = Promise.resolve();
   private resolveIdle: (() => void) | undefined;
+  private readonly relocations = new Relocations();
+  /** The segment picked to be compacted at the end of the running commit, when its acks are all on disk. */
+  private compactionDue: Segment | undefined;
+  private compaction: Compaction | undefined;
+  private readonly compactionTimer: NodeJS.Timeout | undefined;
   /** Set after an I/O error: the store takes no more work and confirms nothing. */
   failure: Error | undefined;
 
@@ -78,6 +87,8 @@ export class Journal {
     // so no record is ever written again at an offset an earlier run used.
     this.active = this.newSegment((segments.at(-1)?.number ?? 0) + 1);
     this.nextSeq = nextSeq;
+    const lookMs = options.compactionLookMs ?? DEFAULT_COMPACTION_LOOK_MS;
+    if (lookMs > 0) this.compactionTimer = setInterval(() => this.lookForCompaction(), lookMs).unref();
   }
 
   /**
@@ -103,19 +114,7 @@ export class Journal {
 
   /** Appends a message for the given queues; it is durable once a later commit completes. */
   append(queueIds: readonly number[], exchange: string, routingKey: string, rawProperties: Buffer, body: Buffer, waiter?: DurabilityWaiter, waiterSeq = 0): StoredLocation {
-    if (this.active.msgsSize >= this.options.segmentSize) this.rotate();
-    const segment = this.active;
-    const offset = segment.msgsSize;
-    segment.msgsSize += writeEnqueueRecord(this.encoder, {
-      epoch: this.options.epoch,
-      seq: this.nextSeq++,
-      queueIds,
-      exchange,
-      routingKey,
-      rawProperties,
-      body,
-    });
-    segment.live += queueIds.length;
+    const location = this.appendRecord({ epoch: this.options.epoch, seq: this.nextSeq++, queueIds, exchange, routingKey, rawProperties, body });
     if (waiter !== undefined && this.failure !== undefined) {
       waiter.settle(waiterSeq, false);
     } else if (waiter !== undefined) {
@@ -123,6 +122,16 @@ export class Journal {
       this.waiterSeqs.push(waiterSeq);
     }
     this.scheduleCommit();
+    return location;
+  }
+
+  private appendRecord(record: MessageRecord): StoredLocation {
+    if (this.active.msgsSize >= this.options.segmentSize) this.rotate();
+    const segment = this.active;
+    const offset = segment.msgsSize;
+    segment.msgsSize += writeMessageRecord(this.encoder, record);
+    segment.live += record.queueIds.length;
+    segment.pairs += record.queueIds.length;
     return { segment: segment.number, offset };
   }
 
@@ -139,29 +148,40 @@ export class Journal {
 
   /** Records that a queue is done with a message (acked, rejected, purged, dropped, queue deleted). */
   removed(queueId: number, location: StoredLocation): void {
-    const segment = this.segments.get(location.segment);
-    if (segment === undefined) return;
-    this.ack(segment, AckType.Removed, queueId, location.offset);
-    segment.live--;
+    this.mark(AckType.Removed, queueId, location);
   }
 
   /** Records that a message was delivered, so it comes back marked redelivered after a crash. */
   delivered(queueId: number, location: StoredLocation): void {
-    const segment = this.segments.get(location.segment);
-    if (segment !== undefined) this.ack(segment, AckType.Delivered, queueId, location.offset);
+    this.mark(AckType.Delivered, queueId, location);
+  }
+
+  /** Writes an ack entry where the record is, and where it is being copied to if compaction is moving it. */
+  private mark(type: AckType, queueId: number, location: StoredLocation): void {
+    const at = this.relocations.locate(location);
+    const segment = this.segments.get(at.segment);
+    if (segment === undefined) return;
+    this.ack(segment, type, queueId, at.offset);
+    if (type === AckType.Removed) segment.live--;
+    const copy = this.compaction?.copyOf(segment, at.offset);
+    const copySegment = copy === undefined ? undefined : this.segments.get(copy.segment);
+    if (copySegment === undefined) return;
+    this.ack(copySegment, type, queueId, copy!.offset);
+    if (type === AckType.Removed) copySegment.live--;
   }
 
   /**
    * Reads a stored message back, for a queue that kept only its location in
    * memory. Records not yet on disk are read from the write buffers.
    */
-  read(location: StoredLocation): EnqueueRecord {
-    const segment = this.segments.get(location.segment);
-    if (segment === undefined) throw new Error(`journal segment ${location.segment} is gone but a queue still refers to it`);
-    const { bytes, at } = this.bufferedBytes(segment, location.offset) ?? this.readFromFile(segment, location.offset);
+  read(location: StoredLocation): MessageRecord {
+    const { segment: number, offset } = this.relocations.locate(location);
+    const segment = this.segments.get(number);
+    if (segment === undefined) throw new Error(`journal segment ${number} is gone but a queue still refers to it`);
+    const { bytes, at } = this.bufferedBytes(segment, offset) ?? this.readFromFile(segment, offset);
     const result = readRecord(bytes, at);
     if (result.kind !== 'record') {
-      throw new Error(`journal segment ${location.segment} offset ${location.offset}: ${result.kind === 'bad' ? result.reason : 'no record'}`);
+      throw new Error(`journal segment ${number} offset ${offset}: ${result.kind === 'bad' ? result.reason : 'no record'}`);
     }
     const { record } = result;
     return { ...record, rawProperties: Buffer.from(record.rawProperties), body: Buffer.from(record.body) };
@@ -195,6 +215,7 @@ export class Journal {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.compactionTimer);
     await this.flush();
     for (const s of this.segments.values()) {
       await s.msgs?.close();
@@ -204,6 +225,11 @@ export class Journal {
 
   get segmentCount(): number {
     return this.segments.size;
+  }
+
+  /** A compaction has copied records and waits for the copies to be durable. */
+  get compacting(): boolean {
+    return this.compaction !== undefined;
   }
 
   private ack(segment: Segment, type: AckType, queueId: number, offset: number): void {
@@ -295,6 +321,62 @@ export class Journal {
     }
     for (let i = 0; i < targets.length; i++) targets[i]!.settle(seqs[i]!, true);
     await this.deleteDeadSegments();
+    const due = this.compactionDue;
+    this.compactionDue = undefined;
+    if (due !== undefined && this.segments.get(due.number) === due) this.startCompaction(due);
+  }
+
+  /**
+   * Every `compactionLookMs`: picks a segment to compact, if one is worth it and none is
+   * under way. The work itself runs at the end of the next commit, when every
+   * ack entry taken so far is on disk.
+   */
+  lookForCompaction(): void {
+    if (this.compaction !== undefined || this.compactionDue !== undefined || this.failure !== undefined) return;
+    this.compactionDue = pickCompactionCandidate(this.segments.values(), this.active);
+    if (this.compactionDue !== undefined) this.scheduleCommit();
+  }
+
+  /**
+   * Copies the live records of `source` to the end of the journal (with a
+   * "delivered" entry where one stood) and deletes `source` once the copies
+   * are durable. Runs between commits, synchronously, so no ack slips
+   * between the scan and the switch to writing acks in both places.
+   */
+  private startCompaction(source: Segment): void {
+    if (this.pendingWrites.some((w) => w.segment === source)) return;
+    const path = join(this.dir, Segment.fileName(source.number, 'msgs'));
+    const { records, liveBytes } = scanLiveRecords(new ReadBuffer().readAll(source.msgs!), this.ackEntriesOf(source), path, (n) => this.segments.has(n));
+    if (liveBytes * 2 >= source.msgsSize - SEGMENT_HEADER_SIZE) {
+      // Few pairs but big ones: not worth copying until more go.
+      source.keptAtLive = source.live;
+      return;
+    }
+    const compaction = new Compaction(source);
+    for (const { offset, record, queueIds, delivered } of records) {
+      const copy = this.appendRecord({ ...record, queueIds, movedFrom: source.number });
+      compaction.copies.set(offset, copy);
+      const target = this.segments.get(copy.segment)!;
+      for (const queueId of delivered ?? []) this.ack(target, AckType.Delivered, queueId, copy.offset);
+    }
+    this.compaction = compaction;
+    this.log.info({ segment: source.number, records: records.length, liveBytes, bytes: source.msgsSize }, 'journal compaction: copying the live records of a mostly empty segment');
+    this.whenDurable({ settle: (_seq, ok) => ok && this.finishCompaction(compaction) });
+  }
+
+  /** The copies are durable: queues' locations now lead to them, and the source segment can go. */
+  private finishCompaction(compaction: Compaction): void {
+    this.compaction = undefined;
+    for (const [offset, copy] of compaction.copies) this.relocations.moved(compaction.source.number, offset, copy);
+    compaction.source.superseded = true;
+  }
+
+  /** Every ack entry of a segment: those on disk and those waiting for the next commit. */
+  private ackEntriesOf(segment: Segment): AckEntry[] {
+    const onDisk = segment.acks === undefined ? [] : readAckEntries(new ReadBuffer().readAll(segment.acks), SEGMENT_HEADER_SIZE).entries;
+    const pending = this.pendingAcks.get(segment) ?? [];
+    for (let i = 0; i < pending.length; i += 3) onDisk.push({ type: pending[i]!, queueId: pending[i + 1]!, offset: pending[i + 2]! });
+    return onDisk;
   }
 
   /** Creates a segment's file with its header the first time something is written to it; true if it did. */
@@ -318,11 +400,15 @@ export class Journal {
     await segment.acks!.write(data, position);
   }
 
-  /** Deletes every segment but the active one whose messages are all gone. */
+  /** Deletes every segment but the active one whose messages are all gone, or copied by compaction. */
   private async deleteDeadSegments(): Promise<void> {
     for (const segment of [...this.segments.values()]) {
-      if (segment === this.active || segment.live > 0 || this.pendingAcks.has(segment)) continue;
+      if (segment === this.active) continue;
+      // Acks still to write for a compacted segment went to the copies as well.
+      if (segment.superseded) this.pendingAcks.delete(segment);
+      else if (segment.live > 0 || this.pendingAcks.has(segment)) continue;
       this.segments.delete(segment.number);
+      this.relocations.forget(segment.number);
       await segment.msgs?.close();
       await segment.acks?.close();
       // The .msgs file goes first, durably: a crash in between leaves an .acks file alone, which recovery
@@ -334,13 +420,14 @@ export class Journal {
         await this.fs.syncDir(this.dir);
         await this.fs.unlink(acks);
       }
-      this.log.debug({ segment: segment.number }, 'journal segment deleted: every message in it is gone');
+      this.log.debug({ segment: segment.number, compacted: segment.superseded }, 'journal segment deleted');
     }
   }
 
   private fail(err: Error): void {
     if (this.failure !== undefined) return;
     this.failure = err;
+    clearInterval(this.compactionTimer);
     this.log.fatal({ err }, 'journal I/O failed: the store takes no more messages');
     for (let i = 0; i < this.waiterTargets.length; i++) this.waiterTargets[i]!.settle(this.waiterSeqs[i]!, false);
     this.waiterTargets = [];

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { AckType, readAckEntries } from './ack-entry.js';
+import { applyAckEntries, type Holders, readAckEntries } from './ack-entry.js';
 import { readRecord } from './journal-record.js';
+import { ReadBuffer } from './read-buffer.js';
 import { Segment } from './segment.js';
 import { checkSegmentHeader, encodeSegmentHeader, SEGMENT_HEADER_SIZE, SegmentKind } from './segment-header.js';
 import type { StoreFs } from './store-fs.js';
@@ -11,14 +12,10 @@ import type { StoreFs } from './store-fs.js';
  * not what it says (queues read it back when they deliver it), so recovering
  * millions of messages costs little memory.
  */
-export interface RecoveredMessage {
+export interface RecoveredMessage extends Holders {
   readonly seq: number;
   readonly segment: number;
   readonly offset: number;
-  /** Queues that still hold it, in the order they were stored. */
-  readonly queueIds: number[];
-  /** Queues that had delivered it without an ack at the crash; made only when there is one. */
-  delivered: Set<number> | undefined;
 }
 
 /** A corrupt sealed segment: never repaired silently, the broker refuses to start. */
@@ -47,7 +44,8 @@ export async function recoverSegments(
 ): Promise<{ segments: Segment[]; nextSeq: number }> {
   const files = fs.list(dir).flatMap((name) => Segment.parseFileName(name) ?? []);
   const numbers = files.flatMap((f) => (f.kind === 'msgs' ? [f.number] : [])).sort((a, b) => a - b);
-  await deleteOrphanAcks(dir, fs, files, new Set(numbers));
+  const present = new Set(numbers);
+  await deleteOrphanAcks(dir, fs, files, present);
   const segments: Segment[] = [];
   let restored = 0;
   // One buffer for every file read: a fresh one per 32 MiB segment is garbage the size of the journal.
@@ -86,7 +84,10 @@ export async function recoverSegments(
       }
       const { record } = result;
       nextSeq = Math.max(nextSeq, record.seq + 1);
-      const holders = record.queueIds.filter(isQueue);
+      segment.pairs += record.queueIds.length;
+      // A compaction copy whose source segment is still here was never switched to: the source, with its acks, holds the message.
+      const copyOfPresent = record.movedFrom !== undefined && present.has(record.movedFrom);
+      const holders = copyOfPresent ? [] : record.queueIds.filter(isQueue);
       if (holders.length > 0) {
         byOffset.set(offset, { seq: record.seq, segment: number, offset, queueIds: holders, delivered: undefined });
       }
@@ -137,33 +138,5 @@ async function applyAcks(dir: string, fs: StoreFs, segment: Segment, byOffset: M
   const { entries, validEnd } = readAckEntries(bytes, SEGMENT_HEADER_SIZE);
   if (validEnd < bytes.length) await segment.acks.truncate(validEnd);
   segment.acksSize = validEnd;
-  for (const e of entries) {
-    const m = byOffset.get(e.offset);
-    if (m === undefined) continue;
-    if (e.type === AckType.Delivered) {
-      (m.delivered ??= new Set()).add(e.queueId);
-      continue;
-    }
-    const i = m.queueIds.indexOf(e.queueId);
-    if (i >= 0) m.queueIds.splice(i, 1);
-    m.delivered?.delete(e.queueId);
-  }
-}
-
-/** A read buffer reused from file to file, grown when a file is larger. */
-class ReadBuffer {
-  private buf = Buffer.alloc(0);
-
-  /** The whole file; valid until the next call. */
-  readAll(file: { size(): number; readSync(target: Buffer, position: number): number }): Buffer {
-    const size = file.size();
-    if (this.buf.length < size) this.buf = Buffer.allocUnsafe(size);
-    let read = 0;
-    while (read < size) {
-      const n = file.readSync(this.buf.subarray(read, size), read);
-      if (n === 0) break;
-      read += n;
-    }
-    return this.buf.subarray(0, read);
-  }
+  applyAckEntries(entries, byOffset);
 }

@@ -10,6 +10,14 @@ export class Segment {
   acksSize = 0;
   /** (queue, message) pairs stored here that no queue has removed yet; at 0 the segment can go. */
   live = 0;
+  /** (queue, message) pairs ever stored here, removed or not: with `live`, how much of the segment is garbage. */
+  pairs = 0;
+  /** `live` when compaction last looked: unchanged a second later means nobody is draining the segment right now. */
+  liveAtLastLook = -1;
+  /** `live` when a scan found too much still live to be worth copying: no new look until it changes. */
+  keptAtLive = -1;
+  /** Compacted: every live record has a durable copy elsewhere, so the files can go. */
+  superseded = false;
 
   constructor(readonly number: number) {}
 
