@@ -339,9 +339,9 @@ export class Channel implements CommandSink, ConsumerChannel {
   }
 
   /**
-   * Applies the transaction. When it journaled persistent messages, commit-ok
-   * waits for the disk, as in RabbitMQ, and the channel's later commands
-   * wait with it so replies keep their order.
+   * Applies the transaction. When it journaled persistent messages (or acked
+   * stored ones), commit-ok waits for the disk, as in RabbitMQ, and the
+   * channel's later commands wait with it so replies keep their order.
    */
   private txCommit(): void {
     const tx = this.requireTransaction();
@@ -353,6 +353,7 @@ export class Channel implements CommandSink, ConsumerChannel {
           break;
         case 'settle':
           this.settle(op.deliveries, op.requeue);
+          journaled ||= !op.requeue && op.deliveries.some((d) => d.queue.isStored(d.qm));
           break;
       }
     }

@@ -111,6 +111,11 @@ export class Queue {
     this.ready.requeue(qm);
   }
 
+  /** The journal holds this message for this queue: finishing it is a disk write. */
+  isStored(qm: QueuedMessage): boolean {
+    return this.persistence !== undefined && qm.message.location !== undefined;
+  }
+
   /** The queue is done with a message for good (acked, rejected, purged, dropped): the journal forgets it. */
   discard(qm: QueuedMessage): void {
     const p = this.persistence;

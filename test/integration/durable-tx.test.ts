@@ -18,20 +18,19 @@ async function connect(broker: Broker): Promise<amqp.ChannelModel> {
   return c;
 }
 
-t.test('a committed transaction of persistent messages survives a power loss right after commit-ok', async (t) => {
+/**
+ * Runs `work` on a broker whose disk is slower than the network (a commit-ok
+ * sent before the sync would arrive first), cuts the power the moment it
+ * returns, boots again and returns how many messages wait in `queue`.
+ */
+async function waitingAfterPowerLoss(t: Test, queue: string, work: (connection: amqp.ChannelModel) => Promise<void>): Promise<number> {
   const disk = new CrashFs();
-  // A disk slower than the network: a commit-ok sent before the sync would arrive first.
   disk.syncDelayMs = 200;
   const dataDir = tempDataDir(t, 'durable-tx-');
   const boot = (): Promise<Broker> => startBroker({ dataDir, storeFs: disk.mount(), logLevel: 'silent' });
   let broker = await boot();
   const connection = await connect(broker);
-  const ch = await connection.createChannel();
-  await ch.assertQueue('tx-durable', { durable: true });
-  await txSelect(ch);
-  for (let i = 0; i < 20; i++) ch.sendToQueue('tx-durable', Buffer.from(`m${i}`), { persistent: true });
-  await txCommit(ch);
-  // Power goes out the moment commit-ok arrives: whatever was not synced is gone.
+  await work(connection);
   disk.crash(false);
   await within(broker.close(), 10_000, 'the broker on the dead disk closes');
   await connection.close().catch(() => {});
@@ -40,8 +39,35 @@ t.test('a committed transaction of persistent messages survives a power loss rig
   t.teardown(() => broker.close());
   const after = await connect(broker);
   t.teardown(() => after.close().catch(() => {}));
-  const check = await after.createChannel();
-  t.equal((await check.checkQueue('tx-durable')).messageCount, 20, 'every committed message is on disk');
+  return (await (await after.createChannel()).checkQueue(queue)).messageCount;
+}
+
+t.test('a committed transaction of persistent messages survives a power loss right after commit-ok', async (t) => {
+  const waiting = await waitingAfterPowerLoss(t, 'tx-durable', async (connection) => {
+    const ch = await connection.createChannel();
+    await ch.assertQueue('tx-durable', { durable: true });
+    await txSelect(ch);
+    for (let i = 0; i < 20; i++) ch.sendToQueue('tx-durable', Buffer.from(`m${i}`), { persistent: true });
+    await txCommit(ch);
+  });
+  t.equal(waiting, 20, 'every committed message is on disk');
+});
+
+t.test('acks committed in a transaction stay done after a power loss right after commit-ok', async (t) => {
+  const waiting = await waitingAfterPowerLoss(t, 'tx-acks', async (connection) => {
+    const publisher = await connection.createConfirmChannel();
+    await publisher.assertQueue('tx-acks', { durable: true });
+    for (let i = 0; i < 10; i++) publisher.sendToQueue('tx-acks', Buffer.from(`m${i}`), { persistent: true });
+    await publisher.waitForConfirms();
+    const ch = await connection.createChannel();
+    await txSelect(ch);
+    for (let i = 0; i < 10; i++) {
+      const m = await ch.get('tx-acks');
+      if (m !== false) ch.ack(m);
+    }
+    await txCommit(ch);
+  });
+  t.equal(waiting, 0, 'no acked message comes back');
 });
 
 t.test('commands sent right behind a durable tx.commit are answered after commit-ok, in order', async (t) => {
