@@ -66,3 +66,34 @@ t.test('a LOCK left by a process that is gone is taken over', async (t) => {
     await broker.close();
   }
 });
+
+const lockModule = new URL('../../dist/src/store/data-dir-lock.js', import.meta.url).href;
+
+/** A process that tries to lock `dataDir`, says "locked" or "refused", and holds what it got for a moment. */
+function contender(dataDir: string): Promise<string> {
+  const script = `
+    const { DataDirLock } = await import(${JSON.stringify(lockModule)});
+    try {
+      const lock = DataDirLock.acquire(${JSON.stringify(dataDir)});
+      console.log('locked');
+      setTimeout(() => lock.release(), 1500);
+    } catch (err) {
+      console.log(/in use by another broker/.test(err.message) ? 'refused' : 'error: ' + err.message);
+    }`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  return within(new Promise((resolve) => child.once('exit', () => resolve(out.trim()))), 10_000, 'a contender exits');
+}
+
+t.test('brokers starting together on a stale LOCK: exactly one gets it, the others are refused', async (t) => {
+  // The window between reading a stale lock and replacing it is microseconds wide: few runs hit it, every run checks the outcome.
+  for (let round = 0; round < 2; round++) {
+    const dataDir = tempDataDir(t);
+    writeFileSync(join(dataDir, 'LOCK'), `${await deadPid()}\n`);
+    const outcomes = await Promise.all(Array.from({ length: 6 }, () => contender(dataDir)));
+    t.same(outcomes.filter((o) => o === 'locked').length, 1, `round ${round}: one lock holder (${outcomes.join(', ')})`);
+    t.same(outcomes.filter((o) => o !== 'locked' && o !== 'refused'), [], 'no other outcome');
+  }
+});
+
