@@ -24,12 +24,19 @@ import { ProtocolHeader } from './protocol-header.js';
 const CLOSE_OK_TIMEOUT = 3;
 
 /**
+ * After answering the client's connection.close, RabbitMQ leaves the socket for
+ * the client to close, and drops it itself after the heartbeat timeout or 30 s.
+ */
+const CLOSED_SOCKET_TIMEOUT = 30;
+
+/**
  * RabbitMQ accepts frames up to 8 bytes (one frame's overhead) over frame_max,
  * because quite a few clients count frame_max as the payload size.
  */
 const FRAME_SIZE_FUDGE = 8;
 
-type State = 'header' | 'handshake' | 'open' | 'closing' | 'closed';
+/** 'close-ok-sent': the client closed the connection and the socket waits for it to hang up. */
+type State = 'header' | 'handshake' | 'open' | 'closing' | 'close-ok-sent' | 'closed';
 
 /**
  * One client connection: the socket, the handshake, the channel table,
@@ -102,6 +109,10 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
     return this.state === 'open';
   }
 
+  private get stopping(): boolean {
+    return this.state === 'closing' || this.state === 'close-ok-sent' || this.state === 'closed';
+  }
+
   consumerStalled(): void {
     this.stalled = true;
   }
@@ -134,7 +145,7 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
 
   /** Sends connection.close and waits for close-ok; the connection is unusable meanwhile. */
   close(code: number, text: string, classId = 0, methodId = 0): void {
-    if (this.state === 'closing' || this.state === 'closed') return;
+    if (this.stopping) return;
     this.state = 'closing';
     this.secondsInState = 0;
     this.releaseChannels();
@@ -143,7 +154,7 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
 
   /** Stops reading and lets the clock drop the socket after CLOSE_OK_TIMEOUT, without a reply. */
   refuse(reason: string): void {
-    if (this.state === 'closing' || this.state === 'closed') return;
+    if (this.stopping) return;
     this.log.info(`refusing the client: ${reason}`);
     this.state = 'closing';
     this.secondsInState = 0;
@@ -192,7 +203,7 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
   }
 
   private dispatchFrame(type: number, channelNumber: number, payload: Buffer): void {
-    if (this.state === 'closing' || this.state === 'closed') {
+    if (this.stopping) {
       this.whileClosing(type, channelNumber, payload);
       return;
     }
@@ -253,8 +264,11 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
       case MethodId.ConnectionClose:
         this.log.debug({ code: method.replyCode, text: method.replyText }, 'client closed the connection');
         this.releaseChannels();
+        // Gone before close-ok, as in RabbitMQ: a client may reconnect and redeclare them at once.
+        this.vhost.removeExclusiveQueues(this);
         this.writer.method(0, { id: MethodId.ConnectionCloseOk });
-        this.terminate();
+        this.state = 'close-ok-sent';
+        this.secondsInState = 0;
         return;
       case MethodId.ConnectionUpdateSecret:
         // As RabbitMQ's internal user database: the new secret is accepted and changes nothing,
@@ -301,26 +315,35 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
     if (!channel.deferClose(close)) close();
   }
 
-  /** After the broker closed a channel: only close-ok (or the client's own close) matter. */
+  /**
+   * After the broker closed a channel: only close-ok frees the number. A crossing
+   * channel.close is answered but the number stays taken until close-ok, which the
+   * client still owes for the broker's close (as RabbitMQ: amqp091-go sends both).
+   */
   private onClosingChannel(channel: Channel, type: number, payload: Buffer): void {
     if (type !== FrameConstant.FRAME_METHOD) return;
     const id = methodIdOf(payload);
     if (id === MethodId.ChannelCloseOk) {
       this.channels.delete(channel.number);
     } else if (id === MethodId.ChannelClose) {
-      this.channels.delete(channel.number);
       this.writer.method(channel.number, { id: MethodId.ChannelCloseOk });
+    } else if (id === MethodId.ChannelOpen) {
+      throw new AmqpError(ReplyCode.CHANNEL_ERROR, `second 'channel.open' seen`).withMethod(id);
     }
   }
 
-  /** After the broker sent connection.close: wait for close-ok, answer a crossing close. */
+  /**
+   * After either side closed the connection: close-ok ends it; a further
+   * connection.close is answered (amqp091-go sends one per concurrent Close()),
+   * and only ends it if the broker's own close is still unanswered.
+   */
   private whileClosing(type: number, channelNumber: number, payload: Buffer): void {
     if (type !== FrameConstant.FRAME_METHOD || channelNumber !== 0) return;
     const id = methodIdOf(payload);
     if (id === MethodId.ConnectionCloseOk) this.terminate();
     else if (id === MethodId.ConnectionClose) {
       this.writer.method(0, { id: MethodId.ConnectionCloseOk });
-      this.terminate();
+      if (this.state === 'closing') this.terminate();
     }
   }
 
@@ -438,6 +461,10 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
       return;
     }
     if (this.state === 'closing' && this.secondsInState >= CLOSE_OK_TIMEOUT) {
+      this.socket.destroy();
+      return;
+    }
+    if (this.state === 'close-ok-sent' && this.secondsInState >= Math.min(this.heartbeat || Infinity, CLOSED_SOCKET_TIMEOUT)) {
       this.socket.destroy();
       return;
     }
