@@ -54,13 +54,17 @@ export interface Holders {
 export function applyAckEntries(entries: Iterable<AckEntry>, byOffset: ReadonlyMap<number, Holders>): void {
   for (const e of entries) {
     const m = byOffset.get(e.offset);
-    if (m === undefined) continue;
-    if (e.type === AckType.Delivered) {
-      (m.delivered ??= new Set()).add(e.queueId);
-      continue;
-    }
-    const i = m.queueIds.indexOf(e.queueId);
-    if (i >= 0) m.queueIds.splice(i, 1);
-    m.delivered?.delete(e.queueId);
+    if (m !== undefined) applyAckEntry(m, e);
   }
+}
+
+/** Applies one ack entry to the message it names. */
+export function applyAckEntry(m: Holders, e: AckEntry): void {
+  if (e.type === AckType.Delivered) {
+    (m.delivered ??= new Set()).add(e.queueId);
+    return;
+  }
+  const i = m.queueIds.indexOf(e.queueId);
+  if (i >= 0) m.queueIds.splice(i, 1);
+  m.delivered?.delete(e.queueId);
 }

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Encoder } from '../protocol/encoder.js';
 import { ACK_ENTRY_SIZE, type AckEntry, AckType, readAckEntries, writeAckEntry } from './ack-entry.js';
-import { Compaction, pickCompactionCandidate, scanLiveRecords } from './compaction.js';
+import { Compaction, type CompactionHost, pickCompactionCandidate } from './compaction.js';
 import { type MessageRecord, readRecord, writeMessageRecord } from './journal-record.js';
 import { ReadBuffer } from './read-buffer.js';
 import { recoverSegments, type RecoveredMessage } from './recovery.js';
@@ -163,6 +163,7 @@ export class Journal {
     if (segment === undefined) return;
     this.ack(segment, type, queueId, at.offset);
     if (type === AckType.Removed) segment.live--;
+    this.compaction?.noteAck(segment, { type, queueId, offset: at.offset });
     const copy = this.compaction?.copyOf(segment, at.offset);
     const copySegment = copy === undefined ? undefined : this.segments.get(copy.segment);
     if (copySegment === undefined) return;
@@ -227,9 +228,10 @@ export class Journal {
     return this.segments.size;
   }
 
-  /** A compaction has copied records and waits for the copies to be durable. */
-  get compacting(): boolean {
-    return this.compaction !== undefined;
+  /** Where compaction is: reading a segment, or done copying it and waiting for the copies to be durable. */
+  get compactionState(): 'idle' | 'reading' | 'copied' {
+    if (this.compaction === undefined) return 'idle';
+    return this.compaction.copied ? 'copied' : 'reading';
   }
 
   private ack(segment: Segment, type: AckType, queueId: number, offset: number): void {
@@ -338,31 +340,52 @@ export class Journal {
   }
 
   /**
-   * Copies the live records of `source` to the end of the journal (with a
-   * "delivered" entry where one stood) and deletes `source` once the copies
-   * are durable. Runs between commits, synchronously, so no ack slips
-   * between the scan and the switch to writing acks in both places.
+   * Starts compacting `source` from its ack entries as they stand now, at the
+   * end of a commit (every entry taken so far is on disk); the work goes on a
+   * slice at a time.
    */
   private startCompaction(source: Segment): void {
     if (this.pendingWrites.some((w) => w.segment === source)) return;
-    const path = join(this.dir, Segment.fileName(source.number, 'msgs'));
-    const { records, liveBytes } = scanLiveRecords(new ReadBuffer().readAll(source.msgs!), this.ackEntriesOf(source), path, (n) => this.segments.has(n));
-    if (liveBytes * 2 >= source.msgsSize - SEGMENT_HEADER_SIZE) {
-      // Few pairs but big ones: not worth copying until more go.
-      source.keptAtLive = source.live;
-      return;
-    }
-    const compaction = new Compaction(source);
-    for (const { offset, record, queueIds, delivered } of records) {
-      const copy = this.appendRecord({ ...record, queueIds, movedFrom: source.number });
-      compaction.copies.set(offset, copy);
+    const compaction = new Compaction(source, this.ackEntriesOf(source), join(this.dir, Segment.fileName(source.number, 'msgs')));
+    this.compaction = compaction;
+    const started = Date.now();
+    const next = (): void => {
+      // Given up when the store failed, or when the segment emptied by itself and was deleted.
+      if (this.compaction !== compaction || this.failure !== undefined || this.segments.get(source.number) !== source) {
+        if (this.compaction === compaction) this.compaction = undefined;
+        return;
+      }
+      let step;
+      try {
+        step = compaction.step(this.compactionHost);
+      } catch (err) {
+        this.fail(err as Error);
+        return;
+      }
+      if (step === 'more') {
+        setImmediate(next);
+      } else if (step === 'kept') {
+        // Few pairs but big ones: not worth copying until more go.
+        source.keptAtLive = source.live;
+        this.compaction = undefined;
+      } else {
+        this.log.info({ segment: source.number, records: compaction.copies.size, bytes: source.msgsSize, ms: Date.now() - started }, 'journal compaction: live records copied');
+        this.whenDurable({ settle: (_seq, ok) => ok && this.finishCompaction(compaction) });
+      }
+    };
+    setImmediate(next);
+  }
+
+  private readonly compactionHost: CompactionHost = {
+    copy: (record, delivered) => {
+      const copy = this.appendRecord(record);
       const target = this.segments.get(copy.segment)!;
       for (const queueId of delivered ?? []) this.ack(target, AckType.Delivered, queueId, copy.offset);
-    }
-    this.compaction = compaction;
-    this.log.info({ segment: source.number, records: records.length, liveBytes, bytes: source.msgsSize }, 'journal compaction: copying the live records of a mostly empty segment');
-    this.whenDurable({ settle: (_seq, ok) => ok && this.finishCompaction(compaction) });
-  }
+      this.scheduleCommit();
+      return copy;
+    },
+    segmentExists: (number) => this.segments.has(number),
+  };
 
   /** The copies are durable: queues' locations now lead to them, and the source segment can go. */
   private finishCompaction(compaction: Compaction): void {

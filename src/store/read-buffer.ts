@@ -1,17 +1,26 @@
+import type { StoreFile } from './store-fs.js';
+
+type Readable = Pick<StoreFile, 'size' | 'readSync'>;
+
+/** Fills `target` from `position` on, or as much of it as the file has; returns the bytes read. */
+export function readFully(file: Readable, target: Buffer, position: number): number {
+  let read = 0;
+  while (read < target.length) {
+    const n = file.readSync(target.subarray(read), position + read);
+    if (n === 0) break;
+    read += n;
+  }
+  return read;
+}
+
 /** A read buffer reused from file to file, grown when a file is larger. */
 export class ReadBuffer {
   private buf = Buffer.alloc(0);
 
   /** The whole file; valid until the next call. */
-  readAll(file: { size(): number; readSync(target: Buffer, position: number): number }): Buffer {
+  readAll(file: Readable): Buffer {
     const size = file.size();
     if (this.buf.length < size) this.buf = Buffer.allocUnsafe(size);
-    let read = 0;
-    while (read < size) {
-      const n = file.readSync(this.buf.subarray(read, size), read);
-      if (n === 0) break;
-      read += n;
-    }
-    return this.buf.subarray(0, read);
+    return this.buf.subarray(0, readFully(file, this.buf.subarray(0, size), 0));
   }
 }
