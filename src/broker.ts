@@ -28,6 +28,16 @@ export interface BrokerOptions extends Partial<BrokerConfig> {
   readonly compactionLookMs?: number;
 }
 
+/** What broker.exchangeStats() tells about an exchange. */
+export interface ExchangeStats {
+  readonly type: string;
+  readonly durable: boolean;
+  /** Bindings whose source is the exchange. */
+  readonly bindings: number;
+  /** x-delayed-message exchanges only: messages held until their x-delay is over (the plugin's messages_delayed). */
+  readonly messagesDelayed: number | undefined;
+}
+
 /** A running broker; from startBroker(). */
 export class Broker implements ConnectionContext {
   readonly users = new UserStore();
@@ -78,6 +88,13 @@ export class Broker implements ConnectionContext {
     return this.vhosts.get(name);
   }
 
+  /** An exchange's type, bindings and waiting delayed messages; undefined when there is no such exchange. */
+  exchangeStats(vhost: string, name: string): ExchangeStats | undefined {
+    const x = this.vhosts.get(vhost)?.exchanges.get(name);
+    if (x === undefined) return undefined;
+    return { type: x.type, durable: x.options.durable, bindings: x.router.bindingCount, messagesDelayed: x.delayed?.count };
+  }
+
   connectionClosed(connection: object): void {
     this.connections.delete(connection as Connection);
   }
@@ -115,6 +132,8 @@ export class Broker implements ConnectionContext {
       c.terminate();
     }
     await closed;
+    // Before the store closes: a TTL or x-expires timer must not reach a closed journal.
+    for (const vhost of this.vhosts.values()) vhost.stop();
     await this.store?.close();
     if (this.removeDataDirOnClose) rmSync(this.config.dataDir, { recursive: true, force: true });
     this.log.info('broker stopped');

@@ -1,2 +1,2 @@
-export { Broker, startBroker, type BrokerOptions } from './broker.js';
+export { Broker, startBroker, type BrokerOptions, type ExchangeStats } from './broker.js';
 export type { BrokerConfig } from './config/broker-config.js';

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import type { DelayedMessages } from '../exchange/delayed-messages.js';
+import { heldDelay } from '../exchange/x-delay.js';
 import { CommandAssembler, type CommandSink } from '../framing/command-assembler.js';
 import { AmqpError } from '../protocol/amqp-error.js';
 import type { Decoder } from '../protocol/decoder.js';
@@ -17,10 +19,12 @@ import type { Queue } from '../queue/queue.js';
 import type { ChannelHost } from './channel-host.js';
 import { ConfirmTracker } from './confirm-tracker.js';
 import { Consumer, type ConsumerChannel, consumerPriority } from './consumer.js';
+import { ChannelReturnPath, holdDelayed } from './delayed-publish.js';
+import { DirectReplyTo, REPLY_TO } from './direct-reply-to.js';
 import { EntityCommands } from './entity-commands.js';
 import { Publisher } from './publisher.js';
 import { Transaction } from './transaction.js';
-import { type Delivery, UnackedDeliveries } from './unacked-deliveries.js';
+import { type Delivery, type Settlement, UnackedDeliveries } from './unacked-deliveries.js';
 
 interface HeldCommand {
   readonly method: Method;
@@ -40,6 +44,9 @@ export class Channel implements CommandSink, ConsumerChannel {
   private readonly consumers = new Map<string, Consumer>();
   private readonly unacked = new UnackedDeliveries();
   private readonly publisher: Publisher;
+  private readonly replyTo: DirectReplyTo;
+  /** Where a delayed mandatory message comes back if no queue takes it when due: this channel, while it is open. */
+  private readonly returnPath: ChannelReturnPath;
   private nextDeliveryTag = 1;
   /** basic.qos global=false: the limit given to consumers created from now on. */
   private consumerPrefetch = 0;
@@ -66,10 +73,20 @@ export class Channel implements CommandSink, ConsumerChannel {
     this.assembler = new CommandAssembler(this, decoder, host.maxMessageSize);
     this.entities = new EntityCommands(host, number);
     this.publisher = new Publisher(host, number);
+    this.returnPath = new ChannelReturnPath(this.publisher, this);
+    this.replyTo = new DirectReplyTo(
+      {
+        canDeliver: () => this.outputOpen(),
+        deliver: (consumer, queue, qm) => this.deliver(consumer, queue, qm),
+        consumerQueueDeleted: (consumer) => this.consumerQueueDeleted(consumer),
+      },
+      host.vhost.replyQueues,
+    );
   }
 
   get consumerList(): IterableIterator<Consumer> {
-    return this.consumers.values();
+    const reply = this.replyTo.active;
+    return reply === undefined ? this.consumers.values() : [...this.consumers.values(), reply].values();
   }
 
   onCommand(method: Method, rawProperties: Buffer | undefined, body: Buffer | undefined): void {
@@ -85,17 +102,17 @@ export class Channel implements CommandSink, ConsumerChannel {
       case MethodId.BasicPublish:
         return this.publish(method, rawProperties!, body!);
       case MethodId.BasicAck:
-        return this.reject(method.deliveryTag, method.multiple, false);
+        return this.reject(method.deliveryTag, method.multiple, 'ack');
       case MethodId.BasicNack:
-        return this.reject(method.deliveryTag, method.multiple, method.requeue);
+        return this.reject(method.deliveryTag, method.multiple, method.requeue ? 'requeue' : 'reject');
       case MethodId.BasicReject:
-        return this.reject(method.deliveryTag, false, method.requeue);
+        return this.reject(method.deliveryTag, false, method.requeue ? 'requeue' : 'reject');
       case MethodId.BasicQos:
         return this.qos(method);
       case MethodId.BasicConsume:
         return this.consume(method);
       case MethodId.BasicCancel:
-        this.cancel(method.consumerTag);
+        if (!this.replyTo.cancel(method.consumerTag)) this.cancel(method.consumerTag);
         if (!method.noWait) this.send({ id: MethodId.BasicCancelOk, consumerTag: method.consumerTag });
         return;
       case MethodId.BasicGet:
@@ -153,13 +170,19 @@ export class Channel implements CommandSink, ConsumerChannel {
 
   /** RabbitMQ holds back no-ack consumers too while the channel is at its global limit, though they do not count towards it. */
   canDeliver(): boolean {
+    if (!this.outputOpen()) return false;
+    if (this.channelPrefetch !== 0 && this.consumerUnacked >= this.channelPrefetch) {
+      this.channelLimitHit = true;
+      return false;
+    }
+    return true;
+  }
+
+  /** Not closing, and not held back by socket back-pressure (the connection resumes the consumers once it drains). */
+  private outputOpen(): boolean {
     if (this.closing) return false;
     if (this.host.congested) {
       this.host.consumerStalled();
-      return false;
-    }
-    if (this.channelPrefetch !== 0 && this.consumerUnacked >= this.channelPrefetch) {
-      this.channelLimitHit = true;
       return false;
     }
     return true;
@@ -203,6 +226,8 @@ export class Channel implements CommandSink, ConsumerChannel {
     this.closeAfterCommit = undefined;
     for (const consumer of this.consumers.values()) consumer.queue.removeConsumer(consumer);
     this.consumers.clear();
+    this.replyTo.release();
+    this.returnPath.release();
     if (this.transaction !== undefined) this.unacked.restore(this.transaction.rollback());
     this.requeueAll();
   }
@@ -218,21 +243,36 @@ export class Channel implements CommandSink, ConsumerChannel {
     if (exchange.options.internal) {
       throw new AmqpError(ReplyCode.ACCESS_REFUSED, `cannot publish to internal exchange '${m.exchange}' in vhost '${this.host.vhost.name}'`);
     }
-    const message = new Message(m.exchange, m.routingKey, rawProperties, body);
+    // RabbitMQ refuses a reply_to of amq.rabbitmq.reply-to without a reply consumer before it checks anything else of the message.
+    const message = this.replyTo.rewrite(new Message(m.exchange, m.routingKey, rawProperties, body));
     this.publisher.check(message);
-    if (this.transaction !== undefined) this.transaction.publish(this.publisher.route(exchange, message), message, m.mandatory);
+    const delayed = exchange.delayed;
+    const delay = delayed === undefined || !message.hasHeaders ? undefined : heldDelay(message.properties.headers);
+    if (delay !== undefined) this.hold(delayed!, message, delay, m.mandatory);
+    else if (this.transaction !== undefined) this.transaction.publish(this.publisher.route(exchange, message), message, m.mandatory);
     else this.publisher.publish(exchange, message, m.mandatory, this.confirms);
   }
 
-  /** ack is reject without requeue: either way the delivery is finished, and in tx mode only at commit. */
-  private reject(deliveryTag: number, multiple: boolean, requeue: boolean): void {
+  /** A delayed exchange takes the message now (at commit in a transaction); mandatory is checked when it is routed. */
+  private hold(delayed: DelayedMessages, message: Message, delay: number, mandatory: boolean): void {
+    const returnPath = mandatory ? this.returnPath : undefined;
+    if (this.transaction !== undefined) {
+      this.transaction.hold(delayed, message, delay, returnPath);
+      return;
+    }
+    holdDelayed(delayed, message, delay, returnPath, this.confirms);
+    if (this.confirms !== undefined) this.host.confirmsPending();
+  }
+
+  /** Ack, reject and nack finish deliveries, in tx mode only at commit. */
+  private reject(deliveryTag: number, multiple: boolean, how: Settlement): void {
     const deliveries = this.unacked.take(deliveryTag, multiple);
-    if (this.transaction !== undefined) this.transaction.settle(deliveries, requeue);
-    else this.settle(deliveries, requeue);
+    if (this.transaction !== undefined) this.transaction.settle(deliveries, how);
+    else this.settle(deliveries, how);
   }
 
   /** Finishes deliveries: acked (gone) or requeued, and lets their queues deliver again. */
-  private settle(deliveries: readonly Delivery[], requeue: boolean): void {
+  private settle(deliveries: readonly Delivery[], how: Settlement): void {
     // Deliveries mostly come from one queue: a Set of the others only when there are others.
     let first: Queue | undefined;
     let others: Set<Queue> | undefined;
@@ -241,7 +281,8 @@ export class Channel implements CommandSink, ConsumerChannel {
         d.consumer.unacked--;
         this.consumerUnacked--;
       }
-      if (requeue) d.queue.requeue(d.qm);
+      if (how === 'requeue') d.queue.requeue(d.qm);
+      else if (how === 'reject') d.queue.reject(d.qm);
       else d.queue.discard(d.qm);
       if (first === undefined) first = d.queue;
       else if (d.queue !== first) (others ??= new Set()).add(d.queue);
@@ -257,7 +298,7 @@ export class Channel implements CommandSink, ConsumerChannel {
 
   private requeueAll(): void {
     if (this.unacked.size === 0) return;
-    this.settle(this.unacked.take(0, true), true);
+    this.settle(this.unacked.take(0, true), 'requeue');
   }
 
   private qos(m: BasicQos): void {
@@ -269,10 +310,15 @@ export class Channel implements CommandSink, ConsumerChannel {
   }
 
   private consume(m: BasicConsume): void {
-    const queue = this.entities.queue(m.queue);
+    const queue = m.queue === REPLY_TO ? undefined : this.entities.queue(m.queue);
     const tag = m.consumerTag === '' ? `amq.ctag-${randomBytes(16).toString('base64url')}` : m.consumerTag;
     if (this.consumers.has(tag)) {
       throw new AmqpError(ReplyCode.NOT_ALLOWED, `attempt to reuse consumer tag '${tag}'`);
+    }
+    if (queue === undefined) {
+      this.replyTo.consume(tag, m.noAck);
+      if (!m.noWait) this.send({ id: MethodId.BasicConsumeOk, consumerTag: tag });
+      return;
     }
     if (queue.hasExclusiveConsumer || (m.exclusive && queue.consumerCount > 0)) {
       throw new AmqpError(ReplyCode.ACCESS_REFUSED, `queue '${queue.name}' in vhost '${this.host.vhost.name}' in exclusive use`);
@@ -351,9 +397,12 @@ export class Channel implements CommandSink, ConsumerChannel {
         case 'publish':
           journaled = this.publisher.commit(op.queues, op.message, op.mandatory) || journaled;
           break;
+        case 'hold':
+          journaled = holdDelayed(op.delayed, op.message, op.delay, op.returnPath, undefined) || journaled;
+          break;
         case 'settle':
-          this.settle(op.deliveries, op.requeue);
-          journaled ||= !op.requeue && op.deliveries.some((d) => d.queue.isStored(d.qm));
+          this.settle(op.deliveries, op.how);
+          journaled ||= op.how !== 'requeue' && op.deliveries.some((d) => d.queue.isStored(d.qm));
           break;
       }
     }

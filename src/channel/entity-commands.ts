@@ -15,6 +15,7 @@ import {
 import type { Queue } from '../queue/queue.js';
 import { assertServerNamedAllowed } from '../vhost/queue-arguments.js';
 import type { ChannelHost } from './channel-host.js';
+import { replyQueueDeclared } from './direct-reply-to.js';
 
 /**
  * The exchange and queue classes' methods: declaring, binding and deleting
@@ -66,6 +67,11 @@ export class EntityCommands {
 
   queueDeclare(m: QueueDeclare): void {
     const vhost = this.host.vhost;
+    const reply = replyQueueDeclared(m.queue, vhost.replyQueues, vhost.name);
+    if (reply !== undefined) {
+      if (!m.noWait) this.host.writer.method(this.channelNumber, { id: MethodId.QueueDeclareOk, queue: m.queue, ...reply });
+      return;
+    }
     const serverNamed = m.queue === '' && !m.passive;
     if (serverNamed) assertServerNamedAllowed(m.arguments);
     // A passive declare takes the name as given: RabbitMQ answers '' with "no queue ''", not the last queue.

@@ -2,6 +2,7 @@ import type { Exchange } from '../exchange/exchange.js';
 import { AmqpError } from '../protocol/amqp-error.js';
 import { ReplyCode } from '../protocol/generated/amqp-constants.js';
 import { MethodId } from '../protocol/generated/amqp-methods.js';
+import { admitted, durableTarget } from '../queue/delivery.js';
 import { expirationRefusal } from '../queue/expiration.js';
 import type { Message } from '../queue/message.js';
 import type { Queue } from '../queue/queue.js';
@@ -72,7 +73,9 @@ export class Publisher {
    * Hands the message to its queues, after returning it when it is mandatory
    * and has none (the return goes out before its confirm). A persistent
    * message for durable queues is journaled once for all of them, and its
-   * confirm waits for the disk; any other publish is confirmed at once.
+   * confirm waits for the disk; any other publish is confirmed at once. A
+   * queue at its length limit with x-overflow reject-publish refuses it: the
+   * publisher gets a nack (under confirms), even if other queues took it.
    */
   private deliver(queues: readonly Queue[], message: Message, mandatory: boolean, confirms: ConfirmTracker | undefined): boolean {
     let journaled = false;
@@ -81,14 +84,21 @@ export class Publisher {
       confirms?.publish(0);
     } else {
       const delivered = withoutBcc(message);
-      journaled = this.journal(queues, delivered, confirms);
-      for (let i = 0; i < queues.length; i++) queues[i]!.enqueue(delivered);
+      const taking = admitted(queues, delivered);
+      if (taking.length < queues.length && confirms !== undefined) {
+        confirms.settle(confirms.publish(1), false);
+        journaled = this.journal(taking, delivered, undefined);
+      } else {
+        journaled = this.journal(taking, delivered, confirms);
+      }
+      for (let i = 0; i < taking.length; i++) taking[i]!.enqueue(delivered);
     }
     if (confirms !== undefined) this.host.confirmsPending();
     return journaled;
   }
 
-  private returnUnroutable(message: Message): void {
+  /** basic.return 312 NO_ROUTE of a mandatory message no queue took (without its BCC header). */
+  returnUnroutable(message: Message): void {
     this.host.writer.method(this.channelNumber, {
       id: MethodId.BasicReturn,
       replyCode: ReplyCode.NO_ROUTE,
@@ -101,20 +111,13 @@ export class Publisher {
 
   /** Journals the message if it must survive a restart; numbers its confirm either way. */
   private journal(queues: readonly Queue[], message: Message, confirms: ConfirmTracker | undefined): boolean {
-    const journal = this.host.journal;
-    let ids: number[] | undefined;
-    if (journal !== undefined) {
-      for (let i = 0; i < queues.length; i++) {
-        const p = queues[i]!.persistence;
-        if (p !== undefined) (ids ??= []).push(p.id);
-      }
-    }
-    if (ids === undefined || !message.persistent) {
+    const target = this.host.journal === undefined ? undefined : durableTarget(queues);
+    if (target === undefined || !message.persistent) {
       confirms?.publish(0);
       return false;
     }
     const seq = confirms?.publish(1) ?? 0;
-    message.location = journal!.append(ids, message.exchange, message.routingKey, message.rawProperties, message.body, confirms, seq);
+    message.location = target.journal.append(target.ids, message.exchange, message.routingKey, message.rawProperties, message.body, confirms, seq);
     return true;
   }
 

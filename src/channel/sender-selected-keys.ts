@@ -3,6 +3,7 @@ import { Encoder } from '../protocol/encoder.js';
 import type { FieldTable } from '../protocol/field-value.js';
 import { ReplyCode } from '../protocol/generated/amqp-constants.js';
 import { encodeBasicProperties, PropertyFlag } from '../protocol/generated/basic-properties.js';
+import { keepBccKeys } from '../queue/dead-letter.js';
 import { Message } from '../queue/message.js';
 import { typeName } from '../vhost/equivalence.js';
 
@@ -84,8 +85,12 @@ export function withoutBcc(message: Message): Message {
   const { headers, ...rest } = message.properties;
   if (headers === undefined || !Object.hasOwn(headers, 'BCC')) return message;
   const kept: FieldTable = { ...headers };
+  const bcc = kept['BCC'];
   delete kept['BCC'];
   const e = new Encoder();
   encodeBasicProperties(e, { ...rest, headers: kept });
-  return new Message(message.exchange, message.routingKey, Buffer.from(e.take()), message.body);
+  const stripped = new Message(message.exchange, message.routingKey, Buffer.from(e.take()), message.body);
+  // Dead-lettering without a dead-letter routing key routes by them still, as RabbitMQ does.
+  if (Array.isArray(bcc)) keepBccKeys(stripped, bcc.filter((key): key is string => typeof key === 'string'));
+  return stripped;
 }

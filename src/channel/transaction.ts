@@ -1,10 +1,12 @@
+import type { DelayedMessages, ReturnPath } from '../exchange/delayed-messages.js';
 import type { Message } from '../queue/message.js';
 import type { Queue } from '../queue/queue.js';
-import type { Delivery } from './unacked-deliveries.js';
+import type { Delivery, Settlement } from './unacked-deliveries.js';
 
 export type TransactionOp =
   | { readonly kind: 'publish'; readonly queues: readonly Queue[]; readonly message: Message; readonly mandatory: boolean }
-  | { readonly kind: 'settle'; readonly deliveries: readonly Delivery[]; readonly requeue: boolean };
+  | { readonly kind: 'hold'; readonly delayed: DelayedMessages; readonly message: Message; readonly delay: number; readonly returnPath: ReturnPath | undefined }
+  | { readonly kind: 'settle'; readonly deliveries: readonly Delivery[]; readonly how: Settlement };
 
 /**
  * A tx-mode channel's uncommitted work: publishes are held with the queues
@@ -20,8 +22,13 @@ export class Transaction {
     this.ops.push({ kind: 'publish', queues: [...queues], message, mandatory });
   }
 
-  settle(deliveries: readonly Delivery[], requeue: boolean): void {
-    this.ops.push({ kind: 'settle', deliveries, requeue });
+  /** A publish a delayed exchange holds: it starts waiting at commit. */
+  hold(delayed: DelayedMessages, message: Message, delay: number, returnPath: ReturnPath | undefined): void {
+    this.ops.push({ kind: 'hold', delayed, message, delay, returnPath });
+  }
+
+  settle(deliveries: readonly Delivery[], how: Settlement): void {
+    this.ops.push({ kind: 'settle', deliveries, how });
   }
 
   /** The pending work, in the order it arrived; the transaction starts empty again. */

@@ -4,6 +4,9 @@ import type { QueuedMessage } from '../queue/message.js';
 import type { Queue } from '../queue/queue.js';
 import type { Consumer } from './consumer.js';
 
+/** How a delivery is finished: acked, rejected without requeue (dead-lettered if its queue says so), or requeued. */
+export type Settlement = 'ack' | 'reject' | 'requeue';
+
 export interface Delivery {
   readonly tag: number;
   readonly queue: Queue;

@@ -16,6 +16,7 @@ export function serverProperties(clusterName: string): FieldTable {
       per_consumer_qos: true,
       consumer_priorities: true,
       authentication_failure_close: true,
+      direct_reply_to: true,
     },
     cluster_name: clusterName,
     product: PRODUCT,

@@ -1,4 +1,5 @@
 import type { FieldTable } from '../protocol/field-value.js';
+import type { BasicProperties } from '../protocol/generated/basic-properties.js';
 
 /**
  * One binding of an exchange. The args object is kept as given, so callers
@@ -39,15 +40,17 @@ export interface ExchangeRouter<D> {
    * sends a message to its alternate exchange. Must not allocate per call
    * beyond what is unavoidable: this runs for every published message.
    */
-  route(routingKey: string, headers: FieldTable | undefined, out: DestinationSink<D>): boolean;
+  route(routingKey: string, headers: FieldTable | undefined, out: DestinationSink<D>, properties?: BasicProperties): boolean;
   /** Whether route() looks at the headers; for other types the caller need not decode them. */
   readonly readsHeaders: boolean;
+  /** Whether route() looks at other properties (given only then); a consistent-hash exchange may hash one. */
+  readonly readsProperties?: boolean;
   /**
    * Why this exchange type refuses the binding, or undefined when it is
    * acceptable. RabbitMQ answers a refused binding with 406
-   * PRECONDITION_FAILED (its binding_invalid error); only headers exchanges
-   * refuse any (a bad x-match). Checked by the caller before bind, never on
-   * unbind.
+   * PRECONDITION_FAILED (its binding_invalid error): headers exchanges
+   * refuse a bad x-match, consistent-hash ones a key that is not a weight.
+   * Checked by the caller before bind, never on unbind.
    */
   validateBinding(routingKey: string, args: FieldTable): string | undefined;
   readonly bindingCount: number;

@@ -1,5 +1,6 @@
 import type { FieldTable } from '../protocol/field-value.js';
 import type { Queue } from '../queue/queue.js';
+import type { DelayedMessages } from './delayed-messages.js';
 import type { ExchangeRouter } from './exchange-router.js';
 
 /** Where a binding leads: a queue, or another exchange (exchange-to-exchange bindings). */
@@ -18,6 +19,8 @@ export class Exchange {
   readonly boundFrom = new Set<Exchange>();
   /** Router's mark of the last routing that reached this exchange (see Router). */
   routeMark = 0;
+  /** An x-delayed-message exchange's waiting messages; set by the virtual host. */
+  delayed: DelayedMessages | undefined;
 
   constructor(
     readonly name: string,

@@ -30,6 +30,18 @@ export class ArrayDeque<T> {
     return item;
   }
 
+  /** Keeps, in place and in order, the items `keep` accepts; it sees each once, with its index behind the head. */
+  retain(keep: (item: T, index: number) => boolean): void {
+    const items = this.items;
+    let kept = this.head;
+    for (let i = this.head; i < items.length; i++) {
+      const item = items[i]!;
+      if (keep(item, i - this.head)) items[kept++] = item;
+    }
+    items.length = kept;
+    if (kept === this.head) this.clear();
+  }
+
   clear(): void {
     this.items = [];
     this.head = 0;

@@ -34,9 +34,17 @@ export class Message {
     return this.has(PropertyFlag.UserId) ? this.properties.userId : undefined;
   }
 
-  /** The expiration property (a per-message TTL), decoded only when there is one. */
+  /**
+   * The expiration property (a per-message TTL), read from the raw bytes:
+   * a queued message with a TTL does not keep its properties decoded.
+   */
   get expiration(): string | undefined {
-    return this.has(PropertyFlag.Expiration) ? this.properties.expiration : undefined;
+    if (this.decoded !== undefined || !this.has(PropertyFlag.Expiration)) return this.decoded?.expiration;
+    const raw = this.rawProperties;
+    const at = skipToExpiration(raw);
+    const end = at + 1 + (raw[at] ?? raw.length);
+    // Malformed properties are left to the decoder, which refuses them.
+    return end <= raw.length ? raw.toString('utf8', at + 1, end) : this.properties.expiration;
   }
 
   private has(flag: number): boolean {
@@ -64,10 +72,33 @@ function readDeliveryMode(raw: Buffer): number | undefined {
   return raw[at];
 }
 
+/** The offset of the expiration shortstr, skipping the seven properties before it without decoding them. */
+function skipToExpiration(raw: Buffer): number {
+  const flags = raw.readUInt16BE(0);
+  // A second flags word (never needed in 0-9-1) is the decoder's business.
+  if (flags & 1) return raw.length;
+  let at = 2;
+  if (flags & PropertyFlag.ContentType) at += 1 + raw[at]!;
+  if (flags & PropertyFlag.ContentEncoding) at += 1 + raw[at]!;
+  if (flags & PropertyFlag.Headers) at = at + 4 <= raw.length ? at + 4 + raw.readUInt32BE(at) : raw.length;
+  if (flags & PropertyFlag.DeliveryMode) at += 1;
+  if (flags & PropertyFlag.Priority) at += 1;
+  if (flags & PropertyFlag.CorrelationId) at += 1 + raw[at]!;
+  if (flags & PropertyFlag.ReplyTo) at += 1 + raw[at]!;
+  return at;
+}
+
 /** A message's place in one queue. */
 export interface QueuedMessage {
   readonly message: Message;
   /** Position in the queue, so a requeued message goes back to where it was. */
   readonly seq: number;
   redelivered: boolean;
+  /**
+   * When it expires (ms since the epoch), present only on a message that
+   * can: one with an expiration property, or in a queue with x-message-ttl.
+   * It costs such a message 24 bytes (a property slot and a boxed double);
+   * no timer: the queue has one for all its messages.
+   */
+  expiresAt?: number;
 }

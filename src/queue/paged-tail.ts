@@ -1,14 +1,22 @@
-import { packLocation, type StoredLocation, unpackLocation } from '../store/stored-location.js';
+import type { StoredLocation } from '../store/journal.js';
 import { ArrayDeque } from './array-deque.js';
 import type { QueuedMessage } from './message.js';
 
+const TWO_32 = 0x1_0000_0000;
 /** Location slot of an entry kept in memory (a transient message queued behind paged ones). */
 const IN_MEMORY = -1;
 /** Numbers per entry: sequence, packed location, redelivered flag. */
 const STRIDE = 3;
 
 export type PagedEntry =
-  | { readonly seq: number; readonly location: StoredLocation; readonly redelivered: boolean; readonly held?: undefined }
+  | {
+      readonly seq: number;
+      readonly location: StoredLocation;
+      readonly redelivered: boolean;
+      /** When it expires; undefined if never (or not known before it is read back). */
+      readonly expiresAt: number | undefined;
+      readonly held?: undefined;
+    }
   | { readonly held: QueuedMessage };
 
 /**
@@ -17,19 +25,27 @@ export type PagedEntry =
  * and no object. The messages stay in the journal until they come near the
  * head and are read back. A message with no journal copy (transient) that
  * arrives behind them waits here too, in memory, so queue order holds.
+ *
+ * Once a message that can expire is paged, each entry gets a fourth number,
+ * its expiry (Infinity for never), in a parallel array: stuck expired
+ * messages are found without reading anything back, and a queue where no
+ * message expires pays nothing for it.
  */
 export class PagedTail {
   private readonly entries = new ArrayDeque<number>();
   private readonly held = new ArrayDeque<QueuedMessage>();
+  private expiries: ArrayDeque<number> | undefined;
 
   get length(): number {
     return this.entries.length / STRIDE;
   }
 
-  push(seq: number, location: StoredLocation, redelivered: boolean): void {
+  push(seq: number, location: StoredLocation, redelivered: boolean, expiresAt?: number): void {
+    // segment × 2^32 + offset is exact in a double for any realistic segment count.
     this.entries.push(seq);
-    this.entries.push(packLocation(location.segment, location.offset));
+    this.entries.push(location.segment * TWO_32 + location.offset);
     this.entries.push(redelivered ? 1 : 0);
+    this.pushExpiry(expiresAt);
   }
 
   /** Queues a message that has no journal copy behind the paged ones, keeping it in memory. */
@@ -38,14 +54,13 @@ export class PagedTail {
     this.entries.push(IN_MEMORY);
     this.entries.push(0);
     this.held.push(qm);
+    this.pushExpiry(qm.expiresAt);
   }
 
   /** The head entry, left in place (reading it back may fail); undefined when empty. */
   peek(): PagedEntry | undefined {
     if (this.entries.length === 0) return undefined;
-    const packed = this.entries.at(1)!;
-    if (packed === IN_MEMORY) return { held: this.held.at(0)! };
-    return { seq: this.entries.at(0)!, location: unpackLocation(packed), redelivered: this.entries.at(2) === 1 };
+    return this.entryAt(0, 0);
   }
 
   /** Removes the head entry. */
@@ -54,33 +69,96 @@ export class PagedTail {
     this.entries.shift();
     if (this.entries.shift() === IN_MEMORY) this.held.shift();
     this.entries.shift();
+    this.expiries?.shift();
+  }
+
+  /**
+   * Takes out the entries `remove` picks by their expiry (Infinity: never),
+   * which it sees once each, front to back; returns them in order. Only the
+   * entries taken out become objects.
+   */
+  removeWhere(remove: (expiresAt: number) => boolean): PagedEntry[] {
+    const count = this.length;
+    const expiries = this.expiries;
+    const removed: PagedEntry[] = [];
+    if (expiries === undefined) {
+      // Nothing paged can expire.
+      for (let i = 0; i < count; i++) remove(Infinity);
+      return removed;
+    }
+    const kept = new Uint8Array(count);
+    const heldKept = new Uint8Array(this.held.length);
+    for (let i = 0, h = 0; i < count; i++) {
+      const held = this.entries.at(i * STRIDE + 1) === IN_MEMORY;
+      if (remove(expiries.at(i)!)) removed.push(this.entryAt(i, h));
+      else kept[i] = 1;
+      if (held) heldKept[h++] = kept[i]!;
+    }
+    if (removed.length > 0) {
+      this.entries.retain((_, j) => kept[Math.floor(j / STRIDE)] === 1);
+      this.held.retain((_, j) => heldKept[j] === 1);
+      expiries.retain((_, j) => kept[j] === 1);
+    }
+    return removed;
+  }
+
+  /** Puts the entries in sequence order (recovery may find them out of it). */
+  sortBySeq(): void {
+    const count = this.length;
+    const heldAt = new Int32Array(count).fill(-1);
+    for (let i = 0, h = 0; i < count; i++) if (this.entries.at(i * STRIDE + 1) === IN_MEMORY) heldAt[i] = h++;
+    const order = Array.from({ length: count }, (_, i) => i);
+    order.sort((a, b) => this.entries.at(a * STRIDE)! - this.entries.at(b * STRIDE)!);
+    const entries = order.flatMap((i) => [this.entries.at(i * STRIDE)!, this.entries.at(i * STRIDE + 1)!, this.entries.at(i * STRIDE + 2)!]);
+    const held = order.flatMap((i) => (heldAt[i]! < 0 ? [] : [this.held.at(heldAt[i]!)!]));
+    const expiries = this.expiries === undefined ? undefined : order.map((i) => this.expiries!.at(i)!);
+    this.clear();
+    for (const n of entries) this.entries.push(n);
+    for (const qm of held) this.held.push(qm);
+    if (expiries !== undefined) {
+      this.expiries = new ArrayDeque<number>();
+      for (const e of expiries) this.expiries.push(e);
+    }
   }
 
   *storedLocations(): IterableIterator<StoredLocation> {
     for (let i = 1; i < this.entries.length; i += STRIDE) {
       const packed = this.entries.at(i)!;
-      if (packed !== IN_MEMORY) yield unpackLocation(packed);
+      if (packed !== IN_MEMORY) yield unpack(packed);
     }
   }
 
   clear(): void {
     this.entries.clear();
     this.held.clear();
+    this.expiries = undefined;
   }
 
-  /**
-   * Puts the entries in sequence order. Recovery restores messages in
-   * journal order, which is publish order except for records compaction
-   * copied forward; it calls this before any message is held here.
-   */
-  sortBySeq(): void {
-    const count = this.length;
-    let ordered = true;
-    for (let i = 1; i < count && ordered; i++) ordered = this.entries.at((i - 1) * STRIDE)! < this.entries.at(i * STRIDE)!;
-    if (ordered) return;
-    const flat = [...this.entries];
-    const order = Array.from({ length: count }, (_, i) => i).sort((a, b) => flat[a * STRIDE]! - flat[b * STRIDE]!);
-    this.entries.clear();
-    for (const i of order) for (let k = 0; k < STRIDE; k++) this.entries.push(flat[i * STRIDE + k]!);
+  /** Entry `i`, which is held message `h` if it is one. */
+  private entryAt(i: number, h: number): PagedEntry {
+    const at = i * STRIDE;
+    const packed = this.entries.at(at + 1)!;
+    if (packed === IN_MEMORY) return { held: this.held.at(h)! };
+    const expiresAt = this.expiries?.at(i);
+    return {
+      seq: this.entries.at(at)!,
+      location: unpack(packed),
+      redelivered: this.entries.at(at + 2) === 1,
+      expiresAt: expiresAt === Infinity ? undefined : expiresAt,
+    };
   }
+
+  private pushExpiry(expiresAt: number | undefined): void {
+    if (this.expiries === undefined) {
+      if (expiresAt === undefined) return;
+      this.expiries = new ArrayDeque<number>();
+      for (let i = 1; i < this.length; i++) this.expiries.push(Infinity);
+    }
+    this.expiries.push(expiresAt ?? Infinity);
+  }
+}
+
+function unpack(packed: number): StoredLocation {
+  const segment = Math.floor(packed / TWO_32);
+  return { segment, offset: packed - segment * TWO_32 };
 }

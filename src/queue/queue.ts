@@ -1,8 +1,14 @@
 import type { FieldTable } from '../protocol/field-value.js';
 import type { Journal, StoredLocation } from '../store/journal.js';
 import { ConsumerRing } from './consumer-ring.js';
+import { type DeadLetterRouter, type DeadLetterTarget, deadLetter, deadLetterTarget } from './dead-letter.js';
+import { type ExpiringQueue, MessageExpiry, messageTtl } from './expiry.js';
+import { IdleExpiry } from './idle-expiry.js';
+import { LengthLimit } from './length-limit.js';
 import { Message, type QueuedMessage } from './message.js';
+import { QueueTimer } from './queue-timer.js';
 import { type PageSource, ReadyList } from './ready-list.js';
+import type { DeadLetterReason } from './x-death.js';
 
 /** What a queue needs from a consumer; the channel implements it. */
 export interface QueueConsumer {
@@ -33,7 +39,9 @@ export interface QueueOptions {
 /**
  * A queue's messages and consumers: messages are delivered to consumers in
  * turn, skipping those that cannot take one now, and wait in the ready list
- * otherwise.
+ * otherwise. The x-arguments each have their own small part: message TTL
+ * (expiry.ts), length limits (length-limit.ts), dead-lettering
+ * (dead-letter.ts) and x-expires (idle-expiry.ts), sharing one timer.
  */
 export class Queue {
   private readonly ready = new ReadyList();
@@ -45,13 +53,36 @@ export class Queue {
   /** Router's mark of the last routing that reached this queue: it de-duplicates without a Set. */
   routeMark = 0;
   private store: QueuePersistence | undefined;
-  /** Called when an auto-delete queue loses its last consumer. */
+  /** Called when the queue should go: an auto-delete queue lost its last consumer, or an x-expires queue went unused. */
   onUnused: ((queue: Queue) => void) | undefined;
+  /** Set by the virtual host: how dead letters reach the dead-letter exchange. */
+  deadLetters: DeadLetterRouter | undefined;
+  /** The queue's one timer, shared by message TTL and x-expires. */
+  private readonly timer = new QueueTimer();
+  /** Made when the queue has a TTL or first sees a message with an expiration: other queues pay nothing for expiry. */
+  private expiry: MessageExpiry | undefined;
+  private readonly limit: LengthLimit | undefined;
+  private readonly deadLetterTo: DeadLetterTarget | undefined;
+  private readonly idle: IdleExpiry | undefined;
+  /** Messages recovered after a restart have sequence numbers below this; their TTLs count from `recoveredAt`. */
+  private recoveredBelow = 0;
+  private recoveredAt = 0;
 
   constructor(
     readonly name: string,
     readonly options: QueueOptions,
-  ) {}
+  ) {
+    const args = options.arguments;
+    const ttl = messageTtl(args);
+    if (ttl !== undefined) this.expiry = this.newExpiry(ttl, false);
+    this.limit = LengthLimit.fromArguments(args);
+    this.deadLetterTo = deadLetterTarget(args);
+    this.idle = IdleExpiry.fromArguments(args, this.timer, () => {
+      // A durable queue waiting for the journal is being recovered: its idle time starts once that is done.
+      const recovering = this.options.durable && this.options.exclusiveOwner === undefined && this.store === undefined;
+      if (this.consumers.size === 0 && !recovering) this.onUnused?.(this);
+    });
+  }
 
   /** Set for durable queues when the broker has a store: persistent messages are journaled under `id`. */
   get persistence(): QueuePersistence | undefined {
@@ -59,8 +90,11 @@ export class Queue {
   }
 
   set persistence(p: QueuePersistence | undefined) {
+    const recovering = this.store === undefined && p !== undefined && this.recoveredBelow > 0;
     this.store = p;
-    this.ready.source = p === undefined ? undefined : journalPageSource(p.journal);
+    this.ready.source = p === undefined ? undefined : this.journalPageSource(p.journal);
+    if (recovering) this.recovered();
+    if (p !== undefined) this.idle?.used();
   }
 
   get durable(): boolean {
@@ -79,9 +113,35 @@ export class Queue {
     return this.consumers.some((c) => c.exclusive);
   }
 
+  /**
+   * Whether the queue takes a new message. At its length limit with
+   * x-overflow reject-publish it refuses it (the publisher gets a nack);
+   * reject-publish-dlx also dead-letters it.
+   */
+  admit(message: Message): boolean {
+    const limit = this.limit;
+    if (limit === undefined || !limit.rejectsPublish || !limit.wouldOverflow(this.ready.length, this.ready.bytes, message.size)) return true;
+    if (limit.overflow === 'reject-publish-dlx') this.deadLetter(message, 'maxlen');
+    return false;
+  }
+
   enqueue(message: Message): void {
-    this.ready.push({ message, seq: this.nextSeq++, redelivered: false });
+    const qm = this.entryFor(message);
+    // A consumer able to take it gets it before expiry is considered: a TTL of 0 still reaches a waiting consumer.
+    if (this.ready.length === 0 && this.consumers.size > 0 && !this.dispatching) {
+      const consumer = this.consumers.pick(canTakeMessage);
+      if (consumer !== undefined) {
+        consumer.deliver(this, qm);
+        return;
+      }
+    }
+    const wasEmpty = this.ready.length === 0;
+    this.ready.push(qm);
+    this.expiry?.added(qm.expiresAt ?? Infinity, wasEmpty);
+    this.dropOverflow();
     if (this.consumers.size > 0) this.dispatch();
+    // Not delivered and already expired (TTL 0): it goes now, as in RabbitMQ.
+    if (qm.expiresAt !== undefined && qm.expiresAt <= Date.now()) this.expiry!.expire();
   }
 
   /**
@@ -89,13 +149,17 @@ export class Queue {
    * sequence number (publish order); it is read when delivered.
    */
   restore(seq: number, location: StoredLocation, redelivered: boolean): void {
-    this.ready.pushStored(seq, location, redelivered);
+    // The journal does not keep arrival times: TTLs of recovered messages count from the restart.
+    if (this.recoveredAt === 0) this.recoveredAt = Date.now();
+    const ttl = this.expiry?.ttl;
+    this.ready.pushStored(seq, location, redelivered, ttl === undefined ? undefined : this.recoveredAt + ttl);
     this.nextSeq = Math.max(this.nextSeq, seq + 1);
   }
 
   /** Recovery is over: restored messages take their publish order (compaction may have stored some out of it). */
   restored(): void {
     this.ready.sortStored();
+    this.recoveredBelow = this.nextSeq;
   }
 
   /**
@@ -108,7 +172,10 @@ export class Queue {
       return;
     }
     qm.redelivered = true;
+    const wasEmpty = this.ready.length === 0;
     this.ready.requeue(qm);
+    this.expiry?.requeued(qm.expiresAt ?? Infinity, wasEmpty);
+    this.dropOverflow();
   }
 
   /** The journal holds this message for this queue: finishing it is a disk write. */
@@ -122,6 +189,12 @@ export class Queue {
     if (p !== undefined && qm.message.location !== undefined) p.journal.removed(p.id, qm.message.location);
   }
 
+  /** A consumer rejected the message without requeue: it is dead-lettered if the queue has a dead-letter exchange, then forgotten. */
+  reject(qm: QueuedMessage): void {
+    if (this.deleted) this.discard(qm);
+    else this.retire(qm, 'rejected');
+  }
+
   /** A message went to a consumer that will ack it: after a crash it comes back marked redelivered. */
   markDelivered(qm: QueuedMessage): void {
     const p = this.persistence;
@@ -130,7 +203,14 @@ export class Queue {
 
   /** Takes the head message for basic.get. */
   take(): QueuedMessage | undefined {
+    this.idle?.used();
+    while (this.headExpired()) this.expireHead();
     return this.ready.shift();
+  }
+
+  /** The queue was declared again (passive or not): x-expires counts from now. */
+  redeclared(): void {
+    this.idle?.used();
   }
 
   purge(): number {
@@ -146,7 +226,9 @@ export class Queue {
 
   removeConsumer(consumer: QueueConsumer): void {
     if (!this.consumers.remove(consumer)) return;
-    if (this.consumers.size === 0 && this.hadConsumer && this.options.autoDelete) this.onUnused?.(this);
+    if (this.consumers.size > 0) return;
+    this.idle?.used();
+    if (this.hadConsumer && this.options.autoDelete) this.onUnused?.(this);
   }
 
   /**
@@ -160,6 +242,10 @@ export class Queue {
     try {
       const consumers = this.consumers;
       while (this.ready.length > 0 && consumers.size > 0) {
+        if (this.headExpired()) {
+          this.expireHead();
+          continue;
+        }
         const consumer = consumers.pick(canTakeMessage);
         if (consumer === undefined) break;
         consumer.deliver(this, this.ready.shift()!);
@@ -167,6 +253,103 @@ export class Queue {
     } finally {
       this.dispatching = false;
     }
+  }
+
+  /** The broker is closing: nothing the queue scheduled may run later. */
+  stop(): void {
+    this.timer.stop();
+  }
+
+  /** When a new message expires, if it can: the queue starts keeping track of expiry at its first such message. */
+  private entryFor(message: Message): QueuedMessage {
+    const seq = this.nextSeq++;
+    const expiry = this.expiry ?? (message.expiration === undefined ? undefined : this.startExpiry());
+    const expiresAt = expiry?.expiryOf(message, Date.now());
+    return expiresAt === undefined ? { message, seq, redelivered: false } : { message, seq, redelivered: false, expiresAt };
+  }
+
+  private startExpiry(): MessageExpiry {
+    // What waits already never expires: the queue had no TTL and none of it had an expiration.
+    return (this.expiry = this.newExpiry(undefined, this.ready.length > 0));
+  }
+
+  private newExpiry(ttl: number | undefined, occupied: boolean): MessageExpiry {
+    const queue: ExpiringQueue = {
+      peekReady: () => this.ready.peek(),
+      expireHead: () => this.expireHead(),
+      removeWhere: (expired) => this.ready.removeWhere(expired),
+      expired: (messages) => {
+        for (const qm of messages) this.retire(qm, 'expired');
+      },
+    };
+    return new MessageExpiry(queue, this.timer, ttl, occupied);
+  }
+
+  private expireHead(): void {
+    this.retire(this.ready.shift()!, 'expired');
+  }
+
+  private headExpired(): boolean {
+    if (this.expiry === undefined) return false;
+    const head = this.ready.peek();
+    return head !== undefined && MessageExpiry.hasExpired(head, Date.now());
+  }
+
+  /** x-overflow drop-head: the oldest messages go (dead-lettered as maxlen) until the queue is within its limit. */
+  private dropOverflow(): void {
+    const limit = this.limit;
+    if (limit === undefined || limit.rejectsPublish) return;
+    while (limit.exceeded(this.ready.length, this.ready.bytes)) this.retire(this.ready.shift()!, 'maxlen');
+  }
+
+  /** A message leaves the queue for good without being delivered: dead-lettered if the queue says so, then forgotten. */
+  private retire(qm: QueuedMessage, reason: DeadLetterReason): void {
+    this.deadLetter(qm.message, reason);
+    this.discard(qm);
+  }
+
+  private deadLetter(message: Message, reason: DeadLetterReason): void {
+    if (this.deadLetterTo !== undefined && this.deadLetters !== undefined) deadLetter(this.deadLetters, this.deadLetterTo, this.name, message, reason);
+  }
+
+  /**
+   * After a restart: a byte limit needs the size of every recovered message
+   * now, and their TTL (all the same, from the restart) starts to run.
+   * Reading the first ones back now finds their own expirations; those of
+   * messages further back are found as they are read.
+   */
+  private recovered(): void {
+    if (this.limit?.countsBytes === true) this.ready.countStoredBytes();
+    const ttl = this.expiry?.ttl;
+    if (ttl !== undefined && this.ready.length > 0) this.expiry!.added(this.recoveredAt + ttl, true);
+    this.ready.peek();
+  }
+
+  /**
+   * A recovered message read back from the journal: its own expiration was
+   * not known until now, and counts from the restart too.
+   */
+  private recoveredMessageLoaded(qm: QueuedMessage): void {
+    if (qm.seq >= this.recoveredBelow) return;
+    const expiration = qm.message.expiration;
+    if (expiration === undefined) return;
+    const expiresAt = this.recoveredAt + Number(expiration);
+    if (qm.expiresAt !== undefined && qm.expiresAt <= expiresAt) return;
+    qm.expiresAt = expiresAt;
+    (this.expiry ?? this.startExpiry()).recovered(expiresAt);
+  }
+
+  /** Reads paged-out messages of a durable queue back from the journal. */
+  private journalPageSource(journal: Journal): PageSource {
+    return {
+      load(location) {
+        const record = journal.read(location);
+        const message = new Message(record.exchange, record.routingKey, record.rawProperties, record.body);
+        message.location = location;
+        return message;
+      },
+      loaded: (qm) => this.recoveredMessageLoaded(qm),
+    };
   }
 
   private discardReady(): void {
@@ -178,23 +361,12 @@ export class Queue {
   /** Marks the queue deleted and tells its consumers; returns the messages it held. */
   delete(): number {
     this.deleted = true;
+    this.timer.stop();
     this.discardReady();
     const count = this.ready.clear();
     for (const consumer of this.consumers.clear()) consumer.queueDeleted(this);
     return count;
   }
-}
-
-/** Reads paged-out messages of a durable queue back from the journal. */
-function journalPageSource(journal: Journal): PageSource {
-  return {
-    load(location) {
-      const record = journal.read(location);
-      const message = new Message(record.exchange, record.routingKey, record.rawProperties, record.body);
-      message.location = location;
-      return message;
-    },
-  };
 }
 
 const canTakeMessage = (consumer: QueueConsumer): boolean => consumer.canTakeMessage();

@@ -1,11 +1,13 @@
 import type { StoredLocation } from '../store/journal.js';
 import { ArrayDeque } from './array-deque.js';
 import type { Message, QueuedMessage } from './message.js';
-import { PagedTail } from './paged-tail.js';
+import { type PagedEntry, PagedTail } from './paged-tail.js';
 
 /** Reads a message that waited in the journal back into memory. */
 export interface PageSource {
   load(location: StoredLocation): Message;
+  /** Called with each message read back, which the queue may complete (the expiry of a recovered message). */
+  loaded?(qm: QueuedMessage): void;
 }
 
 /** How much of a durable queue stays in memory before persistent messages wait in the journal only. */
@@ -35,6 +37,10 @@ export class ReadyList {
   private readonly paged = new PagedTail();
   /** Bytes of the messages held in memory (FIFO and requeued). */
   private memoryBytes = 0;
+  /** Body bytes of every waiting message, for x-max-length-bytes (recovered ones count from when they are read back). */
+  private totalBytes = 0;
+  /** Recovered messages (sequence below this) are not in totalBytes until read back. */
+  private unsizedBelow = 0;
   source: PageSource | undefined;
 
   constructor(private readonly limit: MemoryLimit = DEFAULT_QUEUE_MEMORY) {}
@@ -43,16 +49,22 @@ export class ReadyList {
     return this.fifo.length + this.requeued.length + this.paged.length;
   }
 
+  /** Body bytes of the waiting messages. */
+  get bytes(): number {
+    return this.totalBytes;
+  }
+
   push(qm: QueuedMessage): void {
     const { location, size } = qm.message;
+    this.totalBytes += size;
     // Once anything is paged, later messages must queue behind it, whether they can be paged or not.
     if (this.paged.length > 0) {
       if (location === undefined) this.paged.pushHeld(qm);
-      else this.paged.push(qm.seq, location, qm.redelivered);
+      else this.paged.push(qm.seq, location, qm.redelivered, qm.expiresAt);
       return;
     }
     if (this.source !== undefined && location !== undefined && this.full(size)) {
-      this.paged.push(qm.seq, location, qm.redelivered);
+      this.paged.push(qm.seq, location, qm.redelivered, qm.expiresAt);
       return;
     }
     this.fifo.push(qm);
@@ -63,8 +75,19 @@ export class ReadyList {
    * Adds a message known only by its journal location (recovery); it is read
    * back when it nears the head, so `source` must be set before then.
    */
-  pushStored(seq: number, location: StoredLocation, redelivered: boolean): void {
-    this.paged.push(seq, location, redelivered);
+  pushStored(seq: number, location: StoredLocation, redelivered: boolean, expiresAt?: number): void {
+    this.paged.push(seq, location, redelivered, expiresAt);
+    this.unsizedBelow = Math.max(this.unsizedBelow, seq + 1);
+  }
+
+  /**
+   * Counts the bytes of the recovered messages now, reading each back once,
+   * rather than as they come near the head: a queue with a byte limit needs
+   * them from the start. Call it right after recovery, before any push.
+   */
+  countStoredBytes(): void {
+    for (const location of this.paged.storedLocations()) this.totalBytes += this.source!.load(location).size;
+    this.unsizedBelow = 0;
   }
 
   /** After recovery has pushed every stored message: puts them in publish (sequence) order. */
@@ -84,6 +107,7 @@ export class ReadyList {
     }
     list.splice(lo, 0, qm);
     this.memoryBytes += qm.message.size;
+    this.totalBytes += qm.message.size;
   }
 
   peek(): QueuedMessage | undefined {
@@ -101,7 +125,32 @@ export class ReadyList {
     if (next === this.requeued[0]) this.requeued.shift();
     else this.fifo.shift();
     this.memoryBytes -= next.message.size;
+    this.totalBytes -= next.message.size;
     return next;
+  }
+
+  /**
+   * Takes out every message `remove` picks, wherever it waits (paged ones are
+   * read back), and returns them in queue order. `remove` sees the expiry of
+   * each waiting message once, in queue order (Infinity for never).
+   */
+  removeWhere(remove: (expiresAt: number) => boolean): QueuedMessage[] {
+    const removed: QueuedMessage[] = [];
+    const inMemory = (qm: QueuedMessage): boolean => {
+      if (!remove(qm.expiresAt ?? Infinity)) return true;
+      removed.push(qm);
+      this.memoryBytes -= qm.message.size;
+      this.totalBytes -= qm.message.size;
+      return false;
+    };
+    if (this.requeued.length > 0) this.requeued = this.requeued.filter(inMemory);
+    this.fifo.retain(inMemory);
+    for (const entry of this.paged.removeWhere(remove)) {
+      const qm = this.load(entry);
+      if (entry.held !== undefined || qm.seq >= this.unsizedBelow) this.totalBytes -= qm.message.size;
+      removed.push(qm);
+    }
+    return removed;
   }
 
   /** Removes everything; returns how many messages were dropped. */
@@ -111,6 +160,8 @@ export class ReadyList {
     this.requeued = [];
     this.paged.clear();
     this.memoryBytes = 0;
+    this.totalBytes = 0;
+    this.unsizedBelow = 0;
     return count;
   }
 
@@ -127,14 +178,27 @@ export class ReadyList {
 
   /** Reads the next batch of paged messages into the FIFO. */
   private pageIn(): void {
-    const source = this.source!;
     for (let n = 0; n < PAGE_IN_BATCH && this.paged.length > 0; n++) {
       const entry = this.paged.peek()!;
       // Dropped only once read: a failed read leaves the entry where it was.
-      const qm = entry.held ?? { message: source.load(entry.location), seq: entry.seq, redelivered: entry.redelivered };
+      const qm = this.load(entry);
       this.paged.drop();
       this.fifo.push(qm);
       this.memoryBytes += qm.message.size;
+      if (entry.held === undefined && qm.seq < this.unsizedBelow) this.totalBytes += qm.message.size;
     }
+  }
+
+  /** The message of a paged entry, read back from the journal unless it was held in memory. */
+  private load(entry: PagedEntry): QueuedMessage {
+    if (entry.held !== undefined) return entry.held;
+    const source = this.source!;
+    const message = source.load(entry.location);
+    const qm: QueuedMessage =
+      entry.expiresAt === undefined
+        ? { message, seq: entry.seq, redelivered: entry.redelivered }
+        : { message, seq: entry.seq, redelivered: entry.redelivered, expiresAt: entry.expiresAt };
+    source.loaded?.(qm);
+    return qm;
   }
 }

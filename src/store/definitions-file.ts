@@ -15,6 +15,8 @@ export interface ExchangeDefinition {
   readonly autoDelete: boolean;
   readonly internal: boolean;
   readonly arguments: FieldTable;
+  /** An x-delayed-message exchange's journal id (from the queues' sequence), under which its held messages are stored. */
+  readonly id?: number;
 }
 
 export interface QueueDefinition {

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import type { DelayedMessages } from '../exchange/delayed-messages.js';
 import { Exchange } from '../exchange/exchange.js';
 import type { Queue } from '../queue/queue.js';
 import { type DurabilityHooks, isDurableBinding, isDurableQueue, type VirtualHost } from '../vhost/virtual-host.js';
@@ -60,16 +61,20 @@ export class DurableStore implements DurabilityHooks {
     try {
       const path = join(dataDir, DEFINITIONS_FILE);
       const definitions = fs.exists(path) ? parseDefinitions(fs.readFile(path), path) : EMPTY_DEFINITIONS;
-      const queues = restoreDefinitions(vhosts, definitions);
+      const { queues, delayed } = restoreDefinitions(vhosts, definitions);
       const journal = await Journal.open(
         join(dataDir, 'journal'),
         fs,
         log,
         { segmentSize: options.segmentSize ?? DEFAULT_SEGMENT_SIZE, epoch: options.epoch ?? 1, compactionLookMs: options.compactionLookMs },
-        (id) => queues.has(id),
+        (id) => queues.has(id) || delayed.has(id),
         (m) => {
           const location = { segment: m.segment, offset: m.offset };
-          for (const id of m.queueIds) queues.get(id)!.restore(m.seq, location, m.delivered?.has(id) ?? false);
+          for (const id of m.queueIds) {
+            const queue = queues.get(id);
+            if (queue !== undefined) queue.restore(m.seq, location, m.delivered?.has(id) ?? false);
+            else delayed.get(id)!.restore(m.seq, location, m.dueAt ?? 0);
+          }
         },
         onFailure,
       );
@@ -79,6 +84,8 @@ export class DurableStore implements DurabilityHooks {
       }
       const store = new DurableStore(dataDir, fs, lock, vhosts, journal, definitions.nextQueueId);
       for (const vhost of vhosts.values()) vhost.durability = store;
+      // Last: a held message already due is routed as soon as its exchange is attached, to queues now ready for it.
+      for (const [id, d] of delayed) d.attach({ id, journal });
       return store;
     } catch (err) {
       lock.release();
@@ -88,6 +95,11 @@ export class DurableStore implements DurabilityHooks {
 
   attachQueue(q: Queue): void {
     q.persistence = { id: this.nextQueueId++, journal: this.journal };
+  }
+
+  /** Delayed exchanges take their journal ids from the queues' sequence, so records never confuse the two. */
+  attachDelayed(delayed: DelayedMessages): void {
+    delayed.attach({ id: this.nextQueueId++, journal: this.journal });
   }
 
   /** Rewrites definitions.json from the live state; synchronous, so the reply to the client follows it. */
@@ -117,7 +129,8 @@ export class DurableStore implements DurabilityHooks {
         if (!x.options.durable) continue;
         if (!isPredeclared(x.name)) {
           const { type, autoDelete, internal, arguments: args } = x.options;
-          exchanges.push({ vhost: vhost.name, name: x.name, type, autoDelete, internal, arguments: args });
+          const id = x.delayed?.journalId;
+          exchanges.push({ vhost: vhost.name, name: x.name, type, autoDelete, internal, arguments: args, ...(id === undefined ? {} : { id }) });
         }
         for (const b of x.router.bindings()) {
           if (!isDurableBinding(x, b.destination)) continue;
@@ -139,16 +152,18 @@ function isPredeclared(name: string): boolean {
   return name === '' || name.startsWith('amq.');
 }
 
-/** Recreates the stored entities; returns the durable queues by journal id. */
-function restoreDefinitions(vhosts: ReadonlyMap<string, VirtualHost>, d: Definitions): Map<number, Queue> {
+/** Recreates the stored entities; returns the durable queues and delayed exchanges by journal id. */
+function restoreDefinitions(vhosts: ReadonlyMap<string, VirtualHost>, d: Definitions): { queues: Map<number, Queue>; delayed: Map<number, DelayedMessages> } {
   const byId = new Map<number, Queue>();
+  const delayed = new Map<number, DelayedMessages>();
   const vhostOf = (name: string): VirtualHost => {
     const vhost = vhosts.get(name);
     if (vhost === undefined) throw new Error(`definitions name vhost '${name}', which this broker does not have`);
     return vhost;
   };
   for (const x of d.exchanges) {
-    vhostOf(x.vhost).declareExchange(x.name, { type: x.type, durable: true, autoDelete: x.autoDelete, internal: x.internal, arguments: x.arguments }, false);
+    const exchange = vhostOf(x.vhost).declareExchange(x.name, { type: x.type, durable: true, autoDelete: x.autoDelete, internal: x.internal, arguments: x.arguments }, false);
+    if (x.id !== undefined && exchange.delayed !== undefined) delayed.set(x.id, exchange.delayed);
   }
   for (const q of d.queues) {
     const queue = vhostOf(q.vhost).declareQueue(
@@ -163,5 +178,5 @@ function restoreDefinitions(vhosts: ReadonlyMap<string, VirtualHost>, d: Definit
     if (b.destinationKind === 'queue') vhost.bindQueue(b.source, b.destination, RESTORE_OWNER, b.routingKey, b.arguments);
     else vhost.bindExchange(b.source, b.destination, b.routingKey, b.arguments);
   }
-  return byId;
+  return { queues: byId, delayed };
 }

@@ -9,8 +9,9 @@ import type { Encoder } from '../protocol/encoder.js';
  *   u32 crc32     CRC-32 (zlib's, IEEE polynomial) of everything after this field
  *   u32 epoch     replication epoch the record was written in
  *   u64 seq       the message's sequence number, increasing; unique among the records on disk
- *   u8  type      RecordType
+ *   u8  type      RecordType, plus DUE_FLAG when a due time follows
  *   [u32 source]  Moved only: the segment the record was copied from
+ *   [u64 dueAt]   with DUE_FLAG: when a delayed exchange routes the message (ms since the epoch)
  *   payload       u16 queue count, that many u32 queue ids,
  *                 shortstr exchange, shortstr routing key,
  *                 u32 + bytes raw properties, u32 + bytes body
@@ -22,6 +23,9 @@ export const RecordType = {
   /** A live record copied out of a segment being compacted; it counts only once its source segment is gone. */
   Moved: 2,
 } as const;
+
+/** Set in the type octet of a message a delayed exchange holds: its due time follows. */
+const DUE_FLAG = 0x80;
 
 /** length + crc32 + epoch + seq + type */
 export const RECORD_OVERHEAD = 4 + 4 + 4 + 8 + 1;
@@ -36,6 +40,8 @@ export interface MessageRecord {
   readonly body: Buffer;
   /** For a Moved record, the segment it was copied from. */
   readonly movedFrom?: number | undefined;
+  /** For a message held by a delayed exchange (its id in queueIds): when it is routed, ms since the epoch. */
+  readonly dueAt?: number | undefined;
 }
 
 /** Appends a record (Moved when `movedFrom` is set, else Enqueue) to the encoder; returns its size in bytes. */
@@ -45,12 +51,14 @@ export function writeMessageRecord(e: Encoder, r: MessageRecord): number {
   e.u32(0); // crc, patched below
   e.u32(r.epoch);
   e.u64(r.seq);
+  const due = r.dueAt === undefined ? 0 : DUE_FLAG;
   if (r.movedFrom === undefined) {
-    e.u8(RecordType.Enqueue);
+    e.u8(RecordType.Enqueue | due);
   } else {
-    e.u8(RecordType.Moved);
+    e.u8(RecordType.Moved | due);
     e.u32(r.movedFrom);
   }
+  if (r.dueAt !== undefined) e.u64(r.dueAt);
   e.u16(r.queueIds.length);
   for (const id of r.queueIds) e.u32(id);
   e.shortstr(r.exchange);
@@ -88,9 +96,11 @@ export function readRecord(bytes: Buffer, offset: number): ReadResult {
   try {
     const epoch = d.u32();
     const seq = d.u64();
-    const type = d.u8();
-    if (type !== RecordType.Enqueue && type !== RecordType.Moved) return { kind: 'bad', reason: `unknown record type ${type}` };
+    const typeOctet = d.u8();
+    const type = typeOctet & ~DUE_FLAG;
+    if (type !== RecordType.Enqueue && type !== RecordType.Moved) return { kind: 'bad', reason: `unknown record type ${typeOctet}` };
     const movedFrom = type === RecordType.Moved ? d.u32() : undefined;
+    const dueAt = (typeOctet & DUE_FLAG) !== 0 ? d.u64() : undefined;
     const count = d.u16();
     const queueIds: number[] = [];
     for (let i = 0; i < count; i++) queueIds.push(d.u32());
@@ -99,7 +109,7 @@ export function readRecord(bytes: Buffer, offset: number): ReadResult {
     // Views into `bytes`: recovery only looks, and read() copies what it keeps.
     const rawProperties = d.longstrBytes();
     const body = d.longstrBytes();
-    return { kind: 'record', record: { epoch, seq, queueIds, exchange, routingKey, rawProperties, body, movedFrom }, size: 4 + length };
+    return { kind: 'record', record: { epoch, seq, queueIds, exchange, routingKey, rawProperties, body, movedFrom, dueAt }, size: 4 + length };
   } catch {
     return { kind: 'bad', reason: 'record fields run past its length' };
   }

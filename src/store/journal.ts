@@ -112,9 +112,12 @@ export class Journal {
     return journal;
   }
 
-  /** Appends a message for the given queues; it is durable once a later commit completes. */
-  append(queueIds: readonly number[], exchange: string, routingKey: string, rawProperties: Buffer, body: Buffer, waiter?: DurabilityWaiter, waiterSeq = 0): StoredLocation {
-    const location = this.appendRecord({ epoch: this.options.epoch, seq: this.nextSeq++, queueIds, exchange, routingKey, rawProperties, body });
+  /**
+   * Appends a message for the given queues (or delayed exchange, with the
+   * time it is due); it is durable once a later commit completes.
+   */
+  append(queueIds: readonly number[], exchange: string, routingKey: string, rawProperties: Buffer, body: Buffer, waiter?: DurabilityWaiter, waiterSeq = 0, dueAt?: number): StoredLocation {
+    const location = this.appendRecord({ epoch: this.options.epoch, seq: this.nextSeq++, queueIds, exchange, routingKey, rawProperties, body, dueAt });
     if (waiter !== undefined && this.failure !== undefined) {
       waiter.settle(waiterSeq, false);
     } else if (waiter !== undefined) {

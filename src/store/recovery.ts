@@ -16,6 +16,8 @@ export interface RecoveredMessage extends Holders {
   readonly seq: number;
   readonly segment: number;
   readonly offset: number;
+  /** Set when a delayed exchange holds it: when it is due. */
+  readonly dueAt: number | undefined;
 }
 
 /** A corrupt sealed segment: never repaired silently, the broker refuses to start. */
@@ -89,7 +91,7 @@ export async function recoverSegments(
       const copyOfPresent = record.movedFrom !== undefined && present.has(record.movedFrom);
       const holders = copyOfPresent ? [] : record.queueIds.filter(isQueue);
       if (holders.length > 0) {
-        byOffset.set(offset, { seq: record.seq, segment: number, offset, queueIds: holders, delivered: undefined });
+        byOffset.set(offset, { seq: record.seq, segment: number, offset, queueIds: holders, delivered: undefined, dueAt: record.dueAt });
       }
       offset += result.size;
       if (++recordsRead % PROGRESS_EVERY === 0) {

@@ -59,13 +59,16 @@ export class Router {
   private lastMark = 0;
   private defaultExchange: Exchange | undefined;
   private queues: ReadonlyMap<string, Queue> = new Map();
+  /** Direct reply-to: the default exchange also routes to a reply consumer's queue by its reply name. */
+  private replies: ReadonlyMap<string, Queue> = new Map();
 
   constructor(private readonly exchanges: ReadonlyMap<string, Exchange>) {}
 
-  /** The nameless exchange binds every queue by its name implicitly; it reads the queue table directly. */
-  setDefaultExchange(x: Exchange, queues: ReadonlyMap<string, Queue>): void {
+  /** The nameless exchange binds every queue by its name implicitly; it reads the queue table (and the reply queues) directly. */
+  setDefaultExchange(x: Exchange, queues: ReadonlyMap<string, Queue>, replies: ReadonlyMap<string, Queue>): void {
     this.defaultExchange = x;
     this.queues = queues;
+    this.replies = replies;
   }
 
   /**
@@ -93,6 +96,7 @@ export class Router {
     if (this.lastMark === MAX_MARK) {
       for (const x of this.exchanges.values()) x.routeMark = 0;
       for (const q of this.queues.values()) q.routeMark = 0;
+      for (const q of this.replies.values()) q.routeMark = 0;
       this.lastMark = 0;
     }
     return ++this.lastMark;
@@ -103,7 +107,8 @@ export class Router {
     let matched = false;
     if (x === this.defaultExchange) {
       for (let i = 0; i < routingKeys.length; i++) {
-        const q = this.queues.get(routingKeys[i]!);
+        const key = routingKeys[i]!;
+        const q = this.queues.get(key) ?? this.replies.get(key);
         if (q !== undefined) {
           reached.add(q);
           matched = true;
@@ -113,8 +118,9 @@ export class Router {
     }
     const router = x.router;
     const headers = router.readsHeaders ? headersOf(message) : undefined;
+    const properties = router.readsProperties === true ? message.properties : undefined;
     for (let i = 0; i < routingKeys.length; i++) {
-      if (router.route(routingKeys[i]!, headers, reached)) matched = true;
+      if (router.route(routingKeys[i]!, headers, reached, properties)) matched = true;
     }
     return matched;
   }

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { createExchangeRouter } from '../exchange/create-exchange-router.js';
+import { createExchangeRouter, ExchangeType, isExchangeType } from '../exchange/create-exchange-router.js';
+import { DelayedMessages } from '../exchange/delayed-messages.js';
 import type { ExchangeRouter } from '../exchange/exchange-router.js';
 import { type Destination, Exchange, type ExchangeOptions } from '../exchange/exchange.js';
 import { AmqpError } from '../protocol/amqp-error.js';
 import type { FieldTable } from '../protocol/field-value.js';
 import { ReplyCode } from '../protocol/generated/amqp-constants.js';
+import type { DeadLetterRouter } from '../queue/dead-letter.js';
 import { Queue, type QueueOptions } from '../queue/queue.js';
 import {
   assertArgumentsEquivalent,
@@ -12,6 +14,8 @@ import {
   COMPARED_EXCHANGE_ARGUMENTS,
   typeName,
 } from './equivalence.js';
+import { routeDelayed } from './delayed-routing.js';
+import { assertExchangeArguments } from './exchange-arguments.js';
 import { comparedQueueArguments, validateNewQueue } from './queue-arguments.js';
 import { Router } from './router.js';
 
@@ -30,6 +34,8 @@ export interface DurabilityHooks {
   definitionsChanged(): void;
   /** Gives a new durable queue its journal id (Queue.persistence). */
   attachQueue(q: Queue): void;
+  /** Gives a new durable delayed exchange its journal id, under which it stores persistent messages. */
+  attachDelayed(delayed: DelayedMessages): void;
 }
 
 export interface DeclareQueueRequest extends QueueOptions {
@@ -44,10 +50,23 @@ export interface DeclareQueueRequest extends QueueOptions {
 export class VirtualHost {
   readonly exchanges = new Map<string, Exchange>();
   readonly queues = new Map<string, Queue>();
+  /** Direct reply-to: each reply consumer's queue by its reply name (amq.rabbitmq.reply-to.*); never declared, listed or stored. */
+  readonly replyQueues = new Map<string, Queue>();
   readonly router = new Router(this.exchanges);
 
   /** Set by the broker when it has a durable store; restores run with it unset. */
   durability: DurabilityHooks | undefined;
+
+  /** How queues reach their dead-letter exchange: routing as a publish would, alternate exchanges included. */
+  private readonly deadLetterRouter: DeadLetterRouter = {
+    routeFrom: (exchange, routingKeys, message) => {
+      const x = this.exchanges.get(exchange);
+      if (x === undefined) return undefined;
+      const reached: Queue[] = [];
+      this.router.route(x, routingKeys, message, reached);
+      return reached;
+    },
+  };
 
   constructor(readonly name: string) {
     for (const [xname, type] of PREDECLARED) {
@@ -75,8 +94,7 @@ export class VirtualHost {
       return this.exchange(name);
     }
     // As in RabbitMQ, an unknown type is refused (503) before anything else, even for an existing exchange.
-    const router = createExchangeRouter<Destination>(options.type);
-    if (router === undefined) throw new AmqpError(ReplyCode.COMMAND_INVALID, `unknown exchange type '${options.type}'`);
+    if (!isExchangeType(options.type)) throw new AmqpError(ReplyCode.COMMAND_INVALID, `unknown exchange type '${options.type}'`);
     if (name === '') throw defaultExchangeRefused();
     const existing = this.exchanges.get(name);
     if (existing === undefined) {
@@ -87,7 +105,8 @@ export class VirtualHost {
       if (ae !== undefined && typeof ae !== 'string') {
         throw new AmqpError(ReplyCode.PRECONDITION_FAILED, `invalid type '${typeName(ae)}' for arg 'alternate-exchange' in exchange '${name}' in vhost '${this.name}'`);
       }
-      return this.addExchange(name, options, router);
+      assertExchangeArguments(options.type, options.arguments);
+      return this.addExchange(name, options, createExchangeRouter<Destination>(options.type, options.arguments)!);
     }
     const current = existing.options;
     assertFlagsEquivalent('exchange', name, this.name, [
@@ -120,7 +139,11 @@ export class VirtualHost {
    */
   declareQueue(request: DeclareQueueRequest, owner: object, serverNamed = false): Queue {
     const { name } = request;
-    if (request.passive) return this.queue(name, owner);
+    if (request.passive) {
+      const q = this.queue(name, owner);
+      q.redeclared();
+      return q;
+    }
     if (name.startsWith('amq.') && !serverNamed) {
       throw new AmqpError(ReplyCode.ACCESS_REFUSED, `queue name '${name}' contains reserved prefix 'amq.*'`);
     }
@@ -137,6 +160,7 @@ export class VirtualHost {
       ['auto_delete', request.autoDelete, current.autoDelete],
     ]);
     assertArgumentsEquivalent('queue', name, this.name, comparedQueueArguments(current.arguments), request.arguments, current.arguments);
+    existing.redeclared();
     return existing;
   }
 
@@ -169,6 +193,12 @@ export class VirtualHost {
     const count = q.delete();
     if (q.persistence !== undefined) this.durability?.definitionsChanged();
     return count;
+  }
+
+  /** The broker is closing: queues cancel what they scheduled (TTL, x-expires), delayed exchanges their timers. */
+  stop(): void {
+    for (const q of this.queues.values()) q.stop();
+    for (const x of this.exchanges.values()) x.delayed?.stop();
   }
 
   /** Exclusive queues go with the connection that declared them. */
@@ -225,7 +255,11 @@ export class VirtualHost {
   private addExchange(name: string, options: ExchangeOptions, router: ExchangeRouter<Destination>): Exchange {
     const x = new Exchange(name, options, router);
     this.exchanges.set(name, x);
-    if (name === '') this.router.setDefaultExchange(x, this.queues);
+    if (name === '') this.router.setDefaultExchange(x, this.queues, this.replyQueues);
+    if (options.type === ExchangeType.DelayedMessage) {
+      const delayed = (x.delayed = new DelayedMessages((message, returnPath) => routeDelayed(this.router, x, message, returnPath)));
+      if (options.durable) this.durability?.attachDelayed(delayed);
+    }
     if (options.durable) this.durability?.definitionsChanged();
     return x;
   }
@@ -234,6 +268,7 @@ export class VirtualHost {
     const q = new Queue(name, options);
     this.queues.set(name, q);
     q.onUnused = (unused) => this.removeQueue(unused);
+    q.deadLetters = this.deadLetterRouter;
     if (isDurableQueue(q) && this.durability !== undefined) {
       this.durability.attachQueue(q);
       this.durability.definitionsChanged();
@@ -243,6 +278,7 @@ export class VirtualHost {
 
   private removeExchange(x: Exchange): void {
     this.exchanges.delete(x.name);
+    x.delayed?.discardAll();
     this.unbindEverywhere(x);
     // Bindings whose source is x go with it; destinations that are exchanges forget x.
     for (const b of x.router.bindings()) {

@@ -1,9 +1,11 @@
 import type { Test } from 'tap';
 import * as amqp from 'amqplib';
-import { type Broker, type BrokerOptions, startBroker } from '../../src/index.js';
+import type { Broker, BrokerOptions } from '../../src/index.js';
 
 /** A broker on 127.0.0.1 and a free port for the duration of one test. */
 export async function withBroker(t: Test, options: BrokerOptions = {}): Promise<Broker> {
+  // Loaded when first needed: tests aimed at an external broker (AMQP_URL) then never load this one.
+  const { startBroker } = await import('../../src/index.js');
   const broker = await startBroker({ logLevel: 'silent', ...options });
   t.teardown(() => broker.close());
   return broker;

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { ConsistentHashRouter } from '../../src/exchange/consistent-hash-router.js';
 import { createExchangeRouter, ExchangeType } from '../../src/exchange/create-exchange-router.js';
 import { DirectRouter } from '../../src/exchange/direct-router.js';
 import type { ExchangeRouter } from '../../src/exchange/exchange-router.js';
@@ -24,7 +25,9 @@ t.test('factory', async (t) => {
   t.type(createExchangeRouter('fanout'), FanoutRouter);
   t.type(createExchangeRouter('topic'), TopicRouter);
   t.type(createExchangeRouter('headers'), HeadersRouter);
-  t.equal(createExchangeRouter('x-consistent-hash'), undefined);
+  t.type(createExchangeRouter('x-consistent-hash'), ConsistentHashRouter);
+  t.type(createExchangeRouter('x-delayed-message', { 'x-delayed-type': 'topic' }), TopicRouter, 'a delayed exchange routes as its x-delayed-type');
+  t.equal(createExchangeRouter('x-delayed-message'), undefined, 'a delayed exchange needs its x-delayed-type');
   t.equal(createExchangeRouter('Direct'), undefined, 'type names are case-sensitive');
   t.equal(createExchangeRouter(''), undefined);
 });
