@@ -21,6 +21,13 @@ export interface BrokerStart {
   readonly dataDirRecoveredMs: number | undefined;
 }
 
+export interface BrokerOptions {
+  readonly port?: number;
+  readonly nodeArgs?: readonly string[];
+  /** CPUs to pin the broker to, as `taskset -c` takes them ("1"). */
+  readonly cpus?: string;
+}
+
 export class BrokerProcess {
   port = 0;
   private exitCode: number | null | undefined;
@@ -50,13 +57,18 @@ export class BrokerProcess {
     });
   }
 
-  /** Spawns the broker on dataDir and waits (at most timeoutMs) until it listens. */
-  static async start(dataDir: string, logFile: string, timeoutMs: number): Promise<{ broker: BrokerProcess; start: BrokerStart }> {
+  /**
+   * Spawns the broker on dataDir and waits (at most timeoutMs) until it
+   * listens: on an OS-chosen port unless one is given, with extra node
+   * flags (--cpu-prof, say), pinned to `cpus` (taskset's list) when given.
+   */
+  static async start(dataDir: string, logFile: string, timeoutMs: number, options: BrokerOptions = {}): Promise<{ broker: BrokerProcess; start: BrokerStart }> {
     const log = createWriteStream(logFile, { flags: 'a' });
     const t0 = performance.now();
-    const child = spawn(process.execPath, [MAIN, '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--log-level', 'info'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const argv = [...(options.nodeArgs ?? []), MAIN, '--port', String(options.port ?? 0), '--host', '127.0.0.1', '--data-dir', dataDir, '--log-level', 'info'];
+    // taskset execs node: the child's pid is the broker's.
+    const [command, args] = options.cpus === undefined ? [process.execPath, argv] : ['taskset', ['-c', options.cpus, process.execPath, ...argv]];
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const broker = new BrokerProcess(child, log);
     const listening = await broker.waitFor((l) => l.msg === 'broker listening', timeoutMs, 'broker listening');
     const listeningMs = performance.now() - t0;

@@ -28,14 +28,16 @@
  */
 import * as amqp from 'amqplib';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BrokerProcess } from './broker-process.js';
 import { dirUsage } from './dir-usage.js';
+import { LoadPublisher } from './load/publisher.js';
+import { describeMachine, type Machine, machineLine } from './machine.js';
 import { procCpuSeconds, procMemory } from './proc-stats.js';
-import { RawConfirmPublisher, withTimeout } from './raw-confirm-publisher.js';
+import { sleep, withTimeout } from './with-timeout.js';
 
 const QUEUE = 'bench.durability';
 const MiB = 1024 * 1024;
@@ -79,7 +81,6 @@ function progress(line: string): void {
 }
 
 const round = (n: number, places = 1): number => Math.round(n * 10 ** places) / 10 ** places;
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface PublishResult {
   readonly confirmed: number;
@@ -99,7 +100,10 @@ interface PublishResult {
  * RSS and CPU when its pid is known.
  */
 async function publishLoad(url: URL, label: string, publishers: number, window: number, count: number | undefined, serverPid: number | undefined): Promise<PublishResult> {
-  const clients = await Promise.all(Array.from({ length: publishers }, () => RawConfirmPublisher.open(url, QUEUE, BODY, SHORT_TIMEOUT_MS)));
+  const message = { exchange: '', routingKey: QUEUE, properties: { deliveryMode: 2 }, body: BODY };
+  const clients = await Promise.all(
+    Array.from({ length: publishers }, () => LoadPublisher.open(url, { messages: [message], confirms: true, timestamps: false, timeoutMs: SHORT_TIMEOUT_MS })),
+  );
   const settled = (): number => clients.reduce((n, c) => n + c.confirmed + c.nacked, 0);
   const sample = () => ({ t: performance.now(), settled: settled(), cpu: process.cpuUsage(), serverCpu: serverPid === undefined ? undefined : procCpuSeconds(serverPid) });
   const t0 = performance.now();
@@ -327,7 +331,7 @@ async function benchExternal(url: URL, pid: number | undefined): Promise<void> {
   }
 }
 
-function markdown(target: string, date: string, own: boolean, machine: { loadBefore: number[]; loadAfter: number[] }): string {
+function markdown(target: string, date: string, own: boolean, machine: Machine, loadBefore: readonly number[]): string {
   const rows = measurements.map((m) => {
     const detail = Object.entries(m.detail ?? {})
       .map(([k, v]) => `${k}=${v}`)
@@ -337,7 +341,7 @@ function markdown(target: string, date: string, own: boolean, machine: { loadBef
   return [
     `# Durability benchmark, ${date}`,
     '',
-    `Target: ${target}. Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, load average ${machine.loadBefore.join(' ')} before and ${machine.loadAfter.join(' ')} after. Bodies ${BODY.length} bytes, persistent, durable queue, publisher confirms, rates over ${RATE_SECONDS} s after ${WARMUP_SECONDS} s of warm-up${own ? `; ${MESSAGES} messages for the restart and drain` : ''}.`,
+    `Target: ${target}. Machine: ${machineLine(machine)}, load average ${loadBefore.join(' ')} before and ${machine.loadAverage.join(' ')} after. Bodies ${BODY.length} bytes, persistent, durable queue, publisher confirms, rates over ${RATE_SECONDS} s after ${WARMUP_SECONDS} s of warm-up${own ? `; ${MESSAGES} messages for the restart and drain` : ''}.`,
     '',
     '| measurement | value | detail |',
     '| --- | --- | --- |',
@@ -355,7 +359,7 @@ async function main(): Promise<void> {
   const target = external === undefined ? 'this broker (child process, fresh data dir)' : `${external.protocol}//${external.host}`;
   const startedAt = new Date();
   // Other work on the machine skews every number here: the load average says whether there was any.
-  const loadBefore = loadavg().map((l) => round(l, 2));
+  const { loadAverage: loadBefore } = describeMachine();
   if (external === undefined) await benchOwnBroker();
   else await benchExternal(external, values.pid === undefined ? undefined : Number(values.pid));
 
@@ -366,9 +370,9 @@ async function main(): Promise<void> {
   const stamp = startedAt.toISOString().slice(0, 19).replace(/:/g, '-');
   const suffix = external === undefined ? '' : '-url';
   const config = { messages: MESSAGES, bodyBytes: BODY.length, rateSeconds: RATE_SECONDS, warmupSeconds: WARMUP_SECONDS };
-  const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, platform: process.platform, loadBefore, loadAfter: loadavg().map((l) => round(l, 2)) };
-  await writeFile(join(results, `durability-${stamp}${suffix}.json`), `${JSON.stringify({ date: startedAt.toISOString(), target, machine, config, measurements, warnings }, null, 2)}\n`);
-  await writeFile(join(results, `durability-latest${suffix}.md`), markdown(target, startedAt.toISOString(), external === undefined, machine));
+  const machine = describeMachine();
+  await writeFile(join(results, `durability-${stamp}${suffix}.json`), `${JSON.stringify({ date: startedAt.toISOString(), target, machine: { ...machine, loadBefore }, config, measurements, warnings }, null, 2)}\n`);
+  await writeFile(join(results, `durability-latest${suffix}.md`), markdown(target, startedAt.toISOString(), external === undefined, machine, loadBefore));
   progress(`results written to ${results}`);
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts (or stops) a private RabbitMQ node from Debian on 127.0.0.1 to compare
 # this broker's behaviour with: the reference when the spec and clients disagree.
-# Not used by the tests. Usage: conformance/reference-rabbitmq.sh start|stop [port]
+# Not used by the tests. Usage: conformance/reference-rabbitmq.sh start|stop|install|foreground [port]
+# (install: only install it from Debian; foreground: run it in this process, for bench/compare.ts)
 # Everything lives under $REFERENCE_DIR (default /tmp/reference-rabbitmq); the
 # system rabbitmq-server service is left alone.
 set -euo pipefail
@@ -27,10 +28,12 @@ fi
 if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server
 fi
+[ "$action" = install ] && exit 0
 mkdir -p "$HOME" "$RABBITMQ_LOG_BASE"
 # Loopback only, guest allowed from loopback, no plugins: the plain AMQP 0-9-1 broker.
 printf 'listeners.tcp.1 = 127.0.0.1:%s\nloopback_users = none\n' "$port" > "$RABBITMQ_CONFIG_FILE"
 echo '[].' > "$RABBITMQ_ENABLED_PLUGINS_FILE"
+[ "$action" = foreground ] && exec /usr/lib/rabbitmq/bin/rabbitmq-server
 # The sbin wrapper switches user and logs to /var/log; the lib script runs as we are.
 nohup /usr/lib/rabbitmq/bin/rabbitmq-server > "$RABBITMQ_LOG_BASE/stdout.log" 2>&1 &
 for _ in $(seq 1 60); do

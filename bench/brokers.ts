@@ -1,0 +1,183 @@
+/**
+ * The brokers the comparison runs against, each started as a child process
+ * pinned to the given CPUs on its own port and data directory: this broker,
+ * a private RabbitMQ (conformance/reference-rabbitmq.sh in the foreground),
+ * and the null broker. Startup time is measured the same way for all: from
+ * the spawn to the first connection.start on a fresh connection.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PROTOCOL_HEADER } from './amqp/frames.js';
+import { BrokerProcess } from './broker-process.js';
+import { sleep } from './with-timeout.js';
+
+const RABBITMQ_SCRIPT = fileURLToPath(new URL('../../conformance/reference-rabbitmq.sh', import.meta.url));
+const RABBITMQ_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
+const NULL_BROKER = fileURLToPath(new URL('./null-broker.js', import.meta.url));
+const START_TIMEOUT_MS = 120_000;
+const STOP_TIMEOUT_MS = 60_000;
+const PROBE_INTERVAL_MS = 2;
+
+export interface RunningBroker {
+  readonly name: string;
+  readonly url: URL;
+  /** The process whose CPU and RSS count (RabbitMQ's beam.smp, not its wrapper scripts). */
+  readonly pid: number;
+  /** Spawn to the first connection.start, in ms. */
+  readonly startupMs: number;
+  stop(): Promise<void>;
+}
+
+const loopback = (port: number): URL => new URL(`amqp://guest:guest@127.0.0.1:${port}`);
+
+/** One attempt: connect, send the protocol header, resolve on the first bytes of a method frame. */
+function probeOnce(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), 2000);
+    socket.once('connect', () => socket.write(PROTOCOL_HEADER));
+    socket.once('data', (chunk) => done(chunk[0] === 1));
+    socket.once('error', () => done(false));
+    socket.once('close', () => done(false));
+  });
+}
+
+/** Polls the port until a connection gets connection.start; ms since t0. Gives up when `gone` says the process died. */
+async function waitForAmqp(port: number, t0: number, gone: () => string | undefined, timeoutMs = START_TIMEOUT_MS): Promise<number> {
+  while (performance.now() - t0 < timeoutMs) {
+    if (await probeOnce(port)) return performance.now() - t0;
+    const reason = gone();
+    if (reason !== undefined) throw new Error(`the broker on port ${port} exited before accepting connections: ${reason}`);
+    await sleep(PROBE_INTERVAL_MS);
+  }
+  throw new Error(`nothing accepted AMQP connections on port ${port} within ${timeoutMs} ms`);
+}
+
+/** Resolves when the child has exited, or after timeoutMs (false). */
+function exited(child: ChildProcess, timeoutMs: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), timeoutMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const exitReason = (child: ChildProcess): string | undefined =>
+  child.exitCode !== null ? `exit code ${child.exitCode}` : child.signalCode !== null ? `signal ${child.signalCode}` : undefined;
+
+export async function startOurs(options: { port: number; dataDir: string; logFile: string; cpus: string; nodeArgs?: readonly string[] }): Promise<RunningBroker> {
+  const t0 = performance.now();
+  let failed: string | undefined;
+  const starting = BrokerProcess.start(options.dataDir, options.logFile, START_TIMEOUT_MS, {
+    port: options.port,
+    cpus: options.cpus,
+    ...(options.nodeArgs === undefined ? {} : { nodeArgs: options.nodeArgs }),
+  });
+  starting.catch((err: unknown) => (failed = (err as Error).message));
+  const startupMs = await waitForAmqp(options.port, t0, () => failed);
+  const { broker } = await starting;
+  return {
+    name: 'ours',
+    url: loopback(options.port),
+    pid: broker.pid,
+    startupMs,
+    // SIGTERM: a clean exit, which is also when --cpu-prof writes its profile.
+    stop: () => broker.stop('SIGTERM', STOP_TIMEOUT_MS),
+  };
+}
+
+/** Installs RabbitMQ from Debian when it is missing (the reference script's install step). */
+export function ensureRabbitMQ(): void {
+  if (existsSync(RABBITMQ_SERVER)) return;
+  execFileSync('bash', [RABBITMQ_SCRIPT, 'install'], { stdio: 'inherit' });
+}
+
+export function packageVersion(name: string): string {
+  try {
+    return execFileSync('dpkg-query', ['-W', '-f=${Version}', name], { encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** A private RabbitMQ node on `port`, everything under `dir` (fresh mnesia there = an empty data directory). */
+export async function startRabbitMQ(options: { port: number; dir: string; cpus: string }): Promise<RunningBroker> {
+  mkdirSync(options.dir, { recursive: true });
+  const log = openSync(join(options.dir, 'stdout.log'), 'a');
+  const t0 = performance.now();
+  const child = spawn('taskset', ['-c', options.cpus, 'bash', RABBITMQ_SCRIPT, 'foreground', String(options.port)], {
+    env: { ...process.env, REFERENCE_DIR: options.dir },
+    stdio: ['ignore', log, log],
+  });
+  const stop = async (): Promise<void> => {
+    const beam = readPid(join(options.dir, 'rabbit.pid'));
+    // The rabbitmq-server wrapper stops the node cleanly on SIGTERM.
+    child.kill('SIGTERM');
+    if (!(await exited(child, STOP_TIMEOUT_MS))) child.kill('SIGKILL');
+    for (let i = 0; beam !== undefined && alive(beam) && i < 100; i++) await sleep(100);
+    if (beam !== undefined && alive(beam)) process.kill(beam, 'SIGKILL');
+  };
+  try {
+    const startupMs = await waitForAmqp(options.port, t0, () => exitReason(child));
+    let pid: number | undefined;
+    for (let i = 0; i < 100 && pid === undefined; i++) {
+      pid = readPid(join(options.dir, 'rabbit.pid'));
+      if (pid === undefined) await sleep(100);
+    }
+    if (pid === undefined) throw new Error(`no pid in ${options.dir}/rabbit.pid`);
+    return { name: 'rabbitmq', url: loopback(options.port), pid, startupMs, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+function readPid(file: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function startNullBroker(options: { port: number; cpus: string }): Promise<RunningBroker> {
+  const t0 = performance.now();
+  const child = spawn('taskset', ['-c', options.cpus, process.execPath, NULL_BROKER, '--port', String(options.port)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  try {
+    const startupMs = await waitForAmqp(options.port, t0, () => exitReason(child));
+    return {
+      name: 'null',
+      url: loopback(options.port),
+      pid: child.pid!,
+      startupMs,
+      stop: async () => {
+        child.kill('SIGTERM');
+        if (!(await exited(child, STOP_TIMEOUT_MS))) child.kill('SIGKILL');
+      },
+    };
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+}
