@@ -10,7 +10,6 @@ import { fill, gapOfOurs, open, rawOpen, rawPublish, refusal, removeAfter, sessi
 // delivery-tag and redelivered domains.
 
 const priorityGap = await gapOfOurs('x-max-priority is not implemented yet (issue 3)');
-const lengthGap = await gapOfOurs('x-max-length is not implemented yet (issue 3)');
 
 const texts = (ms: amqp.ConsumeMessage[]): string[] => ms.map((m) => m.content.toString());
 
@@ -99,7 +98,7 @@ t.test('[basic/03] a publisher filling a queue is never sent channel.flow, as in
   t.equal(flows.length, 0, 'no channel.flow was sent');
 });
 
-t.test('[basic/05] a queue over its x-max-length drops its oldest messages', { todo: lengthGap }, async (t) => {
+t.test('[basic/05] a queue over its x-max-length drops its oldest messages', async (t) => {
   const to = await target(t);
   const { channel } = await session(t, to);
   const { queue } = await channel.assertQueue(unique('max-length'), { exclusive: true, arguments: { 'x-max-length': 2 } });
