@@ -31,9 +31,9 @@ for (let off = 0; off < stream.length; off += CHUNK) chunks.push(stream.subarray
 class CountingSink implements FrameSink {
   frames = 0;
   bytes = 0;
-  onFrame(_type: number, channel: number, payload: Buffer): void {
+  onFrame(_type: number, channel: number, _buf: Buffer, start: number, end: number): void {
     this.frames++;
-    this.bytes += payload.length + channel;
+    this.bytes += end - start + channel;
   }
 }
 

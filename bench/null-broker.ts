@@ -58,7 +58,7 @@ function deliveryBytes(channel: number, consumerTag: string, t: NonNullable<type
 }
 
 class NullConnection {
-  private readonly reader = new FrameReader({ onFrame: (type, channel, payload) => this.onFrame(type, channel, payload) }, FRAME_MAX);
+  private readonly reader = new FrameReader({ onFrame: (type, channel, buf, start, end) => this.onFrame(type, channel, buf.subarray(start, end)) }, FRAME_MAX);
   private readonly decoder = new Decoder(Buffer.alloc(0));
   private headerBytes = 0;
   /** Per confirm channel: publishes seen, and the last tag confirmed. */

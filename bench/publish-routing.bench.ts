@@ -34,6 +34,7 @@ const host: ChannelHost = {
   capabilities: { consumerCancelNotify: true, connectionBlocked: true, authenticationFailureClose: true, publisherConfirms: true },
   log: {} as Logger,
   maxMessageSize: 128 * 1024 * 1024,
+  consumerTimeout: undefined,
   userName: 'guest',
   owner,
   congested: false,
@@ -84,16 +85,16 @@ function measure(n: number, op: (i: number) => void): { ns: number; bytes: numbe
 
 function publishOp(exchange: typeof direct, keys: readonly string[], raw: Buffer): (i: number) => void {
   for (const key of keys) {
-    const routed = publisher.route(exchange, new Message(exchange.name, key, raw, body)).length;
+    const routed = publisher.route(exchange, Message.fromParts(exchange.name, key, raw, body)).length;
     if (routed !== 1) throw new Error(`'${key}' routed to ${routed} queues`);
   }
-  return (i) => publisher.publish(exchange, new Message(exchange.name, keys[i & 15]!, raw, body), false, undefined);
+  return (i) => publisher.publish(exchange, Message.fromParts(exchange.name, keys[i & 15]!, raw, body), false, undefined);
 }
 
 /** The same loop without routing: creating the Message, which the channel does anyway. */
 function messageOp(raw: Buffer): (i: number) => void {
   return (i) => {
-    if (new Message('x', directKeys[i & 15]!, raw, body).size !== body.length) throw new Error('unexpected');
+    if (Message.fromParts('x', directKeys[i & 15]!, raw, body).size !== body.length) throw new Error('unexpected');
   };
 }
 

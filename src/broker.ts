@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { UserStore } from './auth/user-store.js';
+import { ConsumerTimeout } from './channel/consumer-timeout.js';
 import { type BrokerConfig, DEFAULT_CONFIG } from './config/broker-config.js';
 import { Connection } from './connection/connection.js';
 import type { ConnectionContext } from './connection/connection-context.js';
@@ -43,6 +44,7 @@ export class Broker implements ConnectionContext {
   readonly users = new UserStore();
   readonly clock = new HeartbeatClock();
   readonly alarm: MemoryAlarm;
+  readonly consumerTimeout: ConsumerTimeout | undefined;
   readonly clusterName: string;
   private readonly vhosts = new Map<string, VirtualHost>();
   private readonly connections = new Set<Connection>();
@@ -62,6 +64,7 @@ export class Broker implements ConnectionContext {
     this.vhosts.set('/', new VirtualHost('/'));
     this.users.add({ name: config.defaultUser, password: config.defaultPassword, loopbackOnly: config.defaultUser === 'guest' });
     this.alarm = new MemoryAlarm(memoryLimits(config.memoryHighWatermark, memoryLimit), (active) => this.onAlarm(active));
+    this.consumerTimeout = config.consumerTimeout > 0 ? new ConsumerTimeout(config.consumerTimeout) : undefined;
   }
 
   /** The port the broker listens on (the real one when started with port 0). */
@@ -131,6 +134,8 @@ export class Broker implements ConnectionContext {
       if (c.isOpen) c.close(ReplyCode.CONNECTION_FORCED, 'CONNECTION_FORCED - broker shutdown');
       c.terminate();
     }
+    // After the connections: releasing their channels requeues messages, which may reach others' consumers.
+    this.consumerTimeout?.stop();
     await closed;
     // Before the store closes: a TTL or x-expires timer must not reach a closed journal.
     for (const vhost of this.vhosts.values()) vhost.stop();

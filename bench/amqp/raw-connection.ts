@@ -56,7 +56,7 @@ export class RawConnection {
     /** Names the connection in errors. */
     readonly product: string,
   ) {
-    this.reader = new FrameReader({ onFrame: (type, channel, payload) => this.onFrame(type, channel, payload) }, Infinity);
+    this.reader = new FrameReader({ onFrame: (type, channel, buf, start, end) => this.onFrame(type, channel, buf.subarray(start, end)) }, Infinity);
     socket.setNoDelay(true);
     socket.on('data', (chunk) => {
       try {

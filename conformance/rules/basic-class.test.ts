@@ -4,12 +4,11 @@ import { collect, delay, eventually } from '../../test/support/broker.js';
 import { FrameType } from '../../test/support/raw-client.js';
 import { Decoder } from '../../src/protocol/decoder.js';
 import { decodeMethod, MethodId } from '../../src/protocol/generated/amqp-methods.js';
-import { fill, gapOfOurs, open, rawOpen, rawPublish, refusal, removeAfter, session, target, unique } from './support.js';
+import { fill, open, rawOpen, rawPublish, refusal, removeAfter, session, target, unique } from './support.js';
 
 // The basic class as a whole (persistence, priorities, acknowledgement modes) and the
 // delivery-tag and redelivered domains.
 
-const priorityGap = await gapOfOurs('x-max-priority is not implemented yet (issue 3)');
 
 const texts = (ms: amqp.ConsumeMessage[]): string[] => ms.map((m) => m.content.toString());
 
@@ -116,7 +115,7 @@ t.test('[basic/06] without x-max-priority a classic queue ignores the priority p
   t.same(texts(await collect(channel, queue, 3)), ['low-1', 'low-2', 'high'], 'first in, first out');
 });
 
-t.test('[basic/06] [basic/07] a priority queue delivers higher priorities first, over ten levels', { todo: priorityGap }, async (t) => {
+t.test('[basic/06] [basic/07] a priority queue delivers higher priorities first, over ten levels', async (t) => {
   const to = await target(t);
   const { channel } = await session(t, to);
   const { queue } = await channel.assertQueue(unique('priority'), { exclusive: true, arguments: { 'x-max-priority': 10 } });

@@ -2,11 +2,10 @@ import { randomUUID } from 'node:crypto';
 import * as amqp from 'amqplib';
 import type { Test } from 'tap';
 import { withBroker } from '../../test/support/broker.js';
-import { bodyFrame, FrameType, headerFrame, methodFrame, plainResponse, PROTOCOL_HEADER, RawClient, type HandshakeOptions } from '../../test/support/raw-client.js';
+import { bodyFrame, FrameType, headerFrame, methodFrame, plainResponse, RawClient, type HandshakeOptions } from '../../test/support/raw-client.js';
 import { Decoder } from '../../src/protocol/decoder.js';
 import type { BasicProperties } from '../../src/protocol/generated/basic-properties.js';
 import { MethodId } from '../../src/protocol/generated/amqp-methods.js';
-import { PRODUCT } from '../../src/version.js';
 
 /**
  * Where the rule tests run: the broker at AMQP_URL when it is set (run.sh passes
@@ -133,26 +132,6 @@ export async function rawContent(raw: RawClient, timeout = 3000): Promise<{ body
     got += frame.payload.length;
   }
   return { body: Buffer.concat(parts), frameSizes };
-}
-
-/**
- * The reason to mark a test todo when the target is this project's broker
- * (AMQP_URL unset, or a broker that names itself amqp-broker), false when it is
- * another broker: a known gap of ours must not hide a failure of RabbitMQ.
- */
-export async function gapOfOurs(reason: string): Promise<string | false> {
-  const url = process.env['AMQP_URL'];
-  if (url === undefined || url === '') return reason;
-  const port = Number(new URL(url).port || 5672);
-  const raw = await RawClient.connect({ teardown: () => {} }, port);
-  try {
-    raw.write(PROTOCOL_HEADER);
-    const start = await raw.expectMethod(MethodId.ConnectionStart);
-    const p = start.serverProperties['product'];
-    return String(p) === PRODUCT ? reason : false;
-  } finally {
-    raw.destroy();
-  }
 }
 
 /**

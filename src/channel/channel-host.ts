@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { FrameWriter } from '../framing/frame-writer.js';
 import type { Channel } from './channel.js';
+import type { ConsumerTimeout } from './consumer-timeout.js';
 import type { Journal } from '../store/journal.js';
 import type { VirtualHost } from '../vhost/virtual-host.js';
 
@@ -21,6 +22,8 @@ export interface ChannelHost {
   readonly capabilities: ClientCapabilities;
   readonly log: Logger;
   readonly maxMessageSize: number;
+  /** The broker's consumer_timeout; undefined when it is off. */
+  readonly consumerTimeout: ConsumerTimeout | undefined;
   /** The user the connection authenticated as; a published user-id property must name it. */
   readonly userName: string;
   /** Identity that owns this connection's exclusive queues. */

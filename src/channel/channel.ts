@@ -18,6 +18,7 @@ import { Message, type QueuedMessage } from '../queue/message.js';
 import type { Queue } from '../queue/queue.js';
 import type { ChannelHost } from './channel-host.js';
 import { ConfirmTracker } from './confirm-tracker.js';
+import type { AckDeadlines } from './consumer-timeout.js';
 import { Consumer, type ConsumerChannel, consumerPriority } from './consumer.js';
 import { ChannelReturnPath, holdDelayed } from './delayed-publish.js';
 import { DirectReplyTo, REPLY_TO } from './direct-reply-to.js';
@@ -28,21 +29,21 @@ import { type Delivery, type Settlement, UnackedDeliveries } from './unacked-del
 
 interface HeldCommand {
   readonly method: Method;
-  readonly rawProperties: Buffer | undefined;
-  readonly body: Buffer | undefined;
+  readonly content: Buffer | undefined;
+  readonly bodyStart: number;
 }
 
 /**
  * One AMQP channel: assembles its commands, runs the channel, basic, confirm
  * and tx methods, and owns its consumers and unacknowledged deliveries.
  */
-export class Channel implements CommandSink, ConsumerChannel {
+export class Channel implements CommandSink, ConsumerChannel, AckDeadlines {
   readonly assembler: CommandAssembler;
   /** Set once the broker sent channel.close: everything but close/close-ok is ignored until close-ok. */
   closing = false;
   private readonly entities: EntityCommands;
   private readonly consumers = new Map<string, Consumer>();
-  private readonly unacked = new UnackedDeliveries();
+  private readonly unacked: UnackedDeliveries;
   private readonly publisher: Publisher;
   private readonly replyTo: DirectReplyTo;
   /** Where a delayed mandatory message comes back if no queue takes it when due: this channel, while it is open. */
@@ -59,6 +60,8 @@ export class Channel implements CommandSink, ConsumerChannel {
   private confirms: ConfirmTracker | undefined;
   /** Commands that arrived while a tx.commit waited for the journal; run once it is durable. */
   private heldBehindCommit: HeldCommand[] | undefined;
+  /** The routing key of the last publish, kept so that messages published with the same key share one string. */
+  private lastRoutingKey = '';
   /** The client's channel.close, when it arrived behind a waiting commit: commit-ok must go first. */
   private closeAfterCommit: (() => void) | undefined;
   /** Set by release(): the channel is gone from its connection. */
@@ -71,6 +74,8 @@ export class Channel implements CommandSink, ConsumerChannel {
     decoder: Decoder,
   ) {
     this.assembler = new CommandAssembler(this, decoder, host.maxMessageSize);
+    const timeout = host.consumerTimeout;
+    this.unacked = new UnackedDeliveries(timeout === undefined ? undefined : () => timeout.watch(this));
     this.entities = new EntityCommands(host, number);
     this.publisher = new Publisher(host, number);
     this.returnPath = new ChannelReturnPath(this.publisher, this);
@@ -89,18 +94,18 @@ export class Channel implements CommandSink, ConsumerChannel {
     return reply === undefined ? this.consumers.values() : [...this.consumers.values(), reply].values();
   }
 
-  onCommand(method: Method, rawProperties: Buffer | undefined, body: Buffer | undefined): void {
+  onCommand(method: Method, content: Buffer | undefined, bodyStart: number): void {
     if (this.heldBehindCommit !== undefined) {
-      this.heldBehindCommit.push({ method, rawProperties, body });
+      this.heldBehindCommit.push({ method, content, bodyStart });
       return;
     }
-    this.execute(method, rawProperties, body);
+    this.execute(method, content, bodyStart);
   }
 
-  private execute(method: Method, rawProperties: Buffer | undefined, body: Buffer | undefined): void {
+  private execute(method: Method, content: Buffer | undefined, bodyStart: number): void {
     switch (method.id) {
       case MethodId.BasicPublish:
-        return this.publish(method, rawProperties!, body!);
+        return this.publish(method, content!, bodyStart);
       case MethodId.BasicAck:
         return this.reject(method.deliveryTag, method.multiple, 'ack');
       case MethodId.BasicNack:
@@ -199,7 +204,8 @@ export class Channel implements CommandSink, ConsumerChannel {
       queue.markDelivered(qm);
     }
     const m = qm.message;
-    this.host.writer.deliver(this.number, consumer.encodedTag, tag, qm.redelivered, m.exchange, m.routingKey, m.rawProperties, m.body);
+    const { content, bodyStart } = queue.quorum?.content(qm, false) ?? m;
+    this.host.writer.deliver(this.number, consumer.encodedTag, tag, qm.redelivered, m.exchange, m.routingKey, content, bodyStart);
   }
 
   consumerQueueDeleted(consumer: Consumer): void {
@@ -230,13 +236,36 @@ export class Channel implements CommandSink, ConsumerChannel {
     this.returnPath.release();
     if (this.transaction !== undefined) this.unacked.restore(this.transaction.rollback());
     this.requeueAll();
+    this.host.consumerTimeout?.forget(this);
+  }
+
+  // ---- consumer timeout ----------------------------------------------------------
+
+  oldestUnackedAt(): number | undefined {
+    return this.unacked.oldestDeliveredAt;
+  }
+
+  /** A delivery waited longer than the consumer timeout: the channel closes (406) and its unacked messages go back, as in RabbitMQ. */
+  ackTimedOut(timeoutMs: number): void {
+    if (this.closing || this.released) return;
+    this.host.log.warn({ channel: this.number, timeoutMs }, 'consumer timed out waiting for delivery acknowledgement');
+    // RabbitMQ's close names no method (class and method 0), not the last one the client sent.
+    this.assembler.lastMethodId = 0;
+    this.host.commandFailed(
+      this,
+      new AmqpError(
+        ReplyCode.PRECONDITION_FAILED,
+        `delivery acknowledgement on channel ${this.number} timed out. Timeout value used: ${timeoutMs} ms. ` +
+          'This timeout value can be configured, see consumers doc guide to learn more',
+      ),
+    );
   }
 
   private send(m: Method): void {
     this.host.writer.method(this.number, m);
   }
 
-  private publish(m: BasicPublish, rawProperties: Buffer, body: Buffer): void {
+  private publish(m: BasicPublish, content: Buffer, bodyStart: number): void {
     if (m.immediate) throw new AmqpError(ReplyCode.NOT_IMPLEMENTED, 'immediate=true');
     this.host.publishing();
     const exchange = this.host.vhost.exchange(m.exchange);
@@ -244,7 +273,9 @@ export class Channel implements CommandSink, ConsumerChannel {
       throw new AmqpError(ReplyCode.ACCESS_REFUSED, `cannot publish to internal exchange '${m.exchange}' in vhost '${this.host.vhost.name}'`);
     }
     // RabbitMQ refuses a reply_to of amq.rabbitmq.reply-to without a reply consumer before it checks anything else of the message.
-    const message = this.replyTo.rewrite(new Message(m.exchange, m.routingKey, rawProperties, body));
+    // The exchange's own name and the previous routing key when it repeats: strings a million queued messages share.
+    const routingKey = m.routingKey === this.lastRoutingKey ? this.lastRoutingKey : (this.lastRoutingKey = m.routingKey);
+    const message = this.replyTo.rewrite(new Message(exchange.name, routingKey, content, bodyStart));
     this.publisher.check(message);
     const delayed = exchange.delayed;
     const delay = delayed === undefined || !message.hasHeaders ? undefined : heldDelay(message.properties.headers);
@@ -320,7 +351,10 @@ export class Channel implements CommandSink, ConsumerChannel {
       if (!m.noWait) this.send({ id: MethodId.BasicConsumeOk, consumerTag: tag });
       return;
     }
-    if (queue.hasExclusiveConsumer || (m.exclusive && queue.consumerCount > 0)) {
+    if (queue.quorum !== undefined && this.channelPrefetch !== 0) {
+      throw new AmqpError(ReplyCode.NOT_IMPLEMENTED, `queue '${queue.name}' in vhost '${this.host.vhost.name}' does not support global qos`);
+    }
+    if (queue.hasExclusiveConsumer || (m.exclusive && queue.refusesExclusiveConsumer)) {
       throw new AmqpError(ReplyCode.ACCESS_REFUSED, `queue '${queue.name}' in vhost '${this.host.vhost.name}' in exclusive use`);
     }
     const priority = consumerPriority(m.arguments, queue.name, this.host.vhost.name);
@@ -361,7 +395,8 @@ export class Channel implements CommandSink, ConsumerChannel {
       routingKey: msg.routingKey,
       messageCount: queue.messageCount,
     });
-    this.host.writer.content(this.number, msg.rawProperties, msg.body);
+    const { content, bodyStart } = queue.quorum?.content(qm, true) ?? msg;
+    this.host.writer.content(this.number, content, bodyStart);
   }
 
   private confirmSelect(noWait: boolean): void {
@@ -445,7 +480,7 @@ export class Channel implements CommandSink, ConsumerChannel {
         }
         // Errors name the method being processed: this one, not the last that arrived.
         this.assembler.lastMethodId = c.method.id;
-        this.execute(c.method, c.rawProperties, c.body);
+        this.execute(c.method, c.content, c.bodyStart);
       }
     } catch (err) {
       this.host.commandFailed(this, err);

@@ -82,7 +82,7 @@ export class DirectReplyTo {
     if (this.consumer === undefined) throw new AmqpError(ReplyCode.PRECONDITION_FAILED, 'fast reply consumer does not exist');
     const e = new Encoder();
     encodeBasicProperties(e, { ...message.properties, replyTo: this.consumer.queue.name });
-    return new Message(message.exchange, message.routingKey, Buffer.from(e.take()), message.body);
+    return Message.fromParts(message.exchange, message.routingKey, e.take(), message.body);
   }
 }
 

@@ -106,7 +106,8 @@ export class Publisher {
       exchange: message.exchange,
       routingKey: message.routingKey,
     });
-    this.host.writer.content(this.channelNumber, withoutBcc(message).rawProperties, message.body);
+    const returned = withoutBcc(message);
+    this.host.writer.content(this.channelNumber, returned.content, returned.bodyStart);
   }
 
   /** Journals the message if it must survive a restart; numbers its confirm either way. */

@@ -89,7 +89,7 @@ export function withoutBcc(message: Message): Message {
   delete kept['BCC'];
   const e = new Encoder();
   encodeBasicProperties(e, { ...rest, headers: kept });
-  const stripped = new Message(message.exchange, message.routingKey, Buffer.from(e.take()), message.body);
+  const stripped = Message.fromParts(message.exchange, message.routingKey, e.take(), message.body);
   // Dead-lettering without a dead-letter routing key routes by them still, as RabbitMQ does.
   if (Array.isArray(bcc)) keepBccKeys(stripped, bcc.filter((key): key is string => typeof key === 'string'));
   return stripped;

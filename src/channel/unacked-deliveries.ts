@@ -13,6 +13,8 @@ export interface Delivery {
   readonly qm: QueuedMessage;
   /** undefined for basic.get deliveries. */
   readonly consumer: Consumer | undefined;
+  /** When it went out (Date.now()), for the consumer timeout; 0 when there is none. */
+  readonly deliveredAt: number;
 }
 
 /**
@@ -23,12 +25,24 @@ export interface Delivery {
 export class UnackedDeliveries {
   private deliveries = new Map<number, Delivery>();
 
+  constructor(
+    /** Set when deliveries have an ack deadline (consumer-timeout.ts): called whenever the ledger stops being empty. */
+    private readonly occupied: (() => void) | undefined = undefined,
+  ) {}
+
   get size(): number {
     return this.deliveries.size;
   }
 
+  /** When the oldest delivery awaiting ack went out; undefined when there is none. */
+  get oldestDeliveredAt(): number | undefined {
+    for (const d of this.deliveries.values()) return d.deliveredAt;
+    return undefined;
+  }
+
   add(tag: number, queue: Queue, qm: QueuedMessage, consumer: Consumer | undefined): void {
-    this.deliveries.set(tag, { tag, queue, qm, consumer });
+    this.deliveries.set(tag, { tag, queue, qm, consumer, deliveredAt: this.occupied === undefined ? 0 : Date.now() });
+    if (this.deliveries.size === 1) this.occupied?.();
   }
 
   /**
@@ -61,5 +75,6 @@ export class UnackedDeliveries {
   restore(deliveries: readonly Delivery[]): void {
     const all = [...this.deliveries.values(), ...deliveries].sort((a, b) => a.tag - b.tag);
     this.deliveries = new Map(all.map((d) => [d.tag, d]));
+    if (this.deliveries.size > 0) this.occupied?.();
   }
 }

@@ -9,6 +9,8 @@ Options (each also read from the environment variable shown):
   --host <addr>       address to bind                  AMQP_BROKER_HOST       (default ${DEFAULT_CONFIG.host})
   --data-dir <path>   where durable state is kept      AMQP_BROKER_DATA_DIR   (default ./data)
   --log-level <lvl>   fatal|error|warn|info|debug|trace AMQP_BROKER_LOG_LEVEL (default ${DEFAULT_CONFIG.logLevel})
+  --consumer-timeout <ms|off>
+                      ms a delivery may wait for its ack AMQP_BROKER_CONSUMER_TIMEOUT (default ${DEFAULT_CONFIG.consumerTimeout}; 0 or off: none)
   --help              print this help
 `;
 
@@ -18,6 +20,8 @@ export interface CliOptions {
   readonly host: string;
   readonly dataDir: string;
   readonly logLevel: string;
+  /** Milliseconds; 0 when off. */
+  readonly consumerTimeout: number;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -31,6 +35,7 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
       host: { type: 'string' },
       'data-dir': { type: 'string' },
       'log-level': { type: 'string' },
+      'consumer-timeout': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -40,11 +45,20 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port '${portText}'`);
   const logLevel = values['log-level'] ?? env['AMQP_BROKER_LOG_LEVEL'] ?? DEFAULT_CONFIG.logLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new Error(`invalid log level '${logLevel}' (one of ${LOG_LEVELS.join(', ')})`);
+  const consumerTimeout = parseConsumerTimeout(values['consumer-timeout'] ?? env['AMQP_BROKER_CONSUMER_TIMEOUT'] ?? String(DEFAULT_CONFIG.consumerTimeout));
   return {
     help: values.help ?? false,
     port,
     host: values.host ?? env['AMQP_BROKER_HOST'] ?? DEFAULT_CONFIG.host,
     dataDir: resolve(values['data-dir'] ?? env['AMQP_BROKER_DATA_DIR'] ?? 'data'),
     logLevel,
+    consumerTimeout,
   };
+}
+
+/** RabbitMQ's consumer_timeout: milliseconds, or off (0). */
+function parseConsumerTimeout(text: string): number {
+  if (text === 'off') return 0;
+  if (!/^\d+$/.test(text)) throw new Error(`invalid consumer timeout '${text}' (milliseconds, or off)`);
+  return Number(text);
 }

@@ -16,6 +16,11 @@ export interface BrokerConfig {
   readonly connectionOutputLimit: number;
   /** Share of the machine's memory above which publishers are blocked (RabbitMQ's vm_memory_high_watermark). */
   readonly memoryHighWatermark: number;
+  /**
+   * Milliseconds a delivery may wait for its ack before its channel is closed
+   * with 406 and its unacked messages requeued (RabbitMQ's consumer_timeout); 0 disables.
+   */
+  readonly consumerTimeout: number;
   readonly defaultUser: string;
   readonly defaultPassword: string;
 }
@@ -31,6 +36,7 @@ export const DEFAULT_CONFIG: Omit<BrokerConfig, 'dataDir'> = {
   handshakeTimeout: 10,
   connectionOutputLimit: 1024 * 1024,
   memoryHighWatermark: 0.4,
+  consumerTimeout: 30 * 60 * 1000,
   defaultUser: 'guest',
   defaultPassword: 'guest',
 };

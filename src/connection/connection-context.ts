@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { UserStore } from '../auth/user-store.js';
+import type { ConsumerTimeout } from '../channel/consumer-timeout.js';
 import type { BrokerConfig } from '../config/broker-config.js';
 import type { Journal } from '../store/journal.js';
 import type { VirtualHost } from '../vhost/virtual-host.js';
@@ -14,6 +15,8 @@ export interface ConnectionContext {
   readonly clusterName: string;
   readonly store: { readonly journal: Journal } | undefined;
   readonly alarm: { readonly active: boolean };
+  /** Closes channels that leave a delivery unacknowledged too long; undefined when consumer_timeout is off. */
+  readonly consumerTimeout: ConsumerTimeout | undefined;
   virtualHost(name: string): VirtualHost | undefined;
   connectionClosed(connection: object): void;
 }

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { ChannelHost, ClientCapabilities } from '../channel/channel-host.js';
 import { Channel } from '../channel/channel.js';
+import type { ConsumerTimeout } from '../channel/consumer-timeout.js';
 import { FrameReader, type FrameSink } from '../framing/frame-reader.js';
 import { FrameWriter } from '../framing/frame-writer.js';
 import { decodeMethodFrame, methodIdOf } from '../framing/method-frame.js';
@@ -101,6 +102,10 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
     return this.ctx.config.maxMessageSize;
   }
 
+  get consumerTimeout(): ConsumerTimeout | undefined {
+    return this.ctx.consumerTimeout;
+  }
+
   get congested(): boolean {
     return this.writer.bufferedBytes + this.socket.writableLength > this.ctx.config.connectionOutputLimit;
   }
@@ -194,21 +199,21 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
     }
   }
 
-  onFrame(type: number, channelNumber: number, payload: Buffer): void {
+  onFrame(type: number, channelNumber: number, buf: Buffer, start: number, end: number): void {
     try {
-      this.dispatchFrame(type, channelNumber, payload);
+      this.dispatchFrame(type, channelNumber, buf, start, end);
     } catch (err) {
       this.onError(err);
     }
   }
 
-  private dispatchFrame(type: number, channelNumber: number, payload: Buffer): void {
+  private dispatchFrame(type: number, channelNumber: number, buf: Buffer, start: number, end: number): void {
     if (this.stopping) {
-      this.whileClosing(type, channelNumber, payload);
+      this.whileClosing(type, channelNumber, buf, start, end);
       return;
     }
     if (type === FrameConstant.FRAME_HEARTBEAT) {
-      if (payload.length !== 0) throw new AmqpError(ReplyCode.FRAME_ERROR, `heartbeat frame with a ${payload.length}-byte payload`);
+      if (end !== start) throw new AmqpError(ReplyCode.FRAME_ERROR, `heartbeat frame with a ${end - start}-byte payload`);
       if (channelNumber !== 0) throw new AmqpError(ReplyCode.UNEXPECTED_FRAME, `heartbeat frame on channel ${channelNumber}`);
       return;
     }
@@ -217,7 +222,7 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
     }
     if (channelNumber === 0) {
       if (type !== FrameConstant.FRAME_METHOD) throw new AmqpError(ReplyCode.UNEXPECTED_FRAME, `content frame (type ${type}) on channel 0`);
-      this.connectionMethod(decodeMethodFrame(this.decoder, payload));
+      this.connectionMethod(decodeMethodFrame(this.decoder, buf, start, end));
       return;
     }
     if (this.state !== 'open') {
@@ -225,33 +230,33 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
     }
     const channel = this.channels.get(channelNumber);
     if (channel === undefined) {
-      this.openChannel(type, channelNumber, payload);
+      this.openChannel(type, channelNumber, buf, start, end);
       return;
     }
     if (channel.closing) {
-      this.onClosingChannel(channel, type, payload);
+      this.onClosingChannel(channel, type, buf, start, end);
       return;
     }
     try {
-      this.channelFrame(channel, type, payload);
+      this.channelFrame(channel, type, buf, start, end);
     } catch (err) {
       this.onError(err, channel);
     }
   }
 
-  private channelFrame(channel: Channel, type: number, payload: Buffer): void {
+  private channelFrame(channel: Channel, type: number, buf: Buffer, start: number, end: number): void {
     if (type === FrameConstant.FRAME_METHOD) {
-      const id = methodIdOf(payload);
+      const id = methodIdOf(buf, start, end);
       // Mid-content, channel.close is an unexpected frame like any other method (the assembler says so).
       if ((id === MethodId.ChannelClose || id === MethodId.ChannelCloseOk) && !channel.assembler.midContent) {
-        this.closeChannelByClient(channel, payload);
+        this.closeChannelByClient(channel, buf, start, end);
         return;
       }
-      channel.assembler.methodFrame(payload);
+      channel.assembler.methodFrame(buf, start, end);
     } else if (type === FrameConstant.FRAME_HEADER) {
-      channel.assembler.headerFrame(payload);
+      channel.assembler.headerFrame(buf, start, end);
     } else {
-      channel.assembler.bodyFrame(payload);
+      channel.assembler.bodyFrame(buf, start, end);
     }
   }
 
@@ -282,11 +287,11 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
   }
 
   /** The first frame on a channel number not in use must be channel.open. */
-  private openChannel(type: number, channelNumber: number, payload: Buffer): void {
+  private openChannel(type: number, channelNumber: number, buf: Buffer, start: number, end: number): void {
     if (type !== FrameConstant.FRAME_METHOD) {
       throw new AmqpError(ReplyCode.UNEXPECTED_FRAME, 'expected method frame, got non method frame instead');
     }
-    const method = decodeMethodFrame(this.decoder, payload);
+    const method = decodeMethodFrame(this.decoder, buf, start, end);
     if (method.id !== MethodId.ChannelOpen) {
       throw new AmqpError(ReplyCode.CHANNEL_ERROR, `expected 'channel.open' on channel ${channelNumber}`).withMethod(method.id);
     }
@@ -301,8 +306,8 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
     this.writer.method(channelNumber, { id: MethodId.ChannelOpenOk });
   }
 
-  private closeChannelByClient(channel: Channel, payload: Buffer): void {
-    const method = decodeMethodFrame(this.decoder, payload);
+  private closeChannelByClient(channel: Channel, buf: Buffer, start: number, end: number): void {
+    const method = decodeMethodFrame(this.decoder, buf, start, end);
     if (method.id === MethodId.ChannelCloseOk) {
       // Only valid as the answer to the broker's channel.close; RabbitMQ's words for it otherwise.
       throw new AmqpError(ReplyCode.COMMAND_INVALID, 'unimplemented method').withMethod(method.id);
@@ -320,9 +325,9 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
    * channel.close is answered but the number stays taken until close-ok, which the
    * client still owes for the broker's close (as RabbitMQ: amqp091-go sends both).
    */
-  private onClosingChannel(channel: Channel, type: number, payload: Buffer): void {
+  private onClosingChannel(channel: Channel, type: number, buf: Buffer, start: number, end: number): void {
     if (type !== FrameConstant.FRAME_METHOD) return;
-    const id = methodIdOf(payload);
+    const id = methodIdOf(buf, start, end);
     if (id === MethodId.ChannelCloseOk) {
       this.channels.delete(channel.number);
     } else if (id === MethodId.ChannelClose) {
@@ -337,9 +342,9 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
    * connection.close is answered (amqp091-go sends one per concurrent Close()),
    * and only ends it if the broker's own close is still unanswered.
    */
-  private whileClosing(type: number, channelNumber: number, payload: Buffer): void {
+  private whileClosing(type: number, channelNumber: number, buf: Buffer, start: number, end: number): void {
     if (type !== FrameConstant.FRAME_METHOD || channelNumber !== 0) return;
-    const id = methodIdOf(payload);
+    const id = methodIdOf(buf, start, end);
     if (id === MethodId.ConnectionCloseOk) this.terminate();
     else if (id === MethodId.ConnectionClose) {
       this.writer.method(0, { id: MethodId.ConnectionCloseOk });

@@ -75,7 +75,7 @@ export class DelayedMessages {
     const p = this.stores(message) ? this.persistence : undefined;
     const location = p?.journal.append([p.id], message.exchange, message.routingKey, message.rawProperties, message.body, waiter, waiterSeq, dueAt);
     // A fresh Message: the one published keeps its decoded properties, which a waiting message need not carry.
-    const kept = new Message(message.exchange, message.routingKey, message.rawProperties, message.body);
+    const kept = new Message(message.exchange, message.routingKey, message.content, message.bodyStart);
     this.heap.push({ dueAt, seq: this.nextSeq++, message: kept, location, returnPath });
     if (this.heap.peek()!.dueAt === dueAt) this.arm();
   }
@@ -127,7 +127,7 @@ export class DelayedMessages {
 
   private readBack(location: StoredLocation): Message {
     const record = this.persistence!.journal.read(location);
-    return new Message(record.exchange, record.routingKey, record.rawProperties, record.body);
+    return Message.fromParts(record.exchange, record.routingKey, record.rawProperties, record.body);
   }
 
   /** The routed messages leave the journal, once their copies in durable queues are on disk. */

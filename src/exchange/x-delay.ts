@@ -34,5 +34,5 @@ export function delayServed(message: Message, delay: number): Message {
   const { headers, ...rest } = message.properties;
   const e = new Encoder();
   encodeBasicProperties(e, { ...rest, headers: { ...headers, 'x-delay': -delay } });
-  return new Message(message.exchange, message.routingKey, Buffer.from(e.take()), message.body);
+  return Message.fromParts(message.exchange, message.routingKey, e.take(), message.body);
 }

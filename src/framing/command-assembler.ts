@@ -1,12 +1,17 @@
 import { AmqpError } from '../protocol/amqp-error.js';
+import { copyRange } from '../protocol/copy-range.js';
 import type { Decoder } from '../protocol/decoder.js';
 import { ReplyCode } from '../protocol/generated/amqp-constants.js';
 import { CONTENT_METHODS, type Method } from '../protocol/generated/amqp-methods.js';
 import { decodeMethodFrame, methodIdOf } from './method-frame.js';
 
 export interface CommandSink {
-  /** A whole command: a method, and for content methods its properties (raw) and body (owned, copied out of the socket chunks). */
-  onCommand(method: Method, rawProperties: Buffer | undefined, body: Buffer | undefined): void;
+  /**
+   * A whole command: a method, and for content methods its content: the raw
+   * properties, then from `bodyStart` the body, in one buffer of its own
+   * (copied out of the socket chunks).
+   */
+  onCommand(method: Method, content: Buffer | undefined, bodyStart: number): void;
 }
 
 const AWAIT_METHOD = 0;
@@ -23,9 +28,8 @@ const CONTENT_HEADER_FIXED = 12;
 export class CommandAssembler {
   private state = AWAIT_METHOD;
   private method: Method | undefined;
-  private rawProperties: Buffer | undefined;
-  private body: Buffer | undefined;
-  private bodySize = 0;
+  private content: Buffer | undefined;
+  private bodyStart = 0;
   /** The method being processed, for the class and method ids of an error it causes. */
   lastMethodId = 0;
   private received = 0;
@@ -42,24 +46,25 @@ export class CommandAssembler {
     return this.state !== AWAIT_METHOD;
   }
 
-  methodFrame(payload: Buffer): void {
+  /** A method frame, its payload `buf` from `start` to `end` (as are the other frames'). */
+  methodFrame(buf: Buffer, start: number, end: number): void {
     if (this.state !== AWAIT_METHOD) throw this.unexpectedFrame();
-    this.lastMethodId = methodIdOf(payload);
-    const method = decodeMethodFrame(this.decoder, payload);
+    this.lastMethodId = methodIdOf(buf, start, end);
+    const method = decodeMethodFrame(this.decoder, buf, start, end);
     if (!CONTENT_METHODS.has(method.id)) {
-      this.sink.onCommand(method, undefined, undefined);
+      this.sink.onCommand(method, undefined, 0);
       return;
     }
     this.method = method;
     this.state = AWAIT_HEADER;
   }
 
-  headerFrame(payload: Buffer): void {
+  headerFrame(buf: Buffer, start: number, end: number): void {
     if (this.state !== AWAIT_HEADER) throw this.unexpectedFrame();
-    if (payload.length < CONTENT_HEADER_FIXED + 2) {
+    if (end - start < CONTENT_HEADER_FIXED + 2) {
       throw new AmqpError(ReplyCode.FRAME_ERROR, 'content header frame too short');
     }
-    const d = this.decoder.reset(payload);
+    const d = this.decoder.reset(buf, start, end);
     const classId = d.u16();
     d.u16(); // weight, unused
     const bodySize = d.u64();
@@ -67,7 +72,6 @@ export class CommandAssembler {
     if (classId !== method.id >>> 16) {
       throw new AmqpError(ReplyCode.UNEXPECTED_FRAME, `expected content header for class ${method.id >>> 16}, got one for class ${classId} instead`);
     }
-    this.rawProperties = ownedCopy(payload, CONTENT_HEADER_FIXED);
     if (bodySize > this.maxBodySize) {
       this.reset();
       throw new AmqpError(
@@ -77,35 +81,36 @@ export class CommandAssembler {
         method.id & 0xffff,
       );
     }
+    // The properties and the body the header announces, in one allocation.
+    const propertiesSize = end - start - CONTENT_HEADER_FIXED;
+    const content = Buffer.allocUnsafe(propertiesSize + bodySize);
+    copyRange(buf, start + CONTENT_HEADER_FIXED, end, content, 0);
+    this.content = content;
+    this.bodyStart = propertiesSize;
+    this.received = 0;
     if (bodySize === 0) {
-      this.complete(Buffer.alloc(0));
+      this.complete();
       return;
     }
-    this.bodySize = bodySize;
-    this.received = 0;
-    this.body = undefined;
     this.state = AWAIT_BODY;
   }
 
-  bodyFrame(payload: Buffer): void {
+  bodyFrame(buf: Buffer, start: number, end: number): void {
     if (this.state !== AWAIT_BODY) throw this.unexpectedFrame();
-    const total = this.received + payload.length;
-    if (total > this.bodySize) {
+    const content = this.content!;
+    const bodySize = content.length - this.bodyStart;
+    const total = this.received + end - start;
+    if (total > bodySize) {
       // RabbitMQ keeps waiting for a body that can never complete and fails
       // with 505 at the next frame; the same error, without the wait.
       throw new AmqpError(
         ReplyCode.UNEXPECTED_FRAME,
-        `content body of ${total} bytes exceeds the ${this.bodySize} bytes its header announced`,
+        `content body of ${total} bytes exceeds the ${bodySize} bytes its header announced`,
       );
     }
-    if (total === this.bodySize && this.received === 0) {
-      this.complete(ownedCopy(payload, 0));
-      return;
-    }
-    this.body ??= Buffer.allocUnsafe(this.bodySize);
-    payload.copy(this.body, this.received);
+    copyRange(buf, start, end, content, this.bodyStart + this.received);
     this.received = total;
-    if (total === this.bodySize) this.complete(this.body);
+    if (total === bodySize) this.complete();
   }
 
   /**
@@ -126,27 +131,16 @@ export class CommandAssembler {
     }
   }
 
-  private complete(body: Buffer): void {
+  private complete(): void {
     const method = this.method!;
-    const rawProperties = this.rawProperties!;
+    const content = this.content!;
     this.reset();
-    this.sink.onCommand(method, rawProperties, body);
+    this.sink.onCommand(method, content, this.bodyStart);
   }
 
   private reset(): void {
     this.state = AWAIT_METHOD;
     this.method = undefined;
-    this.rawProperties = undefined;
-    this.body = undefined;
+    this.content = undefined;
   }
-}
-
-/**
- * The payload from `start` on, in memory of its own: the payload is a view
- * into a socket chunk, which a slice kept with the message would pin whole.
- */
-function ownedCopy(payload: Buffer, start: number): Buffer {
-  const copy = Buffer.allocUnsafe(payload.length - start);
-  payload.copy(copy, 0, start);
-  return copy;
 }

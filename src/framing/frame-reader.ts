@@ -4,12 +4,13 @@ import { FrameConstant, ReplyCode } from '../protocol/generated/amqp-constants.j
 /** Receives every complete frame, in stream order. */
 export interface FrameSink {
   /**
-   * One complete frame. `payload` excludes the 7-byte header and the frame-end
-   * octet. It may be a zero-copy slice of the chunk given to push(): it is only
-   * valid during this call, and a slice pins the whole chunk, so the sink
-   * copies whatever it keeps (a message body it queues, for instance).
+   * One complete frame: its payload (without the 7-byte header and the
+   * frame-end octet) is `buf` from `start` to `end`. `buf` is often the chunk
+   * given to push() (no copy, and no view object made per frame): it is only
+   * valid during this call, so the sink copies whatever it keeps (a message
+   * body it queues, for instance).
    */
-  onFrame(type: number, channel: number, payload: Buffer): void;
+  onFrame(type: number, channel: number, buf: Buffer, start: number, end: number): void;
 }
 
 /** Frame header: type (u8), channel (u16 BE), payload size (u32 BE). */
@@ -30,8 +31,8 @@ const ST_END = 2; // payload complete in `body`, waiting for the frame-end octet
  * Splits the inbound byte stream (after the protocol header) into AMQP frames.
  *
  * A frame that lies entirely inside one chunk, or whose header was split but
- * whose payload and end octet lie in one chunk, is delivered as a zero-copy
- * slice. A payload that spans chunks is copied once into a buffer allocated
+ * whose payload and end octet lie in one chunk, is delivered as a range of
+ * that chunk. A payload that spans chunks is copied once into a buffer allocated
  * at its final size as soon as its header is known. A split header waits in a
  * fixed 7-byte buffer. No pending data is ever re-concatenated.
  *
@@ -105,7 +106,7 @@ export class FrameReader {
         return;
       }
       if (chunk[end] !== FRAME_END) throw badEnd(chunk[end]!);
-      sink.onFrame(chunk[off]!, chunk.readUInt16BE(off + 1), chunk.subarray(start, end));
+      sink.onFrame(chunk[off]!, chunk.readUInt16BE(off + 1), chunk, start, end);
       if (this.stopped) return;
       off = end + 1;
     }
@@ -142,7 +143,7 @@ export class FrameReader {
       }
       // The payload and end octet are all in this chunk: still zero-copy.
       if (chunk[end] !== FRAME_END) throw badEnd(chunk[end]!);
-      this.sink.onFrame(type, channel, chunk.subarray(need, end));
+      this.sink.onFrame(type, channel, chunk, need, end);
       return this.stopped ? -1 : end + 1;
     }
 
@@ -161,7 +162,7 @@ export class FrameReader {
     if (octet !== FRAME_END) throw badEnd(octet);
     this.body = null;
     this.state = ST_HEADER;
-    this.sink.onFrame(this.pendingType, this.pendingChannel, body);
+    this.sink.onFrame(this.pendingType, this.pendingChannel, body, 0, body.length);
     return this.stopped ? -1 : off + 1;
   }
 

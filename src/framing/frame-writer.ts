@@ -53,8 +53,8 @@ export class FrameWriter {
     redelivered: boolean,
     exchange: string,
     routingKey: string,
-    rawProperties: Buffer,
-    body: Buffer,
+    content: Buffer,
+    bodyStart: number,
   ): void {
     const e = this.e;
     const at = this.beginFrame(FrameConstant.FRAME_METHOD, channel);
@@ -65,27 +65,30 @@ export class FrameWriter {
     e.shortstr(exchange);
     e.shortstr(routingKey);
     this.endFrame(at);
-    this.content(channel, rawProperties, body);
+    this.content(channel, content, bodyStart);
   }
 
-  /** Content header and body frames of class basic; rawProperties is the property flags word and list. */
-  content(channel: number, rawProperties: Buffer, body: Buffer): void {
+  /**
+   * Content header and body frames of class basic: `content` holds the
+   * property flags word and list, then from `bodyStart` the body.
+   */
+  content(channel: number, content: Buffer, bodyStart: number): void {
     const e = this.e;
     const at = this.beginFrame(FrameConstant.FRAME_HEADER, channel);
     e.u16(MethodId.BasicPublish >>> 16);
     e.u16(0);
-    e.u64(body.length);
-    e.bytes(rawProperties);
+    e.u64(content.length - bodyStart);
+    e.range(content, 0, bodyStart);
     this.endFrame(at);
     const maxPayload = this.frameMax - FRAME_OVERHEAD;
-    for (let offset = 0; offset < body.length; offset += maxPayload) {
-      // Most bodies fit one frame: no slice to allocate then.
-      const piece = body.length <= maxPayload ? body : body.subarray(offset, Math.min(body.length, offset + maxPayload));
+    for (let offset = bodyStart; offset < content.length; offset += maxPayload) {
+      const end = Math.min(content.length, offset + maxPayload);
       const bodyAt = this.beginFrame(FrameConstant.FRAME_BODY, channel);
-      if (piece.length <= COPY_BODY_LIMIT) {
-        e.bytes(piece);
+      if (end - offset <= COPY_BODY_LIMIT) {
+        e.range(content, offset, end);
         this.endFrame(bodyAt);
       } else {
+        const piece = content.subarray(offset, end);
         // Patch the size now, then put the body itself between header and end octet.
         e.buf.writeUInt32BE(piece.length, e.start + bodyAt + 3);
         this.pushChunk(e.take());

@@ -3,9 +3,9 @@ import type { Decoder } from '../protocol/decoder.js';
 import { ReplyCode } from '../protocol/generated/amqp-constants.js';
 import { decodeMethod, methodName, type Method } from '../protocol/generated/amqp-methods.js';
 
-/** The (class << 16) | method id a method frame starts with; 0 when the payload is too short to hold one. */
-export function methodIdOf(payload: Buffer): number {
-  return payload.length >= 4 ? payload.readUInt32BE(0) : 0;
+/** The (class << 16) | method id a method frame's payload (`buf` from `start` to `end`) starts with; 0 when it is too short to hold one. */
+export function methodIdOf(buf: Buffer, start: number, end: number): number {
+  return end - start >= 4 ? buf.readUInt32BE(start) : 0;
 }
 
 /**
@@ -13,11 +13,11 @@ export function methodIdOf(payload: Buffer): number {
  * short or followed by extra bytes are 501 FRAME_ERROR, attributed to the
  * method; a method the specification does not define is 540 NOT_IMPLEMENTED.
  */
-export function decodeMethodFrame(decoder: Decoder, payload: Buffer): Method {
-  const id = methodIdOf(payload);
+export function decodeMethodFrame(decoder: Decoder, buf: Buffer, start: number, end: number): Method {
+  const id = methodIdOf(buf, start, end);
   let method: Method | undefined;
   try {
-    method = decodeMethod(decoder.reset(payload));
+    method = decodeMethod(decoder.reset(buf, start, end));
   } catch (err) {
     throw err instanceof AmqpError && err.classId === 0 && id !== 0 ? err.withMethod(id) : err;
   }

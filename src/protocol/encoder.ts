@@ -1,4 +1,5 @@
 import { AmqpError } from './amqp-error.js';
+import { copyRange } from './copy-range.js';
 import { ReplyCode } from './generated/amqp-constants.js';
 import { type FieldTable, type FieldValue, TypedValue } from './field-value.js';
 
@@ -90,6 +91,13 @@ export class Encoder {
     // TypedArray.set is cheaper than Buffer.copy for the small buffers written per message.
     this.buf.set(b, this.pos);
     this.pos += b.length;
+  }
+
+  /** The bytes of `b` from `start` to `end`. */
+  range(b: Buffer, start: number, end: number): void {
+    this.ensure(end - start);
+    copyRange(b, start, end, this.buf, this.pos);
+    this.pos += end - start;
   }
 
   shortstr(s: string): void {

@@ -63,7 +63,7 @@ export function deadLetter(router: DeadLetterRouter, target: DeadLetterTarget, q
   encodeBasicProperties(e, { ...properties, headers });
   const bcc = bccKeys.get(message) ?? [];
   const routingKeys = target.routingKey !== undefined ? [target.routingKey] : [message.routingKey, ...cc, ...bcc];
-  const dead = new Message(target.exchange, routingKeys[0]!, Buffer.from(e.take()), message.body);
+  const dead = Message.fromParts(target.exchange, routingKeys[0]!, e.take(), message.body);
   if (target.routingKey === undefined) keepBccKeys(dead, bcc);
   const reached = router.routeFrom(target.exchange, routingKeys, dead);
   if (reached === undefined) return;

@@ -86,9 +86,10 @@ export class MessageExpiry {
   }
 
   /**
-   * A delivered message came back to its place near the head. What waits
-   * behind it may now expire before it: unless it expires first of all,
-   * the queue is swept once its earliest expiry passes.
+   * A message went in ahead of others: a delivered one back to its place
+   * near the head, or a new one of higher priority. What waits behind it
+   * may now expire before it: unless it expires first of all, the queue is
+   * swept once its earliest expiry passes.
    */
   requeued(expiresAt: number, wasEmpty: boolean): void {
     if (wasEmpty) this.reset();

@@ -7,7 +7,10 @@ import { IdleExpiry } from './idle-expiry.js';
 import { LengthLimit } from './length-limit.js';
 import { Message, type QueuedMessage } from './message.js';
 import { QueueTimer } from './queue-timer.js';
-import { type PageSource, ReadyList } from './ready-list.js';
+import { QuorumDeliveries } from './quorum-deliveries.js';
+import { readyListFor } from './priority-ready-list.js';
+import type { PageSource, ReadyMessages } from './ready-list.js';
+import { SingleActiveConsumers } from './single-active-consumer.js';
 import type { DeadLetterReason } from './x-death.js';
 
 /** What a queue needs from a consumer; the channel implements it. */
@@ -41,11 +44,14 @@ export interface QueueOptions {
  * turn, skipping those that cannot take one now, and wait in the ready list
  * otherwise. The x-arguments each have their own small part: message TTL
  * (expiry.ts), length limits (length-limit.ts), dead-lettering
- * (dead-letter.ts) and x-expires (idle-expiry.ts), sharing one timer.
+ * (dead-letter.ts) and x-expires (idle-expiry.ts), sharing one timer;
+ * x-max-priority picks the ready list (priority-ready-list.ts) and
+ * x-single-active-consumer the consumer set (single-active-consumer.ts).
  */
 export class Queue {
-  private readonly ready = new ReadyList();
-  private readonly consumers = new ConsumerRing<QueueConsumer>();
+  private readonly ready: ReadyMessages;
+  private readonly consumers: ConsumerRing<QueueConsumer> | SingleActiveConsumers<QueueConsumer>;
+  private readonly singleActive: SingleActiveConsumers<QueueConsumer> | undefined;
   private nextSeq = 0;
   private hadConsumer = false;
   private dispatching = false;
@@ -64,6 +70,8 @@ export class Queue {
   private readonly limit: LengthLimit | undefined;
   private readonly deadLetterTo: DeadLetterTarget | undefined;
   private readonly idle: IdleExpiry | undefined;
+  /** Quorum queues: delivery counts and x-delivery-limit; channels ask it what a delivery carries. */
+  readonly quorum: QuorumDeliveries | undefined;
   /** Messages recovered after a restart have sequence numbers below this; their TTLs count from `recoveredAt`. */
   private recoveredBelow = 0;
   private recoveredAt = 0;
@@ -73,10 +81,14 @@ export class Queue {
     readonly options: QueueOptions,
   ) {
     const args = options.arguments;
+    this.ready = readyListFor(args);
+    this.singleActive = SingleActiveConsumers.fromArguments(args);
+    this.consumers = this.singleActive ?? new ConsumerRing();
     const ttl = messageTtl(args);
     if (ttl !== undefined) this.expiry = this.newExpiry(ttl, false);
     this.limit = LengthLimit.fromArguments(args);
     this.deadLetterTo = deadLetterTarget(args);
+    this.quorum = QuorumDeliveries.fromArguments(args);
     this.idle = IdleExpiry.fromArguments(args, this.timer, () => {
       // A durable queue waiting for the journal is being recovered: its idle time starts once that is done.
       const recovering = this.options.durable && this.options.exclusiveOwner === undefined && this.store === undefined;
@@ -106,7 +118,12 @@ export class Queue {
   }
 
   get consumerCount(): number {
-    return this.consumers.size;
+    return this.singleActive?.reportedCount ?? this.consumers.size;
+  }
+
+  /** Whether an exclusive basic.consume is refused: when the queue has consumers, or always on some single-active-consumer queues. */
+  get refusesExclusiveConsumer(): boolean {
+    return this.consumers.size > 0 || this.singleActive?.refusesExclusive === true;
   }
 
   get hasExclusiveConsumer(): boolean {
@@ -136,8 +153,9 @@ export class Queue {
       }
     }
     const wasEmpty = this.ready.length === 0;
-    this.ready.push(qm);
-    this.expiry?.added(qm.expiresAt ?? Infinity, wasEmpty);
+    // A message of higher priority goes ahead of others, which may then expire before it, as behind a requeued one.
+    if (this.ready.push(qm)) this.expiry?.added(qm.expiresAt ?? Infinity, wasEmpty);
+    else this.expiry?.requeued(qm.expiresAt ?? Infinity, wasEmpty);
     this.dropOverflow();
     if (this.consumers.size > 0) this.dispatch();
     // Not delivered and already expired (TTL 0): it goes now, as in RabbitMQ.
@@ -146,13 +164,14 @@ export class Queue {
 
   /**
    * Puts back a message recovered from the journal, known by its journal
-   * sequence number (publish order); it is read when delivered.
+   * sequence number (publish order) and its priority property; it is read
+   * when delivered.
    */
-  restore(seq: number, location: StoredLocation, redelivered: boolean): void {
+  restore(seq: number, location: StoredLocation, redelivered: boolean, priority: number): void {
     // The journal does not keep arrival times: TTLs of recovered messages count from the restart.
     if (this.recoveredAt === 0) this.recoveredAt = Date.now();
     const ttl = this.expiry?.ttl;
-    this.ready.pushStored(seq, location, redelivered, ttl === undefined ? undefined : this.recoveredAt + ttl);
+    this.ready.pushStored(seq, location, redelivered, ttl === undefined ? undefined : this.recoveredAt + ttl, priority);
     this.nextSeq = Math.max(this.nextSeq, seq + 1);
   }
 
@@ -163,12 +182,17 @@ export class Queue {
   }
 
   /**
-   * Puts a delivered message back where it was, marked redelivered. The
-   * caller dispatches once it has put back everything it is returning.
+   * Puts a delivered message back where it was, marked redelivered (one
+   * over a quorum queue's delivery limit leaves instead). The caller
+   * dispatches once it has put back everything it is returning.
    */
   requeue(qm: QueuedMessage): void {
     if (this.deleted) {
       this.discard(qm);
+      return;
+    }
+    if (this.quorum?.returned(qm) === true) {
+      this.retire(qm, 'delivery_limit');
       return;
     }
     qm.redelivered = true;
@@ -226,7 +250,11 @@ export class Queue {
 
   removeConsumer(consumer: QueueConsumer): void {
     if (!this.consumers.remove(consumer)) return;
-    if (this.consumers.size > 0) return;
+    if (this.consumers.size > 0) {
+      // Another consumer may have become the active one. It starts once the caller is done: a closing channel requeues its unacked messages first, so they reach it in order.
+      if (this.singleActive !== undefined) queueMicrotask(() => this.dispatch());
+      return;
+    }
     this.idle?.used();
     if (this.hadConsumer && this.options.autoDelete) this.onUnused?.(this);
   }
@@ -344,7 +372,7 @@ export class Queue {
     return {
       load(location) {
         const record = journal.read(location);
-        const message = new Message(record.exchange, record.routingKey, record.rawProperties, record.body);
+        const message = Message.fromParts(record.exchange, record.routingKey, record.rawProperties, record.body);
         message.location = location;
         return message;
       },

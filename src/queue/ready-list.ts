@@ -17,6 +17,44 @@ export interface MemoryLimit {
 }
 
 export const DEFAULT_QUEUE_MEMORY: MemoryLimit = { messages: 4096, bytes: 8 * 1024 * 1024 };
+
+/** What a queue's messages in memory add up to, against its limit: the levels of a priority queue share one. */
+export class MemoryUse {
+  messages = 0;
+  bytes = 0;
+
+  constructor(readonly limit: MemoryLimit = DEFAULT_QUEUE_MEMORY) {}
+
+  /** Whether a persistent message of `size` bytes should wait in the journal only. */
+  full(size: number): boolean {
+    return this.messages >= this.limit.messages || this.bytes + size > this.limit.bytes;
+  }
+}
+
+/**
+ * The messages of a queue waiting for delivery, as the queue sees them:
+ * ReadyList, or PriorityReadyList (priority-ready-list.ts) for a queue with
+ * x-max-priority.
+ */
+export interface ReadyMessages {
+  readonly length: number;
+  /** Body bytes of the waiting messages. */
+  readonly bytes: number;
+  /** Reads paged-out messages back; set once the queue has a journal. */
+  source: PageSource | undefined;
+  /** Adds a new message; returns false when it went ahead of some that wait (a higher priority). */
+  push(qm: QueuedMessage): boolean;
+  /** Adds a message recovered from the journal (see ReadyList.pushStored); `priority` is its priority property. */
+  pushStored(seq: number, location: StoredLocation, redelivered: boolean, expiresAt: number | undefined, priority: number): void;
+  countStoredBytes(): void;
+  sortStored(): void;
+  requeue(qm: QueuedMessage): void;
+  peek(): QueuedMessage | undefined;
+  shift(): QueuedMessage | undefined;
+  removeWhere(remove: (expiresAt: number) => boolean): QueuedMessage[];
+  clear(): number;
+  storedLocations(): IterableIterator<StoredLocation>;
+}
 /** Messages read back from the journal at a time when the in-memory part runs dry. */
 const PAGE_IN_BATCH = 256;
 
@@ -31,19 +69,23 @@ const PAGE_IN_BATCH = 256;
  * time as the head reaches them: a queue of millions costs numbers, not
  * messages.
  */
-export class ReadyList {
+export class ReadyList implements ReadyMessages {
   private readonly fifo = new ArrayDeque<QueuedMessage>();
   private requeued: QueuedMessage[] = [];
   private readonly paged = new PagedTail();
   /** Bytes of the messages held in memory (FIFO and requeued). */
   private memoryBytes = 0;
+  /** The queue's memory, which this list may share with others (the levels of a priority queue). */
+  private readonly memory: MemoryUse;
   /** Body bytes of every waiting message, for x-max-length-bytes (recovered ones count from when they are read back). */
   private totalBytes = 0;
   /** Recovered messages (sequence below this) are not in totalBytes until read back. */
   private unsizedBelow = 0;
   source: PageSource | undefined;
 
-  constructor(private readonly limit: MemoryLimit = DEFAULT_QUEUE_MEMORY) {}
+  constructor(limit: MemoryLimit | MemoryUse = DEFAULT_QUEUE_MEMORY) {
+    this.memory = limit instanceof MemoryUse ? limit : new MemoryUse(limit);
+  }
 
   get length(): number {
     return this.fifo.length + this.requeued.length + this.paged.length;
@@ -54,21 +96,23 @@ export class ReadyList {
     return this.totalBytes;
   }
 
-  push(qm: QueuedMessage): void {
+  /** Appends a message; it always joins the back. */
+  push(qm: QueuedMessage): boolean {
     const { location, size } = qm.message;
     this.totalBytes += size;
     // Once anything is paged, later messages must queue behind it, whether they can be paged or not.
     if (this.paged.length > 0) {
       if (location === undefined) this.paged.pushHeld(qm);
       else this.paged.push(qm.seq, location, qm.redelivered, qm.expiresAt);
-      return;
+      return true;
     }
-    if (this.source !== undefined && location !== undefined && this.full(size)) {
+    if (this.source !== undefined && location !== undefined && this.memory.full(size)) {
       this.paged.push(qm.seq, location, qm.redelivered, qm.expiresAt);
-      return;
+      return true;
     }
     this.fifo.push(qm);
-    this.memoryBytes += size;
+    this.held(1, size);
+    return true;
   }
 
   /**
@@ -106,7 +150,7 @@ export class ReadyList {
       else hi = mid;
     }
     list.splice(lo, 0, qm);
-    this.memoryBytes += qm.message.size;
+    this.held(1, qm.message.size);
     this.totalBytes += qm.message.size;
   }
 
@@ -124,7 +168,7 @@ export class ReadyList {
     if (next === undefined) return undefined;
     if (next === this.requeued[0]) this.requeued.shift();
     else this.fifo.shift();
-    this.memoryBytes -= next.message.size;
+    this.held(-1, -next.message.size);
     this.totalBytes -= next.message.size;
     return next;
   }
@@ -139,7 +183,7 @@ export class ReadyList {
     const inMemory = (qm: QueuedMessage): boolean => {
       if (!remove(qm.expiresAt ?? Infinity)) return true;
       removed.push(qm);
-      this.memoryBytes -= qm.message.size;
+      this.held(-1, -qm.message.size);
       this.totalBytes -= qm.message.size;
       return false;
     };
@@ -156,10 +200,10 @@ export class ReadyList {
   /** Removes everything; returns how many messages were dropped. */
   clear(): number {
     const count = this.length;
+    this.held(-(this.fifo.length + this.requeued.length), -this.memoryBytes);
     this.fifo.clear();
     this.requeued = [];
     this.paged.clear();
-    this.memoryBytes = 0;
     this.totalBytes = 0;
     this.unsizedBelow = 0;
     return count;
@@ -172,8 +216,11 @@ export class ReadyList {
     yield* this.paged.storedLocations();
   }
 
-  private full(size: number): boolean {
-    return this.fifo.length >= this.limit.messages || this.memoryBytes + size > this.limit.bytes;
+  /** Counts messages coming into memory (or leaving it, negative), here and in the queue's total. */
+  private held(messages: number, bytes: number): void {
+    this.memoryBytes += bytes;
+    this.memory.messages += messages;
+    this.memory.bytes += bytes;
   }
 
   /** Reads the next batch of paged messages into the FIFO. */
@@ -184,7 +231,7 @@ export class ReadyList {
       const qm = this.load(entry);
       this.paged.drop();
       this.fifo.push(qm);
-      this.memoryBytes += qm.message.size;
+      this.held(1, qm.message.size);
       if (entry.held === undefined && qm.seq < this.unsizedBelow) this.totalBytes += qm.message.size;
     }
   }

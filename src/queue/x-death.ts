@@ -1,6 +1,7 @@
 import { type FieldTable, type FieldValue, isFieldTable, plainValue, TypedValue } from '../protocol/field-value.js';
 
-export type DeadLetterReason = 'rejected' | 'expired' | 'maxlen';
+/** delivery_limit: a quorum queue's message came back more often than its x-delivery-limit allows. */
+export type DeadLetterReason = 'rejected' | 'expired' | 'maxlen' | 'delivery_limit';
 
 /** What one dead-lettering records in x-death. */
 export interface Death {
@@ -120,7 +121,7 @@ function groupByQueueAndReason(entries: readonly FieldValue[]): FieldValue[] {
 }
 
 /** The table with its fields in RabbitMQ's order: by name, compared as bytes. */
-function sortedTable(table: FieldTable): FieldTable {
+export function sortedTable(table: FieldTable): FieldTable {
   const keys = Object.keys(table).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
   const sorted: FieldTable = {};
   // defineProperty, so that a header named __proto__ stays a header.

@@ -72,7 +72,7 @@ export class DurableStore implements DurabilityHooks {
           const location = { segment: m.segment, offset: m.offset };
           for (const id of m.queueIds) {
             const queue = queues.get(id);
-            if (queue !== undefined) queue.restore(m.seq, location, m.delivered?.has(id) ?? false);
+            if (queue !== undefined) queue.restore(m.seq, location, m.delivered?.has(id) ?? false, m.priority);
             else delayed.get(id)!.restore(m.seq, location, m.dueAt ?? 0);
           }
         },

@@ -176,7 +176,9 @@ export class Journal {
 
   /**
    * Reads a stored message back, for a queue that kept only its location in
-   * memory. Records not yet on disk are read from the write buffers.
+   * memory. Records not yet on disk are read from the write buffers. The
+   * properties and body are views into bytes the journal may reuse: the
+   * caller copies what it keeps, before its next call into the journal.
    */
   read(location: StoredLocation): MessageRecord {
     const { segment: number, offset } = this.relocations.locate(location);
@@ -187,8 +189,7 @@ export class Journal {
     if (result.kind !== 'record') {
       throw new Error(`journal segment ${number} offset ${offset}: ${result.kind === 'bad' ? result.reason : 'no record'}`);
     }
-    const { record } = result;
-    return { ...record, rawProperties: Buffer.from(record.rawProperties), body: Buffer.from(record.body) };
+    return result.record;
   }
 
   private bufferedBytes(segment: Segment, offset: number): { bytes: Buffer; at: number } | undefined {

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { readPriority } from '../queue/message.js';
 import { applyAckEntries, type Holders, readAckEntries } from './ack-entry.js';
 import { readRecord } from './journal-record.js';
 import { ReadBuffer } from './read-buffer.js';
@@ -18,6 +19,8 @@ export interface RecoveredMessage extends Holders {
   readonly offset: number;
   /** Set when a delayed exchange holds it: when it is due. */
   readonly dueAt: number | undefined;
+  /** Its priority property (0 when absent): a priority queue puts it back at its level without reading it again. */
+  readonly priority: number;
 }
 
 /** A corrupt sealed segment: never repaired silently, the broker refuses to start. */
@@ -91,7 +94,8 @@ export async function recoverSegments(
       const copyOfPresent = record.movedFrom !== undefined && present.has(record.movedFrom);
       const holders = copyOfPresent ? [] : record.queueIds.filter(isQueue);
       if (holders.length > 0) {
-        byOffset.set(offset, { seq: record.seq, segment: number, offset, queueIds: holders, delivered: undefined, dueAt: record.dueAt });
+        const priority = readPriority(record.rawProperties);
+        byOffset.set(offset, { seq: record.seq, segment: number, offset, queueIds: holders, delivered: undefined, dueAt: record.dueAt, priority });
       }
       offset += result.size;
       if (++recordsRead % PROGRESS_EVERY === 0) {

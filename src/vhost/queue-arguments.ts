@@ -64,6 +64,7 @@ const CHECKS: readonly (readonly [string, Check])[] = [
     if (typeof v !== 'string') return unacceptable(v);
     return args['x-dead-letter-exchange'] === undefined ? 'routing_key_but_no_dlx_defined' : undefined;
   }],
+  ['x-dead-letter-strategy', oneOf(['at-most-once', 'at-least-once'], () => 'invalid_dlx_strategy')],
   ['x-max-length', integer(nonNegative)],
   ['x-max-length-bytes', integer(nonNegative)],
   ['x-max-in-memory-length', integer(nonNegative)],
@@ -73,7 +74,6 @@ const CHECKS: readonly (readonly [string, Check])[] = [
   ['x-queue-mode', oneOf(['default', 'lazy'], (v) => `"unsupported queue mode '${v}'"`)],
   ['x-queue-version', integer((n, s) => (n === 1 || n === 2 ? undefined : `"unsupported queue version '${s}'"`))],
   ['x-single-active-consumer', (v) => (typeof v === 'boolean' ? undefined : unacceptable(v))],
-  ['x-dead-letter-strategy', oneOf(['at-most-once', 'at-least-once'], () => 'invalid_dlx_strategy')],
   ['x-quorum-initial-group-size', integer(positive)],
   ['x-max-age', (v) => {
     if (typeof v !== 'string') return unacceptable(v);
@@ -82,7 +82,7 @@ const CHECKS: readonly (readonly [string, Check])[] = [
   }],
   ['x-stream-max-segment-size-bytes', integer(nonNegative)],
   ['x-initial-cluster-size', integer(positive)],
-  ['x-queue-leader-locator', oneOf(['client-local', 'random', 'least-leaders'], () => 'invalid_queue_locator_arg')],
+  ['x-queue-leader-locator', oneOf(['client-local', 'balanced', 'random', 'least-leaders'], () => 'invalid_queue_locator_arg')],
 ];
 
 interface QueueType {
@@ -90,11 +90,15 @@ interface QueueType {
   readonly module: string;
   /** The arguments of all queue types that this one takes; others (of other types) are refused. */
   readonly arguments: ReadonlySet<string>;
+  /** Whether this broker makes queues of the type (after RabbitMQ's own checks, so a bad declare reads as in RabbitMQ). */
+  readonly served: boolean;
 }
 
 /**
- * The queue types RabbitMQ knows. The broker keeps every queue as a classic
- * one, but refuses what RabbitMQ refuses for the type a client asks for.
+ * The queue types RabbitMQ knows, refusing what RabbitMQ refuses for each. A
+ * quorum queue is a classic durable queue with a delivery count and limit
+ * (queue/quorum-deliveries.ts). Streams are refused: their consumers read
+ * from offsets, which a queue that forgets acked messages cannot serve.
  */
 const QUEUE_TYPES: Readonly<Record<string, QueueType>> = {
   classic: {
@@ -104,6 +108,7 @@ const QUEUE_TYPES: Readonly<Record<string, QueueType>> = {
       'x-max-length-bytes', 'x-max-priority', 'x-overflow', 'x-queue-mode', 'x-single-active-consumer',
       'x-queue-type', 'x-queue-master-locator', 'x-queue-version',
     ]),
+    served: true,
   },
   quorum: {
     module: 'rabbit_quorum_queue',
@@ -112,6 +117,7 @@ const QUEUE_TYPES: Readonly<Record<string, QueueType>> = {
       'x-max-length-bytes', 'x-max-in-memory-length', 'x-max-in-memory-bytes', 'x-overflow', 'x-single-active-consumer',
       'x-queue-type', 'x-quorum-initial-group-size', 'x-delivery-limit', 'x-message-ttl', 'x-queue-leader-locator',
     ]),
+    served: true,
   },
   stream: {
     module: 'rabbit_stream_queue',
@@ -119,6 +125,7 @@ const QUEUE_TYPES: Readonly<Record<string, QueueType>> = {
       'x-max-length-bytes', 'x-queue-type', 'x-max-age', 'x-stream-max-segment-size-bytes', 'x-initial-cluster-size',
       'x-queue-leader-locator',
     ]),
+    served: false,
   },
 };
 
@@ -160,6 +167,7 @@ export function validateNewQueue(q: NewQueue): void {
   }
   if (classic) rejectForeign();
   else refuseReplicatedProperties(q);
+  if (!type.served) fail('x-queue-type', `queue type '${args['x-queue-type'] as string}' is not supported by this broker`);
 }
 
 /** The arguments a redeclare must repeat exactly: those of the queue's type, in RabbitMQ's order; others are not compared. */

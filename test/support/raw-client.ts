@@ -130,7 +130,7 @@ export class RawClient {
   private constructor(private readonly socket: Socket) {
     this.localPort = socket.localPort ?? 0;
     this.reader = new FrameReader(
-      { onFrame: (type, channel, payload) => this.frames.push({ type, channel, payload: Buffer.from(payload) }) },
+      { onFrame: (type, channel, buf, start, end) => this.frames.push({ type, channel, payload: Buffer.from(buf.subarray(start, end)) }) },
       Infinity,
     );
     socket.on('data', (chunk: Buffer) => {

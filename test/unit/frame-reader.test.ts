@@ -24,11 +24,12 @@ function patterned(n: number, seed: number): Buffer {
   return b;
 }
 
-/** Collects copies of delivered frames (payloads are only valid during onFrame). */
+/** Collects copies of delivered frames (payloads are only valid during onFrame), and views of what was delivered. */
 class Collector implements FrameSink {
   frames: Frame[] = [];
   raw: Buffer[] = [];
-  onFrame(type: number, channel: number, payload: Buffer): void {
+  onFrame(type: number, channel: number, buf: Buffer, start: number, end: number): void {
+    const payload = buf.subarray(start, end);
     this.raw.push(payload);
     this.frames.push({ type, channel, payload: Buffer.from(payload) });
   }
@@ -287,8 +288,8 @@ t.test('stopped flag', async (t) => {
     const c = new Collector();
     const r: FrameReader = new FrameReader(
       {
-        onFrame(type, ch, payload) {
-          c.onFrame(type, ch, payload);
+        onFrame(type, ch, buf, start, end) {
+          c.onFrame(type, ch, buf, start, end);
           if (ch === channel) r.stopped = true;
         },
       },

@@ -19,7 +19,7 @@ class FakeJournal implements PageSource {
 
 /** A message of `size` bytes, stored in the journal unless `transient`; expiring at `expiresAt` if given. */
 function entry(journal: FakeJournal, seq: number, expiresAt?: number, transient = false, size = 2): QueuedMessage {
-  const message = new Message('', 'q', EMPTY_PROPERTIES, Buffer.alloc(size, seq % 10));
+  const message = Message.fromParts('', 'q', EMPTY_PROPERTIES, Buffer.alloc(size, seq % 10));
   if (!transient) {
     message.location = { segment: 1, offset: 100 + seq };
     journal.stored.set(`1:${100 + seq}`, message);

@@ -18,7 +18,7 @@ class FakeJournal implements PageSource {
 }
 
 function stored(journal: FakeJournal, seq: number): QueuedMessage {
-  const message = new Message('', 'q', EMPTY_PROPERTIES, Buffer.from(`body ${seq}`));
+  const message = Message.fromParts('', 'q', EMPTY_PROPERTIES, Buffer.from(`body ${seq}`));
   message.location = { segment: 1 + Math.floor(seq / 100), offset: 12 + seq };
   journal.stored.set(`${message.location.segment}:${message.location.offset}`, message);
   return { message, seq, redelivered: false };
@@ -51,7 +51,7 @@ t.test('the byte limit pages too, counting the bytes held in memory', async (t) 
 t.test('a message without a journal location (transient) always stays in memory', async (t) => {
   const list = new ReadyList({ messages: 1, bytes: 1 });
   list.source = new FakeJournal();
-  for (let i = 0; i < 5; i++) list.push({ message: new Message('', 'q', EMPTY_PROPERTIES, Buffer.alloc(10)), seq: i, redelivered: false });
+  for (let i = 0; i < 5; i++) list.push({ message: Message.fromParts('', 'q', EMPTY_PROPERTIES, Buffer.alloc(10)), seq: i, redelivered: false });
   t.equal(list.length, 5);
   t.same([...list.storedLocations()], [], 'nothing of it is in the journal');
   t.equal(list.shift()?.seq, 0);
@@ -75,7 +75,7 @@ t.test('a transient message queued behind paged ones keeps its place', async (t)
   const list = new ReadyList({ messages: 2, bytes: 1 << 20 });
   list.source = journal;
   for (let i = 0; i < 5; i++) list.push(stored(journal, i));
-  list.push({ message: new Message('', 'q', EMPTY_PROPERTIES, Buffer.from('transient')), seq: 5, redelivered: false });
+  list.push({ message: Message.fromParts('', 'q', EMPTY_PROPERTIES, Buffer.from('transient')), seq: 5, redelivered: false });
   list.push(stored(journal, 6));
   t.equal(list.length, 7);
   t.equal([...list.storedLocations()].length, 6, 'the transient message has no journal location to forget');

@@ -5,7 +5,7 @@ import { ReadyList } from '../../src/queue/ready-list.js';
 const EMPTY_PROPERTIES = Buffer.from([0, 0]);
 
 function queued(seq: number, bodySize = 1): QueuedMessage {
-  return { message: new Message('', 'q', EMPTY_PROPERTIES, Buffer.alloc(bodySize)), seq, redelivered: false };
+  return { message: Message.fromParts('', 'q', EMPTY_PROPERTIES, Buffer.alloc(bodySize)), seq, redelivered: false };
 }
 
 /** Shifts everything, returning the sequence numbers in the order they came out. */
