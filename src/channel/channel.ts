@@ -29,8 +29,10 @@ import { type Delivery, type Settlement, UnackedDeliveries } from './unacked-del
 
 interface HeldCommand {
   readonly method: Method;
-  readonly content: Buffer | undefined;
+  readonly data: Buffer | undefined;
+  readonly start: number;
   readonly bodyStart: number;
+  readonly end: number;
 }
 
 /**
@@ -94,18 +96,18 @@ export class Channel implements CommandSink, ConsumerChannel, AckDeadlines {
     return reply === undefined ? this.consumers.values() : [...this.consumers.values(), reply].values();
   }
 
-  onCommand(method: Method, content: Buffer | undefined, bodyStart: number): void {
+  onCommand(method: Method, data: Buffer | undefined, start: number, bodyStart: number, end: number): void {
     if (this.heldBehindCommit !== undefined) {
-      this.heldBehindCommit.push({ method, content, bodyStart });
+      this.heldBehindCommit.push({ method, data, start, bodyStart, end });
       return;
     }
-    this.execute(method, content, bodyStart);
+    this.execute(method, data, start, bodyStart, end);
   }
 
-  private execute(method: Method, content: Buffer | undefined, bodyStart: number): void {
+  private execute(method: Method, data: Buffer | undefined, start: number, bodyStart: number, end: number): void {
     switch (method.id) {
       case MethodId.BasicPublish:
-        return this.publish(method, content!, bodyStart);
+        return this.publish(method, data!, start, bodyStart, end);
       case MethodId.BasicAck:
         return this.reject(method.deliveryTag, method.multiple, 'ack');
       case MethodId.BasicNack:
@@ -204,8 +206,7 @@ export class Channel implements CommandSink, ConsumerChannel, AckDeadlines {
       queue.markDelivered(qm);
     }
     const m = qm.message;
-    const { content, bodyStart } = queue.quorum?.content(qm, false) ?? m;
-    this.host.writer.deliver(this.number, consumer.encodedTag, tag, qm.redelivered, m.exchange, m.routingKey, content, bodyStart);
+    this.host.writer.deliver(this.number, consumer.encodedTag, tag, qm.redelivered, m.exchange, m.routingKey, queue.quorum?.content(qm, false) ?? m);
   }
 
   consumerQueueDeleted(consumer: Consumer): void {
@@ -265,7 +266,7 @@ export class Channel implements CommandSink, ConsumerChannel, AckDeadlines {
     this.host.writer.method(this.number, m);
   }
 
-  private publish(m: BasicPublish, content: Buffer, bodyStart: number): void {
+  private publish(m: BasicPublish, data: Buffer, start: number, bodyStart: number, end: number): void {
     if (m.immediate) throw new AmqpError(ReplyCode.NOT_IMPLEMENTED, 'immediate=true');
     this.host.publishing();
     const exchange = this.host.vhost.exchange(m.exchange);
@@ -275,7 +276,7 @@ export class Channel implements CommandSink, ConsumerChannel, AckDeadlines {
     // RabbitMQ refuses a reply_to of amq.rabbitmq.reply-to without a reply consumer before it checks anything else of the message.
     // The exchange's own name and the previous routing key when it repeats: strings a million queued messages share.
     const routingKey = m.routingKey === this.lastRoutingKey ? this.lastRoutingKey : (this.lastRoutingKey = m.routingKey);
-    const message = this.replyTo.rewrite(new Message(exchange.name, routingKey, content, bodyStart));
+    const message = this.replyTo.rewrite(new Message(exchange.name, routingKey, data, start, bodyStart, end));
     this.publisher.check(message);
     const delayed = exchange.delayed;
     const delay = delayed === undefined || !message.hasHeaders ? undefined : heldDelay(message.properties.headers);
@@ -395,8 +396,7 @@ export class Channel implements CommandSink, ConsumerChannel, AckDeadlines {
       routingKey: msg.routingKey,
       messageCount: queue.messageCount,
     });
-    const { content, bodyStart } = queue.quorum?.content(qm, true) ?? msg;
-    this.host.writer.content(this.number, content, bodyStart);
+    this.host.writer.content(this.number, queue.quorum?.content(qm, true) ?? msg);
   }
 
   private confirmSelect(noWait: boolean): void {
@@ -480,7 +480,7 @@ export class Channel implements CommandSink, ConsumerChannel, AckDeadlines {
         }
         // Errors name the method being processed: this one, not the last that arrived.
         this.assembler.lastMethodId = c.method.id;
-        this.execute(c.method, c.content, c.bodyStart);
+        this.execute(c.method, c.data, c.start, c.bodyStart, c.end);
       }
     } catch (err) {
       this.host.commandFailed(this, err);

@@ -106,8 +106,7 @@ export class Publisher {
       exchange: message.exchange,
       routingKey: message.routingKey,
     });
-    const returned = withoutBcc(message);
-    this.host.writer.content(this.channelNumber, returned.content, returned.bodyStart);
+    this.host.writer.content(this.channelNumber, withoutBcc(message));
   }
 
   /** Journals the message if it must survive a restart; numbers its confirm either way. */

@@ -75,7 +75,7 @@ export class DelayedMessages {
     const p = this.stores(message) ? this.persistence : undefined;
     const location = p?.journal.append([p.id], message.exchange, message.routingKey, message.rawProperties, message.body, waiter, waiterSeq, dueAt);
     // A fresh Message: the one published keeps its decoded properties, which a waiting message need not carry.
-    const kept = new Message(message.exchange, message.routingKey, message.content, message.bodyStart);
+    const kept = new Message(message.exchange, message.routingKey, message.data, message.start, message.bodyStart, message.end);
     this.heap.push({ dueAt, seq: this.nextSeq++, message: kept, location, returnPath });
     if (this.heap.peek()!.dueAt === dueAt) this.arm();
   }

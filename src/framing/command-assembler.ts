@@ -1,5 +1,6 @@
 import { AmqpError } from '../protocol/amqp-error.js';
 import { copyRange } from '../protocol/copy-range.js';
+import { contentSlab } from './content-slab.js';
 import type { Decoder } from '../protocol/decoder.js';
 import { ReplyCode } from '../protocol/generated/amqp-constants.js';
 import { CONTENT_METHODS, type Method } from '../protocol/generated/amqp-methods.js';
@@ -7,11 +8,11 @@ import { decodeMethodFrame, methodIdOf } from './method-frame.js';
 
 export interface CommandSink {
   /**
-   * A whole command: a method, and for content methods its content: the raw
-   * properties, then from `bodyStart` the body, in one buffer of its own
-   * (copied out of the socket chunks).
+   * A whole command: a method, and for content methods its content (see
+   * Content): copied out of the socket chunks into `data`, which it may
+   * share with other messages' contents but never with anything reused.
    */
-  onCommand(method: Method, content: Buffer | undefined, bodyStart: number): void;
+  onCommand(method: Method, data: Buffer | undefined, start: number, bodyStart: number, end: number): void;
 }
 
 const AWAIT_METHOD = 0;
@@ -28,8 +29,10 @@ const CONTENT_HEADER_FIXED = 12;
 export class CommandAssembler {
   private state = AWAIT_METHOD;
   private method: Method | undefined;
-  private content: Buffer | undefined;
+  private data: Buffer | undefined;
+  private start = 0;
   private bodyStart = 0;
+  private end = 0;
   /** The method being processed, for the class and method ids of an error it causes. */
   lastMethodId = 0;
   private received = 0;
@@ -52,7 +55,7 @@ export class CommandAssembler {
     this.lastMethodId = methodIdOf(buf, start, end);
     const method = decodeMethodFrame(this.decoder, buf, start, end);
     if (!CONTENT_METHODS.has(method.id)) {
-      this.sink.onCommand(method, undefined, 0);
+      this.sink.onCommand(method, undefined, 0, 0, 0);
       return;
     }
     this.method = method;
@@ -81,12 +84,15 @@ export class CommandAssembler {
         method.id & 0xffff,
       );
     }
-    // The properties and the body the header announces, in one allocation.
+    // Room for the properties and the body the header announces, side by side.
     const propertiesSize = end - start - CONTENT_HEADER_FIXED;
-    const content = Buffer.allocUnsafe(propertiesSize + bodySize);
-    copyRange(buf, start + CONTENT_HEADER_FIXED, end, content, 0);
-    this.content = content;
-    this.bodyStart = propertiesSize;
+    const data = contentSlab.take(propertiesSize + bodySize);
+    const at = contentSlab.offset;
+    copyRange(buf, start + CONTENT_HEADER_FIXED, end, data, at);
+    this.data = data;
+    this.start = at;
+    this.bodyStart = at + propertiesSize;
+    this.end = this.bodyStart + bodySize;
     this.received = 0;
     if (bodySize === 0) {
       this.complete();
@@ -97,8 +103,7 @@ export class CommandAssembler {
 
   bodyFrame(buf: Buffer, start: number, end: number): void {
     if (this.state !== AWAIT_BODY) throw this.unexpectedFrame();
-    const content = this.content!;
-    const bodySize = content.length - this.bodyStart;
+    const bodySize = this.end - this.bodyStart;
     const total = this.received + end - start;
     if (total > bodySize) {
       // RabbitMQ keeps waiting for a body that can never complete and fails
@@ -108,7 +113,7 @@ export class CommandAssembler {
         `content body of ${total} bytes exceeds the ${bodySize} bytes its header announced`,
       );
     }
-    copyRange(buf, start, end, content, this.bodyStart + this.received);
+    copyRange(buf, start, end, this.data!, this.bodyStart + this.received);
     this.received = total;
     if (total === bodySize) this.complete();
   }
@@ -133,14 +138,14 @@ export class CommandAssembler {
 
   private complete(): void {
     const method = this.method!;
-    const content = this.content!;
+    const data = this.data!;
     this.reset();
-    this.sink.onCommand(method, content, this.bodyStart);
+    this.sink.onCommand(method, data, this.start, this.bodyStart, this.end);
   }
 
   private reset(): void {
     this.state = AWAIT_METHOD;
     this.method = undefined;
-    this.content = undefined;
+    this.data = undefined;
   }
 }

@@ -1,3 +1,4 @@
+import type { Content } from '../protocol/content.js';
 import { Encoder } from '../protocol/encoder.js';
 import { FrameConstant } from '../protocol/generated/amqp-constants.js';
 import { encodeMethod, MethodId, type Method } from '../protocol/generated/amqp-methods.js';
@@ -53,8 +54,7 @@ export class FrameWriter {
     redelivered: boolean,
     exchange: string,
     routingKey: string,
-    content: Buffer,
-    bodyStart: number,
+    content: Content,
   ): void {
     const e = this.e;
     const at = this.beginFrame(FrameConstant.FRAME_METHOD, channel);
@@ -65,30 +65,27 @@ export class FrameWriter {
     e.shortstr(exchange);
     e.shortstr(routingKey);
     this.endFrame(at);
-    this.content(channel, content, bodyStart);
+    this.content(channel, content);
   }
 
-  /**
-   * Content header and body frames of class basic: `content` holds the
-   * property flags word and list, then from `bodyStart` the body.
-   */
-  content(channel: number, content: Buffer, bodyStart: number): void {
+  /** Content header and body frames of class basic. */
+  content(channel: number, { data, start, bodyStart, end: bodyEnd }: Content): void {
     const e = this.e;
     const at = this.beginFrame(FrameConstant.FRAME_HEADER, channel);
     e.u16(MethodId.BasicPublish >>> 16);
     e.u16(0);
-    e.u64(content.length - bodyStart);
-    e.range(content, 0, bodyStart);
+    e.u64(bodyEnd - bodyStart);
+    e.range(data, start, bodyStart);
     this.endFrame(at);
     const maxPayload = this.frameMax - FRAME_OVERHEAD;
-    for (let offset = bodyStart; offset < content.length; offset += maxPayload) {
-      const end = Math.min(content.length, offset + maxPayload);
+    for (let offset = bodyStart; offset < bodyEnd; offset += maxPayload) {
+      const end = Math.min(bodyEnd, offset + maxPayload);
       const bodyAt = this.beginFrame(FrameConstant.FRAME_BODY, channel);
       if (end - offset <= COPY_BODY_LIMIT) {
-        e.range(content, offset, end);
+        e.range(data, offset, end);
         this.endFrame(bodyAt);
       } else {
-        const piece = content.subarray(offset, end);
+        const piece = data.subarray(offset, end);
         // Patch the size now, then put the body itself between header and end octet.
         e.buf.writeUInt32BE(piece.length, e.start + bodyAt + 3);
         this.pushChunk(e.take());

@@ -1,5 +1,6 @@
 import { Decoder } from '../protocol/decoder.js';
 import { decodeBasicProperties, PropertyFlag, type BasicProperties } from '../protocol/generated/basic-properties.js';
+import type { Content } from '../protocol/content.js';
 import type { StoredLocation } from '../store/journal.js';
 
 /**
@@ -8,11 +9,11 @@ import type { StoredLocation } from '../store/journal.js';
  * raw until something needs one, so a message passes through undecoded.
  * One Message is shared by every queue it was routed to.
  *
- * Properties and body sit in one buffer, properties first: a queue of a
- * million small messages keeps a million buffer objects, not two million
- * (each costs about 100 bytes, more than a small message's content).
+ * Its content is a range of a buffer it may share with other messages
+ * (see Content): a queue of a million small messages keeps no buffer object
+ * per message (each would cost about 100 bytes, more than the content).
  */
-export class Message {
+export class Message implements Content {
   private decoded: BasicProperties | undefined;
   /** Where the journal holds it; set when it went to a durable queue as a persistent message. */
   location: StoredLocation | undefined;
@@ -20,32 +21,32 @@ export class Message {
   constructor(
     readonly exchange: string,
     readonly routingKey: string,
-    /** The property flags word and property list (as in the content header frame), then the body. */
-    readonly content: Buffer,
-    /** Where the body starts in `content`. */
+    readonly data: Buffer,
+    readonly start: number,
     readonly bodyStart: number,
+    readonly end: number,
   ) {}
 
-  /** A message made of separate properties and body, copied into one buffer (for messages the broker derives). */
+  /** A message made of separate properties and body, copied into a buffer of its own (for messages the broker derives). */
   static fromParts(exchange: string, routingKey: string, rawProperties: Buffer, body: Buffer): Message {
-    const content = Buffer.allocUnsafe(rawProperties.length + body.length);
-    rawProperties.copy(content, 0);
-    body.copy(content, rawProperties.length);
-    return new Message(exchange, routingKey, content, rawProperties.length);
+    const data = Buffer.allocUnsafe(rawProperties.length + body.length);
+    rawProperties.copy(data, 0);
+    body.copy(data, rawProperties.length);
+    return new Message(exchange, routingKey, data, 0, rawProperties.length, data.length);
   }
 
   /** The property flags word and property list: a view, made on each call. */
   get rawProperties(): Buffer {
-    return this.content.subarray(0, this.bodyStart);
+    return this.data.subarray(this.start, this.bodyStart);
   }
 
   /** A view, made on each call. */
   get body(): Buffer {
-    return this.content.subarray(this.bodyStart);
+    return this.data.subarray(this.bodyStart, this.end);
   }
 
   get properties(): BasicProperties {
-    return (this.decoded ??= decodeBasicProperties(new Decoder(this.content, 0, this.bodyStart)));
+    return (this.decoded ??= decodeBasicProperties(new Decoder(this.data, this.start, this.bodyStart)));
   }
 
   get hasHeaders(): boolean {
@@ -63,42 +64,42 @@ export class Message {
    */
   get expiration(): string | undefined {
     if (this.decoded !== undefined || !this.has(PropertyFlag.Expiration)) return this.decoded?.expiration;
-    const raw = this.content;
-    const end = this.bodyStart;
-    const at = skipToExpiration(raw, end);
-    const stop = at + 1 + (at < end ? raw[at]! : end);
+    const { data, bodyStart: end } = this;
+    const at = skipToExpiration(data, this.start, end);
+    const stop = at + 1 + (at < end ? data[at]! : end);
     // Malformed properties are left to the decoder, which refuses them.
-    return stop <= end ? raw.toString('utf8', at + 1, stop) : this.properties.expiration;
+    return stop <= end ? data.toString('utf8', at + 1, stop) : this.properties.expiration;
   }
 
   private has(flag: number): boolean {
-    return (this.content.readUInt16BE(0) & flag) !== 0;
+    return (this.data.readUInt16BE(this.start) & flag) !== 0;
   }
 
   /** delivery-mode 2, read straight from the raw properties (this runs for every publish to a durable queue). */
   get persistent(): boolean {
-    return readOctetProperty(this.content, this.bodyStart, PropertyFlag.DeliveryMode) === 2;
+    return readOctetProperty(this.data, this.start, this.bodyStart, PropertyFlag.DeliveryMode) === 2;
   }
 
   /** The priority property (0 when absent), read straight from the raw properties: priority queues read it for every message. */
   get priority(): number {
-    return readPriority(this.content, this.bodyStart);
+    return readPriority(this.data, this.start, this.bodyStart);
   }
 
   /** Bytes of the body. */
   get size(): number {
-    return this.content.length - this.bodyStart;
+    return this.end - this.bodyStart;
   }
 }
 
 /**
- * The delivery-mode or priority property (octets), skipping the properties
- * before it without decoding them; the properties end at `end`.
+ * The delivery-mode or priority property (octets) of the properties in
+ * `raw` from `start` to `end`, skipping the properties before it without
+ * decoding them.
  */
-function readOctetProperty(raw: Buffer, end: number, flag: typeof PropertyFlag.DeliveryMode | typeof PropertyFlag.Priority): number | undefined {
-  const flags = raw.readUInt16BE(0);
+function readOctetProperty(raw: Buffer, start: number, end: number, flag: typeof PropertyFlag.DeliveryMode | typeof PropertyFlag.Priority): number | undefined {
+  const flags = raw.readUInt16BE(start);
   if ((flags & flag) === 0) return undefined;
-  let at = 2;
+  let at = start + 2;
   if (flags & PropertyFlag.ContentType) at += 1 + raw[at]!;
   if (flags & PropertyFlag.ContentEncoding) at += 1 + raw[at]!;
   if (flags & PropertyFlag.Headers) at += 4 + raw.readUInt32BE(at);
@@ -106,17 +107,17 @@ function readOctetProperty(raw: Buffer, end: number, flag: typeof PropertyFlag.D
   return at < end ? raw[at] : undefined;
 }
 
-/** The priority property of raw properties ending at `end`; 0 when absent, as RabbitMQ counts a message without one. */
-export function readPriority(raw: Buffer, end: number = raw.length): number {
-  return readOctetProperty(raw, end, PropertyFlag.Priority) ?? 0;
+/** The priority property of the properties in `raw` from `start` to `end`; 0 when absent, as RabbitMQ counts a message without one. */
+export function readPriority(raw: Buffer, start = 0, end: number = raw.length): number {
+  return readOctetProperty(raw, start, end, PropertyFlag.Priority) ?? 0;
 }
 
 /** The offset of the expiration shortstr, skipping the seven properties before it without decoding them. */
-function skipToExpiration(raw: Buffer, end: number): number {
-  const flags = raw.readUInt16BE(0);
+function skipToExpiration(raw: Buffer, start: number, end: number): number {
+  const flags = raw.readUInt16BE(start);
   // A second flags word (never needed in 0-9-1) is the decoder's business.
   if (flags & 1) return end;
-  let at = 2;
+  let at = start + 2;
   if (flags & PropertyFlag.ContentType) at += 1 + raw[at]!;
   if (flags & PropertyFlag.ContentEncoding) at += 1 + raw[at]!;
   if (flags & PropertyFlag.Headers) at = at + 4 <= end ? at + 4 + raw.readUInt32BE(at) : end;

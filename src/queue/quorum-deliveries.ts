@@ -1,3 +1,4 @@
+import type { Content } from '../protocol/content.js';
 import { Decoder } from '../protocol/decoder.js';
 import { Encoder } from '../protocol/encoder.js';
 import { type FieldTable, type FieldValue, plainValue, TypedValue } from '../protocol/field-value.js';
@@ -5,12 +6,6 @@ import { decodeBasicProperties, encodeBasicProperties } from '../protocol/genera
 import { typeTag } from '../vhost/equivalence.js';
 import type { QueuedMessage } from './message.js';
 import { sortedTable } from './x-death.js';
-
-/** A delivery's content: property flags and list, then from `bodyStart` the body (as Message.content). */
-export interface DeliveredContent {
-  readonly content: Buffer;
-  readonly bodyStart: number;
-}
 
 const NUMBER_TAGS: ReadonlySet<string> = new Set(['b', 'B', 's', 'u', 'I', 'i', 'l', 'f', 'd']);
 
@@ -50,21 +45,21 @@ export class QuorumDeliveries {
   }
 
   /** The content a delivery carries: the message's own unless the x-delivery-count header goes in. */
-  content(qm: QueuedMessage, basicGet: boolean): DeliveredContent {
+  content(qm: QueuedMessage, basicGet: boolean): Content {
     const m = qm.message;
     const count = qm.deliveryCount ?? 0;
     if (count === 0 && !basicGet) return m;
     // Decoded without caching on the message: a waiting message keeps its properties raw.
-    const properties = decodeBasicProperties(new Decoder(m.content, 0, m.bodyStart));
+    const properties = decodeBasicProperties(new Decoder(m.data, m.start, m.bodyStart));
     const headers = sortedTable({ ...properties.headers, 'x-delivery-count': new TypedValue('l', count) });
     const e = new Encoder();
     encodeBasicProperties(e, { ...properties, headers });
     const rawProperties = e.take();
     const body = m.body;
-    const content = Buffer.allocUnsafe(rawProperties.length + body.length);
-    content.set(rawProperties, 0);
-    content.set(body, rawProperties.length);
-    return { content, bodyStart: rawProperties.length };
+    const data = Buffer.allocUnsafe(rawProperties.length + body.length);
+    data.set(rawProperties, 0);
+    data.set(body, rawProperties.length);
+    return { data, start: 0, bodyStart: rawProperties.length, end: data.length };
   }
 }
 
