@@ -1,7 +1,7 @@
 import { type FieldTable, type FieldValue, plainValue, TypedValue } from '../protocol/field-value.js';
 import type { BasicProperties } from '../protocol/generated/basic-properties.js';
 import type { Binding, DestinationSink, ExchangeRouter } from './exchange-router.js';
-import { fieldTablesEqual } from './field-table-equal.js';
+import { BindingList } from './binding-list.js';
 import { hashString, uniformDraw } from './string-hash.js';
 
 /** The message properties RabbitMQ's plugin can hash on (exchange argument hash-property). */
@@ -56,14 +56,14 @@ export function consistentHashArgumentsRefusal(args: FieldTable): string | undef
  * (the plugin's renumbering of buckets moves others too). Routing is
  * O(bindings) per message: a few hundred nanoseconds for ten bindings.
  */
-export class ConsistentHashRouter<D extends { readonly name: string }> implements ExchangeRouter<D> {
-  private list: WeightedBinding<D>[] = [];
+export class ConsistentHashRouter<D extends { readonly name: string }> extends BindingList<D, WeightedBinding<D>> implements ExchangeRouter<D> {
   private readonly source: HashSource;
   readonly readsHeaders: boolean;
   readonly readsProperties: boolean;
 
   /** `args`: the exchange's arguments, already accepted by consistentHashArgumentsRefusal. */
   constructor(args: FieldTable) {
+    super();
     const header = args['hash-header'];
     const property = args['hash-property'];
     if (typeof header === 'string') this.source = { kind: 'header', name: header };
@@ -73,28 +73,8 @@ export class ConsistentHashRouter<D extends { readonly name: string }> implement
     this.readsProperties = this.source.kind === 'property';
   }
 
-  get bindingCount(): number {
-    return this.list.length;
-  }
-
-  bind(destination: D, routingKey: string, args: FieldTable): boolean {
-    if (this.indexOf(destination, routingKey, args) >= 0) return false;
-    const seed = hashString(`${destination.name}\0${routingKey}`);
-    this.list.push({ destination, routingKey, args, weight: Number(routingKey), seed });
-    return true;
-  }
-
-  unbind(destination: D, routingKey: string, args: FieldTable): boolean {
-    const at = this.indexOf(destination, routingKey, args);
-    if (at < 0) return false;
-    this.list.splice(at, 1);
-    return true;
-  }
-
-  unbindDestination(destination: D): number {
-    const before = this.list.length;
-    this.list = this.list.filter((b) => b.destination !== destination);
-    return before - this.list.length;
+  protected prepare(destination: D, routingKey: string, args: FieldTable): WeightedBinding<D> {
+    return { destination, routingKey, args, weight: Number(routingKey), seed: hashString(`${destination.name}\0${routingKey}`) };
   }
 
   route(routingKey: string, headers: FieldTable | undefined, out: DestinationSink<D>, properties?: BasicProperties): boolean {
@@ -121,10 +101,6 @@ export class ConsistentHashRouter<D extends { readonly name: string }> implement
     return Number(routingKey) < 1 ? 'The binding key must be greater than 0' : undefined;
   }
 
-  *bindings(): IterableIterator<Binding<D>> {
-    for (const { destination, routingKey, args } of this.list) yield { destination, routingKey, args };
-  }
-
   private keyHash(routingKey: string, headers: FieldTable | undefined, properties: BasicProperties | undefined): number {
     const source = this.source;
     switch (source.kind) {
@@ -139,14 +115,6 @@ export class ConsistentHashRouter<D extends { readonly name: string }> implement
         return value === undefined ? MISSING : hashString(String(value));
       }
     }
-  }
-
-  private indexOf(destination: D, routingKey: string, args: FieldTable): number {
-    for (let i = 0; i < this.list.length; i++) {
-      const b = this.list[i]!;
-      if (b.destination === destination && b.routingKey === routingKey && fieldTablesEqual(b.args, args)) return i;
-    }
-    return -1;
   }
 }
 

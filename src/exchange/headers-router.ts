@@ -1,6 +1,6 @@
 import type { FieldTable } from '../protocol/field-value.js';
 import type { Binding, DestinationSink, ExchangeRouter } from './exchange-router.js';
-import { fieldTablesEqual } from './field-table-equal.js';
+import { BindingList } from './binding-list.js';
 import { HeadersMatcher, validateHeadersBindingArgs } from './headers-match.js';
 
 interface HeadersBinding<D> extends Binding<D> {
@@ -14,31 +14,11 @@ interface HeadersBinding<D> extends Binding<D> {
  * kept to a precompiled matcher per binding and, once one binding matched,
  * skipping destinations already routed to.
  */
-export class HeadersRouter<D> implements ExchangeRouter<D> {
-  private list: HeadersBinding<D>[] = [];
+export class HeadersRouter<D> extends BindingList<D, HeadersBinding<D>> implements ExchangeRouter<D> {
   readonly readsHeaders = true;
 
-  get bindingCount(): number {
-    return this.list.length;
-  }
-
-  bind(destination: D, routingKey: string, args: FieldTable): boolean {
-    if (this.indexOf(destination, routingKey, args) >= 0) return false;
-    this.list.push({ destination, routingKey, args, matcher: new HeadersMatcher(args) });
-    return true;
-  }
-
-  unbind(destination: D, routingKey: string, args: FieldTable): boolean {
-    const at = this.indexOf(destination, routingKey, args);
-    if (at < 0) return false;
-    this.list.splice(at, 1);
-    return true;
-  }
-
-  unbindDestination(destination: D): number {
-    const before = this.list.length;
-    this.list = this.list.filter((b) => b.destination !== destination);
-    return before - this.list.length;
+  protected prepare(destination: D, routingKey: string, args: FieldTable): HeadersBinding<D> {
+    return { destination, routingKey, args, matcher: new HeadersMatcher(args) };
   }
 
   route(_routingKey: string, headers: FieldTable | undefined, out: DestinationSink<D>): boolean {
@@ -58,17 +38,5 @@ export class HeadersRouter<D> implements ExchangeRouter<D> {
 
   validateBinding(_routingKey: string, args: FieldTable): string | undefined {
     return validateHeadersBindingArgs(args);
-  }
-
-  *bindings(): IterableIterator<Binding<D>> {
-    for (const { destination, routingKey, args } of this.list) yield { destination, routingKey, args };
-  }
-
-  private indexOf(destination: D, routingKey: string, args: FieldTable): number {
-    for (let i = 0; i < this.list.length; i++) {
-      const b = this.list[i]!;
-      if (b.destination === destination && b.routingKey === routingKey && fieldTablesEqual(b.args, args)) return i;
-    }
-    return -1;
   }
 }

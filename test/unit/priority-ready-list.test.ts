@@ -1,23 +1,10 @@
 import t from 'tap';
 import { Message, type QueuedMessage } from '../../src/queue/message.js';
 import { PriorityReadyList } from '../../src/queue/priority-ready-list.js';
-import type { PageSource } from '../../src/queue/ready-list.js';
-import type { StoredLocation } from '../../src/store/journal.js';
+import { FakeJournal } from '../support/fake-journal.js';
 
 /** Property flags word with only the priority flag, then the priority octet. */
 const withPriority = (p: number): Buffer => Buffer.from([0x08, 0x00, p]);
-
-/** A stand-in journal: messages by location, counting reads. */
-class FakeJournal implements PageSource {
-  readonly stored = new Map<string, Message>();
-  reads = 0;
-  load(location: StoredLocation): Message {
-    this.reads++;
-    const m = this.stored.get(`${location.segment}:${location.offset}`);
-    if (m === undefined) throw new Error('not stored');
-    return m;
-  }
-}
 
 /** Message `seq` of priority `p`, stored in `journal` when one is given. */
 function entry(seq: number, p: number, journal?: FakeJournal, expiresAt?: number): QueuedMessage {

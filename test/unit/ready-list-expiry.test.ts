@@ -1,21 +1,12 @@
 import t from 'tap';
 import { Message, type QueuedMessage } from '../../src/queue/message.js';
-import { type PageSource, ReadyList } from '../../src/queue/ready-list.js';
-import type { StoredLocation } from '../../src/store/journal.js';
+import { ReadyList } from '../../src/queue/ready-list.js';
+import { FakeJournal } from '../support/fake-journal.js';
 
 // Removing expired messages from anywhere in a ready list: memory, requeued,
 // and the paged tail that keeps only numbers (expiries included).
 
 const EMPTY_PROPERTIES = Buffer.from([0, 0]);
-
-class FakeJournal implements PageSource {
-  readonly stored = new Map<string, Message>();
-  load(location: StoredLocation): Message {
-    const m = this.stored.get(`${location.segment}:${location.offset}`);
-    if (m === undefined) throw new Error('not stored');
-    return m;
-  }
-}
 
 /** A message of `size` bytes, stored in the journal unless `transient`; expiring at `expiresAt` if given. */
 function entry(journal: FakeJournal, seq: number, expiresAt?: number, transient = false, size = 2): QueuedMessage {

@@ -1,21 +1,9 @@
 import t from 'tap';
 import { Message, type QueuedMessage } from '../../src/queue/message.js';
-import { type PageSource, ReadyList } from '../../src/queue/ready-list.js';
-import type { StoredLocation } from '../../src/store/journal.js';
+import { ReadyList } from '../../src/queue/ready-list.js';
+import { FakeJournal } from '../support/fake-journal.js';
 
 const EMPTY_PROPERTIES = Buffer.from([0, 0]);
-
-/** A stand-in journal: messages by location, counting reads. */
-class FakeJournal implements PageSource {
-  readonly stored = new Map<string, Message>();
-  reads = 0;
-  load(location: StoredLocation): Message {
-    this.reads++;
-    const m = this.stored.get(`${location.segment}:${location.offset}`);
-    if (m === undefined) throw new Error('not stored');
-    return m;
-  }
-}
 
 function stored(journal: FakeJournal, seq: number): QueuedMessage {
   const message = Message.fromParts('', 'q', EMPTY_PROPERTIES, Buffer.from(`body ${seq}`));
