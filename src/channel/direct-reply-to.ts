@@ -78,7 +78,7 @@ export class DirectReplyTo {
    * as in RabbitMQ. Only messages with a reply_to property are decoded.
    */
   rewrite(message: Message): Message {
-    if ((message.rawProperties.readUInt16BE(0) & PropertyFlag.ReplyTo) === 0 || message.properties.replyTo !== REPLY_TO) return message;
+    if ((message.data.readUInt16BE(message.start) & PropertyFlag.ReplyTo) === 0 || message.properties.replyTo !== REPLY_TO) return message;
     if (this.consumer === undefined) throw new AmqpError(ReplyCode.PRECONDITION_FAILED, 'fast reply consumer does not exist');
     const e = new Encoder();
     encodeBasicProperties(e, { ...message.properties, replyTo: this.consumer.queue.name });

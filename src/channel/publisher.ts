@@ -2,6 +2,7 @@ import type { Exchange } from '../exchange/exchange.js';
 import { AmqpError } from '../protocol/amqp-error.js';
 import { ReplyCode } from '../protocol/generated/amqp-constants.js';
 import { MethodId } from '../protocol/generated/amqp-methods.js';
+import { propertiesProblem } from '../protocol/properties-check.js';
 import { admitted, durableTarget } from '../queue/delivery.js';
 import { expirationRefusal } from '../queue/expiration.js';
 import type { Message } from '../queue/message.js';
@@ -32,6 +33,9 @@ export class Publisher {
    * not a valid TTL, and a CC or BCC header that is not an array.
    */
   check(message: Message): void {
+    // Unusable properties are refused now, as RabbitMQ does (541, the connection closes), not when something decodes them later.
+    const problem = propertiesProblem(message.data, message.start, message.bodyStart);
+    if (problem !== undefined) throw new AmqpError(ReplyCode.INTERNAL_ERROR, `cannot decode the message properties: ${problem}`);
     const userId = message.userId;
     if (userId !== undefined && userId !== this.host.userName) {
       throw new AmqpError(ReplyCode.PRECONDITION_FAILED, `user_id property set to '${userId}' but authenticated user was '${this.host.userName}'`);

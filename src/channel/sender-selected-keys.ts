@@ -35,16 +35,17 @@ const B = 0x42;
  */
 export function mayHaveSenderSelectedKeys(message: Message): boolean {
   if (!message.hasHeaders) return false;
-  const raw = message.rawProperties;
-  const flags = raw.readUInt16BE(0);
+  // The properties in place (no view made per publish): `raw` from `message.start` to `limit`.
+  const { data: raw, bodyStart: limit } = message;
+  const flags = raw.readUInt16BE(message.start);
   // Bit 0 announces another flags word, which 0-9-1 never needs.
   if ((flags & 1) !== 0) return true;
-  let at = 2;
-  if ((flags & PropertyFlag.ContentType) !== 0) at += 1 + (raw[at] ?? 0);
-  if ((flags & PropertyFlag.ContentEncoding) !== 0) at += 1 + (raw[at] ?? 0);
-  if (at + 4 > raw.length) return true;
+  let at = message.start + 2;
+  if ((flags & PropertyFlag.ContentType) !== 0) at += 1 + (at < limit ? raw[at]! : 0);
+  if ((flags & PropertyFlag.ContentEncoding) !== 0) at += 1 + (at < limit ? raw[at]! : 0);
+  if (at + 4 > limit) return true;
   const end = at + 4 + raw.readUInt32BE(at);
-  if (end > raw.length) return true;
+  if (end > limit) return true;
   for (let i = at + 4; i < end; ) {
     const keyLength = raw[i]!;
     if (keyLength === 2 && raw[i + 1] === C && raw[i + 2] === C) return true;

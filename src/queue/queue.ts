@@ -332,8 +332,12 @@ export class Queue {
 
   /** A message leaves the queue for good without being delivered: dead-lettered if the queue says so, then forgotten. */
   private retire(qm: QueuedMessage, reason: DeadLetterReason): void {
-    this.deadLetter(qm.message, reason);
-    this.discard(qm);
+    try {
+      this.deadLetter(qm.message, reason);
+    } finally {
+      // Out of the queue either way: a message whose properties cannot be decoded is not dead-lettered, but must leave the journal.
+      this.discard(qm);
+    }
   }
 
   private deadLetter(message: Message, reason: DeadLetterReason): void {
