@@ -4,7 +4,7 @@ import { Encoder } from '../protocol/encoder.js';
 import { ACK_ENTRY_SIZE, type AckEntry, AckType, readAckEntries, writeAckEntry } from './ack-entry.js';
 import { Compaction, type CompactionHost, pickCompactionCandidate } from './compaction.js';
 import { type MessageRecord, readRecord, writeMessageRecord } from './journal-record.js';
-import { ReadBuffer } from './read-buffer.js';
+import { ReadBuffer, readFully } from './read-buffer.js';
 import { recoverSegments, type RecoveredMessage } from './recovery.js';
 import { Relocations } from './relocations.js';
 import { Segment } from './segment.js';
@@ -29,6 +29,8 @@ export interface JournalOptions {
 
 export const DEFAULT_SEGMENT_SIZE = 32 * 1024 * 1024;
 const DEFAULT_COMPACTION_LOOK_MS = 1000;
+/** Bytes read ahead when a queue reads a stored record back: the records after it usually follow. */
+const READ_WINDOW_SIZE = 256 * 1024;
 
 interface PendingWrite {
   readonly segment: Segment;
@@ -66,6 +68,12 @@ export class Journal {
   private idle: Promise<void> = Promise.resolve();
   private resolveIdle: (() => void) | undefined;
   private readonly relocations = new Relocations();
+  private readonly readWindow: { segment: Segment | undefined; start: number; length: number; bytes: Buffer } = {
+    segment: undefined,
+    start: 0,
+    length: 0,
+    bytes: Buffer.allocUnsafeSlow(READ_WINDOW_SIZE),
+  };
   /** The segment picked to be compacted at the end of the running commit, when its acks are all on disk. */
   private compactionDue: Segment | undefined;
   private compaction: Compaction | undefined;
@@ -203,14 +211,28 @@ export class Journal {
     return undefined;
   }
 
+  /**
+   * A record from its segment file, through a read-ahead window: queues read
+   * back records in journal order, so one read serves a run of them, and
+   * nothing is allocated per record (callers copy what they keep).
+   */
   private readFromFile(segment: Segment, offset: number): { bytes: Buffer; at: number } {
     const file = segment.msgs;
     if (file === undefined) throw new Error(`journal segment ${segment.number} has no file yet`);
-    const length = Buffer.allocUnsafe(4);
-    file.readSync(length, offset);
-    const bytes = Buffer.allocUnsafe(4 + length.readUInt32BE(0));
-    file.readSync(bytes, offset);
-    return { bytes, at: 0 };
+    const w = this.readWindow;
+    const at = offset - w.start;
+    const inWindow = w.segment === segment && at >= 0 && at + 4 <= w.length && at + 4 + w.bytes.readUInt32BE(at) <= w.length;
+    if (!inWindow) {
+      const length = Buffer.allocUnsafe(4);
+      readFully(file, length, offset);
+      const size = 4 + length.readUInt32BE(0);
+      if (w.bytes.length < size) w.bytes = Buffer.allocUnsafeSlow(size);
+      w.segment = segment;
+      w.start = offset;
+      // Only bytes whose writes completed: a record never changes after that, so the window stays valid.
+      w.length = readFully(file, w.bytes.subarray(0, Math.max(size, Math.min(w.bytes.length, segment.writtenSize - offset))), offset);
+    }
+    return { bytes: w.bytes.subarray(0, w.length), at: offset - w.start };
   }
 
   /** Resolves once everything appended so far is written and synced. */
@@ -312,6 +334,7 @@ export class Journal {
       for (const [i, w] of writes.entries()) {
         created = (await this.ensureFiles(w.segment, 'msgs')) || created;
         await w.segment.msgs!.write(w.data, w.position);
+        w.segment.writtenSize = Math.max(w.segment.writtenSize, w.position + w.data.length);
         // A segment is synced before the next one exists, so recovery can take damage in any but the last for corruption.
         if (i < writes.length - 1) await w.segment.msgs!.datasync();
       }

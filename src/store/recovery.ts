@@ -103,6 +103,7 @@ export async function recoverSegments(
       }
     }
     segment.msgsSize = Math.max(offset, SEGMENT_HEADER_SIZE);
+    segment.writtenSize = segment.msgsSize;
     await applyAcks(dir, fs, segment, byOffset, scratch);
     for (const m of byOffset.values()) {
       if (m.queueIds.length === 0) continue;

@@ -6,6 +6,8 @@ export class Segment {
   acks: StoreFile | undefined;
   /** Bytes of the .msgs file, counting appends not yet written. */
   msgsSize = 0;
+  /** Bytes of the .msgs file whose writes have completed: what a read may look at. */
+  writtenSize = 0;
   /** Bytes of the .acks file, counting entries not yet written. */
   acksSize = 0;
   /** (queue, message) pairs stored here that no queue has removed yet; at 0 the segment can go. */
