@@ -3,21 +3,9 @@
 // Usage: node conformance/clients/node-amqplib-round-trip.mjs [amqp-url]
 import { isDeepStrictEqual } from 'node:util';
 import * as amqp from 'amqplib';
+import { fail, routes, url } from './node-scenario.mjs';
 
-const url = process.argv[2] ?? 'amqp://guest:guest@127.0.0.1:5672/%2F';
 const prefix = 'node-amqplib';
-const routes = [
-  { kind: 'direct', bindingKey: 'greeting', routingKey: 'greeting' },
-  { kind: 'fanout', bindingKey: '', routingKey: 'anything' },
-  { kind: 'topic', bindingKey: 'greetings.*', routingKey: 'greetings.en' },
-  { kind: 'headers', bindingKey: '', bindingArguments: { 'x-match': 'all', lang: 'en' }, routingKey: '', headers: { lang: 'en' } },
-];
-
-function fail(why) {
-  console.error(why);
-  process.exit(1);
-}
-setTimeout(() => fail('timed out after 30 s'), 30_000).unref();
 
 const connection = await amqp.connect(url);
 const channel = await connection.createConfirmChannel();
