@@ -4,15 +4,9 @@ import sys
 
 import pika
 
-url = sys.argv[1] if len(sys.argv) > 1 else 'amqp://guest:guest@127.0.0.1:5672/%2F'
+from scenario import routes, url
+
 prefix = 'pika'
-# (exchange type, binding key, binding arguments, publish routing key, message headers)
-routes = [
-    ('direct', 'greeting', None, 'greeting', None),
-    ('fanout', '', None, 'anything', None),
-    ('topic', 'greetings.*', None, 'greetings.en', None),
-    ('headers', '', {'x-match': 'all', 'lang': 'en'}, '', {'lang': 'en'}),
-]
 
 connection = pika.BlockingConnection(pika.URLParameters(url))
 channel = connection.channel()

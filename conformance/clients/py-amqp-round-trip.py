@@ -7,15 +7,11 @@ from urllib.parse import unquote, urlsplit
 
 import amqp
 
-url = urlsplit(sys.argv[1] if len(sys.argv) > 1 else 'amqp://guest:guest@127.0.0.1:5672/%2F')
+import scenario
+from scenario import routes
+
+url = urlsplit(scenario.url)
 prefix = 'py-amqp'
-# (exchange type, binding key, binding arguments, publish routing key, message headers)
-routes = [
-    ('direct', 'greeting', None, 'greeting', None),
-    ('fanout', '', None, 'anything', None),
-    ('topic', 'greetings.*', None, 'greetings.en', None),
-    ('headers', '', {'x-match': 'all', 'lang': 'en'}, '', {'lang': 'en'}),
-]
 
 # py-amqp takes no URL; confirm_publish makes basic_publish wait for the
 # broker's basic.ack and raise on a nack.
