@@ -161,13 +161,15 @@ function readPid(file: string): number | undefined {
   }
 }
 
-export async function startNullBroker(options: { port: number; cpus: string }): Promise<RunningBroker> {
+/** The null broker; with echo, the latency floor (see null-broker.ts), named 'floor'. */
+export async function startNullBroker(options: { port: number; cpus: string; echo?: boolean }): Promise<RunningBroker> {
   const t0 = performance.now();
-  const child = spawn('taskset', ['-c', options.cpus, process.execPath, NULL_BROKER, '--port', String(options.port)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const args = ['-c', options.cpus, process.execPath, NULL_BROKER, '--port', String(options.port), ...(options.echo === true ? ['--echo'] : [])];
+  const child = spawn('taskset', args, { stdio: ['ignore', 'ignore', 'inherit'] });
   try {
     const startupMs = await waitForAmqp(options.port, t0, () => exitReason(child));
     return {
-      name: 'null',
+      name: options.echo === true ? 'floor' : 'null',
       url: loopback(options.port),
       pid: child.pid!,
       startupMs,

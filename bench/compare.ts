@@ -5,7 +5,8 @@
  * the other, runs every scenario on both (interleaved, the order alternating
  * per run), and writes the medians, ratios and targets to bench/results/
  * with the raw JSON lines and the machine. Before that, the generator's
- * ceiling against the null broker.
+ * ceiling against the null broker; latency scenarios also run, in the same
+ * interleaving, against the null broker in echo mode (the floor).
  *
  *   npm run bench                                      (everything, 3 runs)
  *   npm run bench -- --scenarios transient-16b-autoack,fanout-10 --runs 1
@@ -78,20 +79,23 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-async function start(name: 'ours' | 'rabbitmq' | 'null', work: string, label: string, nodeArgs?: readonly string[]): Promise<RunningBroker> {
+async function start(name: 'ours' | 'rabbitmq' | 'null' | 'floor', work: string, label: string, nodeArgs?: readonly string[]): Promise<RunningBroker> {
   const port = Number(name === 'ours' ? values.port : name === 'rabbitmq' ? values['rabbitmq-port'] : values['null-port']);
   // Something else on the port would be measured in the broker's place.
-  if (!(await portFree(port))) throw new Error(`port ${port} is in use: pick another with --${name === 'ours' ? 'port' : `${name}-port`}`);
+  if (!(await portFree(port))) throw new Error(`port ${port} is in use: pick another with --${name === 'ours' ? 'port' : name === 'rabbitmq' ? 'rabbitmq-port' : 'null-port'}`);
   const dir = join(work, `${name}-${label}`);
   const broker =
     name === 'ours'
       ? await startOurs({ port, dataDir: join(dir, 'data'), logFile: `${dir}.log`, cpus: brokerCpus, ...(nodeArgs === undefined ? {} : { nodeArgs }) })
       : name === 'rabbitmq'
         ? await startRabbitMQ({ port, dir, cpus: brokerCpus })
-        : await startNullBroker({ port, cpus: brokerCpus });
+        : await startNullBroker({ port, cpus: brokerCpus, echo: name === 'floor' });
   running.add(broker);
   return broker;
 }
+
+/** A scenario judged by its latency percentiles, also measured against the floor. */
+const isLatencyScenario = (s: string): boolean => TARGETS.some((t) => t.scenario === s && t.metric === 'p99Us');
 
 async function stop(broker: RunningBroker): Promise<void> {
   running.delete(broker);
@@ -167,8 +171,10 @@ async function compare(work: string): Promise<BenchLine[]> {
   const lines: BenchLine[] = [];
   const load = scenarioNames.filter((s) => !SCENARIOS.get(s)!.runnerOnly);
   const measureOrder = [...load.filter((s) => SCENARIOS.get(s)!.freshBroker), ...load.filter((s) => !SCENARIOS.get(s)!.freshBroker)];
+  const withFloor = measureOrder.some(isLatencyScenario);
   for (let run = 1; run <= runs; run++) {
-    const order = run % 2 === 1 ? (['ours', 'rabbitmq'] as const) : (['rabbitmq', 'ours'] as const);
+    const pair = run % 2 === 1 ? (['ours', 'rabbitmq'] as const) : (['rabbitmq', 'ours'] as const);
+    const order = withFloor ? [...pair, 'floor' as const] : pair;
     const brokers: RunningBroker[] = [];
     try {
       // One at a time, so neither start shares the CPU with the other.
@@ -176,10 +182,11 @@ async function compare(work: string): Promise<BenchLine[]> {
         const b = await start(name, work, `run${run}`);
         brokers.push(b);
         progress(`[run ${run}/${runs}] ${name} started in ${Math.round(b.startupMs)} ms (pid ${b.pid})`);
-        if (scenarioNames.includes('startup-time')) lines.push(startupLine(b, run));
+        if (scenarioNames.includes('startup-time') && name !== 'floor') lines.push(startupLine(b, run));
       }
       for (const s of measureOrder) {
         for (const b of brokers) {
+          if (b.name === 'floor' && !isLatencyScenario(s)) continue;
           const line = await generate(s, b, run, scale);
           progress(`[run ${run}/${runs}] ${s} ${b.name}: ${describe(line)}`);
           lines.push(line);

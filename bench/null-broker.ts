@@ -7,7 +7,11 @@
  * acks). It does no routing and keeps nothing, so whatever limits a run
  * against it is the generator.
  *
- *   node dist/bench/null-broker.js [--port 5699]
+ * With --echo it forwards each publish to every consumer the moment its body
+ * arrives instead: the latency floor, what a broker that did no work at all
+ * would show to the same generator on the same machine.
+ *
+ *   node dist/bench/null-broker.js [--port 5699] [--echo]
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -21,6 +25,7 @@ import { frame, methodFrame, PROTOCOL_HEADER } from './amqp/frames.js';
 
 const FRAME_MAX = 131072;
 const TWO_32 = 0x1_0000_0000;
+const FRAME_OVERHEAD = 8;
 /** Deliveries per socket write, and writes per turn before yielding to reads. */
 const DELIVERY_BATCH = 256;
 const WRITES_PER_TURN = 8;
@@ -29,6 +34,17 @@ const WRITES_PER_TURN = 8;
 let template: { readonly header: Buffer; readonly body: Buffer } | undefined;
 let pendingHeader: Buffer | undefined;
 const waitingForTemplate = new Set<() => void>();
+
+interface EchoConsumer {
+  readonly socket: Socket;
+  readonly channel: number;
+  /** Its basic.deliver frame, delivery tag at `tagAt` patched per message. */
+  readonly deliver: Buffer;
+  readonly tagAt: number;
+  delivered: number;
+}
+/** Set in echo mode: every consumer of every connection, each publish goes to all. */
+let echoConsumers: EchoConsumer[] | undefined;
 
 interface DeliveryStream {
   readonly channel: number;
@@ -112,7 +128,7 @@ class NullConnection {
       if (id === MethodId.BasicPublish) {
         const c = this.confirms.get(channel);
         if (c !== undefined) c.published++;
-        if (template === undefined) this.capturing = channel;
+        if (template === undefined || echoConsumers !== undefined) this.capturing = channel;
         return;
       }
       if (id === MethodId.BasicAck) return this.onAck(channel, payload);
@@ -131,6 +147,7 @@ class NullConnection {
 
   private captured(body: Buffer): void {
     this.capturing = -1;
+    if (echoConsumers !== undefined && pendingHeader !== undefined) return echo({ header: pendingHeader, body });
     if (template !== undefined || pendingHeader === undefined) return;
     template = { header: pendingHeader, body };
     for (const wake of waitingForTemplate) wake();
@@ -183,6 +200,11 @@ class NullConnection {
       case MethodId.BasicConsume: {
         const tag = m.consumerTag === '' ? `null-${channel}` : m.consumerTag;
         this.send(channel, { id: MethodId.BasicConsumeOk, consumerTag: tag });
+        if (echoConsumers !== undefined) {
+          const { bytes, tagAt } = deliveryBytes(channel, tag, { header: Buffer.alloc(0), body: Buffer.alloc(0) });
+          echoConsumers.push({ socket: this.socket, channel, deliver: bytes.subarray(0, FRAME_OVERHEAD + bytes.readUInt32BE(3)), tagAt, delivered: 0 });
+          return;
+        }
         const stream: DeliveryStream = { channel, noAck: m.noAck, prefetch: this.prefetch.get(channel) ?? 0, batch: undefined, size: 0, tagAt: 0, delivered: 0, acked: 0 };
         this.streams.push(stream);
         const ready = (): void => {
@@ -232,17 +254,43 @@ class NullConnection {
   }
 }
 
-export function startNullBroker(port: number, host = '127.0.0.1'): Promise<Server> {
+/** Echo mode: one delivery of this message to each consumer still connected, in one write. */
+function echo(message: NonNullable<typeof template>): void {
+  echoConsumers = echoConsumers!.filter((c) => !c.socket.destroyed);
+  for (const c of echoConsumers) {
+    const out = Buffer.allocUnsafe(c.deliver.length + 2 * FRAME_OVERHEAD + message.header.length + message.body.length);
+    c.deliver.copy(out);
+    const tag = ++c.delivered;
+    out.writeUInt32BE(Math.floor(tag / TWO_32), c.tagAt);
+    out.writeUInt32BE(tag % TWO_32, c.tagAt + 4);
+    const bodyAt = putFrame(out, c.deliver.length, FrameConstant.FRAME_HEADER, c.channel, message.header);
+    putFrame(out, bodyAt, FrameConstant.FRAME_BODY, c.channel, message.body);
+    c.socket.write(out);
+  }
+}
+
+/** Writes one frame at `at`; where the next one starts. */
+function putFrame(out: Buffer, at: number, type: number, channel: number, payload: Buffer): number {
+  out.writeUInt8(type, at);
+  out.writeUInt16BE(channel, at + 1);
+  out.writeUInt32BE(payload.length, at + 3);
+  payload.copy(out, at + 7);
+  out.writeUInt8(FrameConstant.FRAME_END, at + 7 + payload.length);
+  return at + FRAME_OVERHEAD + payload.length;
+}
+
+export function startNullBroker(port: number, options: { host?: string; echo?: boolean } = {}): Promise<Server> {
+  if (options.echo === true) echoConsumers = [];
   const server = createServer((socket) => new NullConnection(socket));
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => resolve(server));
+    server.listen(port, options.host ?? '127.0.0.1', () => resolve(server));
   });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { port: { type: 'string', default: '5699' } }, strict: true });
-  const server = await startNullBroker(Number(values.port));
+  const { values } = parseArgs({ options: { port: { type: 'string', default: '5699' }, echo: { type: 'boolean', default: false } }, strict: true });
+  const server = await startNullBroker(Number(values.port), { echo: values.echo });
   const address = server.address();
   process.stdout.write(`null broker listening on ${typeof address === 'object' && address !== null ? address.port : values.port}\n`);
   process.once('SIGTERM', () => server.close(() => process.exit(0)));

@@ -78,10 +78,22 @@ function targetsTable(r: ReportInput): string[] {
   return ['| scenario | metric | ours | RabbitMQ | ours/RabbitMQ | target | result |', '| --- | --- | --- | --- | --- | --- | --- |', ...rows];
 }
 
+/** For each latency target: the floor's percentiles beside the bound the target sets. */
+function floorNotes(r: ReportInput): string[] {
+  return TARGETS.filter((t) => t.metric === 'p99Us' && r.lines.some((l) => l.scenario === t.scenario && l.broker === 'floor')).map((t) => {
+    const p50 = medianOf(r.lines, t.scenario, 'floor', 'p50Us');
+    const p99 = medianOf(r.lines, t.scenario, 'floor', 'p99Us');
+    const rabbit = medianOf(r.lines, t.scenario, 'rabbitmq', 'p99Us');
+    const bound = rabbit === undefined || t.fractionOfRabbitMQ === undefined ? undefined : rabbit * t.fractionOfRabbitMQ;
+    const where = bound === undefined || p99 === undefined ? '' : bound < p99 ? ': the target lies below the floor' : ': the floor leaves room under the target';
+    return `Latency floor, ${t.scenario}: p50 ${fmt(p50)} µs, p99 ${fmt(p99)} µs against the null broker in echo mode (a broker doing no work, same generator and CPUs, measured in the same runs); the target's bound is ${fmt(bound)} µs${where}.`;
+  });
+}
+
 function detailsTable(r: ReportInput): string[] {
   const rows: string[] = [];
   for (const s of r.scenarios) {
-    for (const broker of ['ours', 'rabbitmq']) {
+    for (const broker of ['ours', 'rabbitmq', 'floor']) {
       const runs = r.lines.filter((l) => l.scenario === s && l.broker === broker);
       if (runs.length === 0) continue;
       const ok = runs.filter((l) => l.error === undefined);
@@ -156,6 +168,7 @@ export function markdownReport(r: ReportInput): string {
     '',
     ...targetsTable(r),
     '',
+    ...floorNotes(r).flatMap((note) => [note, '']),
     '## Details (medians over the runs)',
     '',
     '"Waited for CPU" is the time the process\'s threads were runnable but not running (/proc/<pid>/task/*/schedstat, summed over threads, so it can pass 100 %) as a share of the measured window: other work on the same CPU. Anything above a few % means that number was held back by something outside the benchmark.',

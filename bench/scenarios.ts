@@ -5,6 +5,7 @@
  * `rate` is always there too. Counts and times shrink with `scale` for
  * quick runs.
  */
+import { type CLatencySpec, runCLatency } from './latency-c/c-latency.js';
 import { idleConnections } from './load/idle-connections.js';
 import { type LoadSpec, runLoad, type Topology } from './load/run-load.js';
 import { procMemory } from './proc-stats.js';
@@ -82,6 +83,18 @@ function confirmed(window: number): Omit<LoadSpec, 'count' | 'seconds'> {
   };
 }
 
+/** latency-1k-rate's load, the same for its two generators; `seconds` is the whole run, warm-up included. */
+const LATENCY = { queue: 'bench.latency', bodyBytes: 1024, rate: 1000, seconds: 11 } as const;
+
+/** The C generator's run: latency-1k-rate's load with the overrides it understands. */
+function cLatencySpec(ctx: ScenarioContext): CLatencySpec {
+  const { rate = LATENCY.rate, bodyBytes = LATENCY.bodyBytes, seconds = Math.max(2, LATENCY.seconds * ctx.scale), warmupSeconds = 1, timeoutMs = TIMEOUT_MS, ...rest } = ctx.overrides ?? {};
+  const unsupported = Object.entries(rest).filter(([, v]) => v !== undefined);
+  if (unsupported.length > 0) throw new Error(`the C generator takes only rate, size and seconds, not ${unsupported.map(([k]) => k).join(', ')}`);
+  if (seconds <= warmupSeconds) throw new Error(`seconds (${seconds}) must be more than the ${warmupSeconds} s warm-up`);
+  return { rate, bodyBytes, seconds: seconds - warmupSeconds, warmupSeconds, queue: LATENCY.queue, timeoutMs };
+}
+
 const FANOUT_QUEUES = 10;
 const TOPIC_BINDINGS = 100;
 /** Binding patterns of every kind (literal, *, #), each matching exactly one of the published keys. */
@@ -144,10 +157,19 @@ const scenarioList: readonly Scenario[] = [
   load(
     'latency-1k-rate',
     '1 KiB transient at a fixed 1000 msg/s, 1 publisher, 1 consumer, autoAck: publish-to-delivery latency',
-    { ...pointToPoint('bench.latency', 1024, false), rate: 1000, latency: true },
+    { ...pointToPoint(LATENCY.queue, LATENCY.bodyBytes, false), rate: LATENCY.rate, latency: true },
     1_000_000,
-    11,
+    LATENCY.seconds,
   ),
+  {
+    name: 'latency-1k-rate-c',
+    description: 'latency-1k-rate measured by the C generator on librabbitmq (bench/latency-c/): busy-polling, a few µs per message',
+    unit: 'msg/s',
+    async run(ctx) {
+      const r = await runCLatency(ctx.url, cLatencySpec(ctx), ctx.pid);
+      return { value: r['rate'] ?? NaN, ...r };
+    },
+  },
   {
     name: 'idle-connections-1000',
     description: '1000 idle connections (handshake done, heartbeat 60 s, no channel): broker RSS growth per connection',
