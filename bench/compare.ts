@@ -19,7 +19,9 @@
  *
  * Options: --runs N (3), --scale f (1: shrinks counts and times),
  * --skip-ceiling, --broker-cpu 1, --generator-cpu 0, --port 5680 (this
- * broker; RabbitMQ gets --rabbitmq-port 5674, the null broker 5699).
+ * broker; RabbitMQ gets --rabbitmq-port 5674, the null broker 5699),
+ * --no-idle-poll (latency scenarios run with the CPUs' idle states as the
+ * machine has them, instead of held shallow: bench/idle-polling.ts).
  */
 import { spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -29,6 +31,7 @@ import { basename, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensureRabbitMQ, packageVersion, type RunningBroker, startNullBroker, startOurs, startRabbitMQ } from './brokers.js';
+import { holdIdlePolling } from './idle-polling.js';
 import { describeMachine, type Machine } from './machine.js';
 import { procCpuSeconds, procMemory } from './proc-stats.js';
 import { profileMarkdown } from './profile-summary.js';
@@ -56,6 +59,7 @@ const { values } = parseArgs({
     'rabbitmq-port': { type: 'string', default: '5674' },
     'null-port': { type: 'string', default: '5699' },
     'report-from': { type: 'string' },
+    'no-idle-poll': { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -92,6 +96,16 @@ async function start(name: 'ours' | 'rabbitmq' | 'null' | 'floor', work: string,
         : await startNullBroker({ port, cpus: brokerCpus, echo: name === 'floor' });
   running.add(broker);
   return broker;
+}
+
+/** Runs `measure` with the CPUs held out of their idle states (idle-polling.ts), unless --no-idle-poll; the line says which. */
+async function withIdlePolling(measure: () => Promise<BenchLine>): Promise<BenchLine> {
+  const release = values['no-idle-poll'] ? undefined : holdIdlePolling();
+  try {
+    return { ...(await measure()), idlePolling: release !== undefined };
+  } finally {
+    release?.();
+  }
 }
 
 /** A scenario judged by its latency percentiles, also measured against the floor. */
@@ -187,7 +201,7 @@ async function compare(work: string): Promise<BenchLine[]> {
       for (const s of measureOrder) {
         for (const b of brokers) {
           if (b.name === 'floor' && !isLatencyScenario(s)) continue;
-          const line = await generate(s, b, run, scale);
+          const line = isLatencyScenario(s) ? await withIdlePolling(() => generate(s, b, run, scale)) : await generate(s, b, run, scale);
           progress(`[run ${run}/${runs}] ${s} ${b.name}: ${describe(line)}`);
           lines.push(line);
         }

@@ -34,3 +34,29 @@ export function procRunqueueWaitSeconds(pid: number): number {
   }
   return ns / 1e9;
 }
+
+/** The CPU numbers a process may run on (Cpus_allowed_list of /proc/<pid>/status, e.g. "1" or "0-1,3"). */
+function allowedCpus(pid: number): number[] {
+  const list = /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '';
+  return list.split(',').flatMap((range) => {
+    const [from, to = from] = range.split('-').map(Number);
+    return Array.from({ length: to! - from! + 1 }, (_, i) => from! + i);
+  });
+}
+
+/**
+ * Seconds the hypervisor ran something else while the CPUs this process may
+ * use wanted to run ("steal" in /proc/stat, summed over those CPUs). Inside
+ * a VM, time that neither the process nor anything else in the VM got, and
+ * that no scheduler statistic of the VM shows.
+ */
+export function procCpusStolenSeconds(pid: number): number {
+  const cpus = new Set(allowedCpus(pid).map((n) => `cpu${n}`));
+  let ticks = 0;
+  for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
+    const fields = line.split(' ');
+    // cpuN user nice system idle iowait irq softirq steal …
+    if (cpus.has(fields[0]!)) ticks += Number(fields[8]);
+  }
+  return ticks / CLOCK_TICKS_PER_SECOND;
+}

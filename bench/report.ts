@@ -78,16 +78,28 @@ function targetsTable(r: ReportInput): string[] {
   return ['| scenario | metric | ours | RabbitMQ | ours/RabbitMQ | target | result |', '| --- | --- | --- | --- | --- | --- | --- |', ...rows];
 }
 
-/** For each latency target: the floor's percentiles beside the bound the target sets. */
-function floorNotes(r: ReportInput): string[] {
-  return TARGETS.filter((t) => t.metric === 'p99Us' && r.lines.some((l) => l.scenario === t.scenario && l.broker === 'floor')).map((t) => {
+/** How the latency runs were taken, then for each latency target the floor's percentiles beside the bound the target sets. */
+function latencyNotes(r: ReportInput): string[] {
+  const latency = r.lines.filter((l) => l['idlePolling'] !== undefined);
+  const held = latency.filter((l) => l['idlePolling'] === true).length;
+  const conditions =
+    latency.length === 0
+      ? []
+      : [
+          held === latency.length
+            ? 'Latency runs held the CPUs out of their idle states (/dev/cpu_dma_latency at 0 µs, bench/idle-polling.ts), so that a halted vCPU handed back to the hypervisor does not add its wake-up to every message; `--no-idle-poll` measures without.'
+            : held === 0
+              ? 'Latency runs left the CPUs\' idle states as the machine has them (halting when idle; on a VM each wake-up goes through the hypervisor).'
+              : `Only ${held} of ${latency.length} latency runs could hold the CPUs out of their idle states (/dev/cpu_dma_latency): compare them with care.`,
+        ];
+  return [...conditions, ...TARGETS.filter((t) => t.metric === 'p99Us' && r.lines.some((l) => l.scenario === t.scenario && l.broker === 'floor')).map((t) => {
     const p50 = medianOf(r.lines, t.scenario, 'floor', 'p50Us');
     const p99 = medianOf(r.lines, t.scenario, 'floor', 'p99Us');
     const rabbit = medianOf(r.lines, t.scenario, 'rabbitmq', 'p99Us');
     const bound = rabbit === undefined || t.fractionOfRabbitMQ === undefined ? undefined : rabbit * t.fractionOfRabbitMQ;
     const where = bound === undefined || p99 === undefined ? '' : bound < p99 ? ': the target lies below the floor' : ': the floor leaves room under the target';
     return `Latency floor, ${t.scenario}: p50 ${fmt(p50)} µs, p99 ${fmt(p99)} µs against the null broker in echo mode (a broker doing no work, same generator and CPUs, measured in the same runs); the target's bound is ${fmt(bound)} µs${where}.`;
-  });
+  })];
 }
 
 function detailsTable(r: ReportInput): string[] {
@@ -101,13 +113,13 @@ function detailsTable(r: ReportInput): string[] {
       const unit = ok[0]?.unit ?? '';
       const values = ok.map((l) => fmt(Number(l['value']))).join(', ');
       rows.push(
-        `| ${s} | ${broker} | ${m('value')} ${unit} (${values}) | ${m('rate')} | ${m('brokerCpuUsPerMsg')} | ${m('brokerCpuPct')} | ${m('brokerCpuWaitPct')} | ${m('generatorCpuWaitPct')} | ${m('brokerRssMiB')} | ${m('generatorCpuUsPerMsg')} | ${m('p50Us')} / ${m('p99Us')} | ${ok.length}/${runs.length} | ${broker === 'rabbitmq' ? (ISSUE_RABBITMQ_FIGURES[s] ?? '') : ''} |`,
+        `| ${s} | ${broker} | ${m('value')} ${unit} (${values}) | ${m('rate')} | ${m('brokerCpuUsPerMsg')} | ${m('brokerCpuPct')} | ${m('brokerCpuWaitPct')} | ${m('generatorCpuWaitPct')} | ${m('brokerCpuStolenPct')} / ${m('generatorCpuStolenPct')} | ${m('brokerRssMiB')} | ${m('generatorCpuUsPerMsg')} | ${m('p50Us')} / ${m('p99Us')} | ${ok.length}/${runs.length} | ${broker === 'rabbitmq' ? (ISSUE_RABBITMQ_FIGURES[s] ?? '') : ''} |`,
       );
     }
   }
   return [
-    '| scenario | broker | median (each run) | rate | broker CPU µs/unit | broker CPU % | broker waited for CPU % | generator waited % | broker RSS MiB | generator µs/unit | p50 / p99 µs | runs ok | issue\'s RabbitMQ figure |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| scenario | broker | median (each run) | rate | broker CPU µs/unit | broker CPU % | broker waited for CPU % | generator waited % | stolen by the host %: broker / generator CPU | broker RSS MiB | generator µs/unit | p50 / p99 µs | runs ok | issue\'s RabbitMQ figure |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
   ];
 }
@@ -168,10 +180,10 @@ export function markdownReport(r: ReportInput): string {
     '',
     ...targetsTable(r),
     '',
-    ...floorNotes(r).flatMap((note) => [note, '']),
+    ...latencyNotes(r).flatMap((note) => [note, '']),
     '## Details (medians over the runs)',
     '',
-    '"Waited for CPU" is the time the process\'s threads were runnable but not running (/proc/<pid>/task/*/schedstat, summed over threads, so it can pass 100 %) as a share of the measured window: other work on the same CPU. Anything above a few % means that number was held back by something outside the benchmark.',
+    '"Waited for CPU" is the time the process\'s threads were runnable but not running (/proc/<pid>/task/*/schedstat, summed over threads, so it can pass 100 %) as a share of the measured window: other work on the same CPU. Anything above a few % means that number was held back by something outside the benchmark. "Stolen by the host" is the steal time /proc/stat counts for the CPUs each process is pinned to: time the hypervisor gave to something outside this VM while that CPU had work, which no figure inside the VM shows otherwise; latency tails follow it.',
     '',
     'Units: msg/s consumed for point-to-point and topic, deliveries/s for fanout, confirmed msg/s for persistent; per-unit CPU divides by the same count. latency: value is the rate; idle-connections: KiB of RSS per connection; waiting: RSS MiB with the queue full; startup: ms from spawn to the first connection.start.',
     '',

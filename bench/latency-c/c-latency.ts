@@ -10,7 +10,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { procCpuSeconds, procMemory, procRunqueueWaitSeconds } from '../proc-stats.js';
+import { procCpuSeconds, procCpusStolenSeconds, procMemory, procRunqueueWaitSeconds } from '../proc-stats.js';
 
 const BUILD_SCRIPT = fileURLToPath(new URL('../../../bench/latency-c/build.sh', import.meta.url));
 const MARK_PREFIX = 'latency: ';
@@ -32,7 +32,10 @@ interface Snapshot {
   readonly t: number;
   readonly brokerCpu: number;
   readonly brokerWait: number;
+  readonly brokerStolen: number;
   readonly generatorWait: number;
+  /** The generator runs on this process's CPUs (it inherits the affinity). */
+  readonly generatorStolen: number;
 }
 
 const round = (n: number, places = 1): number => Math.round(n * 10 ** places) / 10 ** places;
@@ -80,7 +83,9 @@ export async function runCLatency(url: URL, spec: CLatencySpec, brokerPid: numbe
     t: performance.now(),
     brokerCpu: brokerPid === undefined ? NaN : procCpuSeconds(brokerPid),
     brokerWait: brokerPid === undefined ? NaN : procRunqueueWaitSeconds(brokerPid),
+    brokerStolen: brokerPid === undefined ? NaN : procCpusStolenSeconds(brokerPid),
     generatorWait: generatorWait(pid),
+    generatorStolen: procCpusStolenSeconds(process.pid),
   });
 
   let start: Snapshot | undefined;
@@ -113,8 +118,10 @@ export async function runCLatency(url: URL, spec: CLatencySpec, brokerPid: numbe
           brokerCpuUsPerMsg: round((brokerCpu * 1e6) / measured, 2),
           brokerCpuPct: Math.round((brokerCpu / seconds) * 100),
           brokerCpuWaitPct: Math.round(((end.brokerWait - start.brokerWait) / seconds) * 100),
+          brokerCpuStolenPct: Math.round(((end.brokerStolen - start.brokerStolen) / seconds) * 100),
           brokerRssMiB: round(procMemory(brokerPid).rss / MiB),
         }),
     generatorCpuWaitPct: Math.round(((end.generatorWait - start.generatorWait) / seconds) * 100),
+    generatorCpuStolenPct: Math.round(((end.generatorStolen - start.generatorStolen) / seconds) * 100),
   };
 }

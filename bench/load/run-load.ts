@@ -7,7 +7,7 @@
  */
 import { MethodId } from '../../src/protocol/generated/amqp-methods.js';
 import { RawConnection } from '../amqp/raw-connection.js';
-import { procCpuSeconds, procMemory, procRunqueueWaitSeconds } from '../proc-stats.js';
+import { procCpuSeconds, procCpusStolenSeconds, procMemory, procRunqueueWaitSeconds } from '../proc-stats.js';
 import { withTimeout } from '../with-timeout.js';
 import { LoadConsumer } from './consumer.js';
 import { LatencyRecorder } from './latency-recorder.js';
@@ -74,11 +74,14 @@ export interface LoadResult {
   readonly brokerCpuPct?: number;
   /** Share of the window the broker's threads spent runnable but waiting for a CPU (other work competing). */
   readonly brokerCpuWaitPct?: number;
+  /** Share of the window the hypervisor took from the broker's CPUs (steal). */
+  readonly brokerCpuStolenPct?: number;
   readonly brokerRssMiB?: number;
   readonly brokerMaxRssMiB?: number;
   readonly generatorCpuUsPerMsg: number;
   readonly generatorCpuPct: number;
   readonly generatorCpuWaitPct: number;
+  readonly generatorCpuStolenPct: number;
   readonly latencySamples?: number;
   readonly p50Us?: number;
   readonly p99Us?: number;
@@ -91,8 +94,10 @@ interface Snapshot {
   readonly published: number;
   readonly brokerCpu: number;
   readonly brokerWait: number;
+  readonly brokerStolen: number;
   readonly generatorCpu: number;
   readonly generatorWait: number;
+  readonly generatorStolen: number;
 }
 
 const sum = <T>(xs: readonly T[], f: (x: T) => number): number => xs.reduce((n, x) => n + f(x), 0);
@@ -155,8 +160,10 @@ export async function runLoad(
         published: published(),
         brokerCpu: brokerPid === undefined ? NaN : procCpuSeconds(brokerPid),
         brokerWait: brokerPid === undefined ? NaN : procRunqueueWaitSeconds(brokerPid),
+        brokerStolen: brokerPid === undefined ? NaN : procCpusStolenSeconds(brokerPid),
         generatorCpu: (cpu.user + cpu.system) / 1e6,
         generatorWait: procRunqueueWaitSeconds(process.pid),
+        generatorStolen: procCpusStolenSeconds(process.pid),
       };
     };
     let maxRss = 0;
@@ -246,12 +253,14 @@ export async function runLoad(
             brokerCpuUsPerMsg: round((brokerCpu * 1e6) / measured, 2),
             brokerCpuPct: Math.round((brokerCpu / seconds) * 100),
             brokerCpuWaitPct: Math.round(((e.brokerWait - start.brokerWait) / seconds) * 100),
+            brokerCpuStolenPct: Math.round(((e.brokerStolen - start.brokerStolen) / seconds) * 100),
             brokerRssMiB: round(rss / MiB),
             brokerMaxRssMiB: round(maxRss / MiB),
           }),
       generatorCpuUsPerMsg: round((generatorCpu * 1e6) / measured, 2),
       generatorCpuPct: Math.round((generatorCpu / seconds) * 100),
       generatorCpuWaitPct: Math.round(((e.generatorWait - start.generatorWait) / seconds) * 100),
+      generatorCpuStolenPct: Math.round(((e.generatorStolen - start.generatorStolen) / seconds) * 100),
       ...(latency === undefined ? {} : { latencySamples: latency.count, p50Us: Math.round(p50!), p99Us: Math.round(p99!), p999Us: Math.round(p999!) }),
       ...extra,
     };
