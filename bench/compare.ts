@@ -23,7 +23,7 @@
  * --no-idle-poll (latency scenarios run with the CPUs' idle states as the
  * machine has them, instead of held shallow: bench/idle-polling.ts).
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -32,6 +32,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensureRabbitMQ, packageVersion, type RunningBroker, startNullBroker, startOurs, startRabbitMQ } from './brokers.js';
 import { holdIdlePolling } from './idle-polling.js';
+import { buildCProgram } from './latency-c/c-latency.js';
 import { describeMachine, type Machine } from './machine.js';
 import { procCpuSeconds, procMemory } from './proc-stats.js';
 import { profileMarkdown } from './profile-summary.js';
@@ -106,6 +107,23 @@ async function withIdlePolling(measure: () => Promise<BenchLine>): Promise<Bench
   } finally {
     release?.();
   }
+}
+
+const CPU_STALL_SECONDS = 5;
+
+/** How often the generator's and the brokers' CPUs stop a spinning thread (latency-c/cpu-stalls.c): one line per CPU. */
+async function cpuStalls(run: number): Promise<BenchLine[]> {
+  const binary = buildCProgram('cpu-stalls');
+  const lines: BenchLine[] = [];
+  for (const [role, cpu] of [['generator', generatorCpus], ['broker', brokerCpus]] as const) {
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile('taskset', ['-c', cpu, binary, String(CPU_STALL_SECONDS)], { timeout: (CPU_STALL_SECONDS + 10) * 1000 }, (err, stdout) => (err === null ? resolve(stdout) : reject(err)));
+    });
+    const line: BenchLine = { ...(JSON.parse(out) as Record<string, unknown>), scenario: 'cpu-stalls', broker: `${role} CPU ${cpu}`, run };
+    progress(`[run ${run}/${runs}] cpu-stalls on the ${role} CPU ${cpu}: ${String(line['stallsOver100UsPerSecond'])}/s over 100 µs, worst ${String(line['worstStallUs'])} µs`);
+    lines.push(line);
+  }
+  return lines;
 }
 
 /** A scenario judged by its latency percentiles, also measured against the floor. */
@@ -190,6 +208,8 @@ async function compare(work: string): Promise<BenchLine[]> {
     const pair = run % 2 === 1 ? (['ours', 'rabbitmq'] as const) : (['rabbitmq', 'ours'] as const);
     const order = withFloor ? [...pair, 'floor' as const] : pair;
     const brokers: RunningBroker[] = [];
+    // Before the brokers start: what the CPUs do with nothing of the benchmark's on them.
+    if (withFloor) lines.push(...(await cpuStalls(run)));
     try {
       // One at a time, so neither start shares the CPU with the other.
       for (const name of order) {

@@ -92,7 +92,16 @@ function latencyNotes(r: ReportInput): string[] {
               ? 'Latency runs left the CPUs\' idle states as the machine has them (halting when idle; on a VM each wake-up goes through the hypervisor).'
               : `Only ${held} of ${latency.length} latency runs could hold the CPUs out of their idle states (/dev/cpu_dma_latency): compare them with care.`,
         ];
-  return [...conditions, ...TARGETS.filter((t) => t.metric === 'p99Us' && r.lines.some((l) => l.scenario === t.scenario && l.broker === 'floor')).map((t) => {
+  const stallCpus = [...new Set(r.lines.filter((l) => l.scenario === 'cpu-stalls').map((l) => l.broker))];
+  const stalls = stallCpus.map((cpu) => {
+    const m = (field: string): string => fmt(medianOf(r.lines, 'cpu-stalls', cpu, field));
+    return `${cpu}: ${m('stallsOver100UsPerSecond')}/s over 100 µs, ${m('stallsOver300UsPerSecond')}/s over 300 µs, worst ${m('worstStallUs')} µs, ${m('stalledPct')} % of the time`;
+  });
+  const stallNote =
+    stalls.length === 0
+      ? []
+      : [`The machine's own stalls (bench/latency-c/cpu-stalls.c: a thread spinning alone on each CPU for 5 s at the start of each run, before the brokers start; medians): ${stalls.join('; ')}. Every message path crosses both CPUs, so stalls like these set the tail any broker can show here.`];
+  return [...conditions, ...stallNote, ...TARGETS.filter((t) => t.metric === 'p99Us' && r.lines.some((l) => l.scenario === t.scenario && l.broker === 'floor')).map((t) => {
     const p50 = medianOf(r.lines, t.scenario, 'floor', 'p50Us');
     const p99 = medianOf(r.lines, t.scenario, 'floor', 'p99Us');
     const rabbit = medianOf(r.lines, t.scenario, 'rabbitmq', 'p99Us');

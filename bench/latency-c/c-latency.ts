@@ -49,9 +49,9 @@ function generatorWait(pid: number): number {
   }
 }
 
-/** Builds the binary if it is missing or older than its source (installing librabbitmq-dev if needed); its path. */
-export function buildCLatency(): string {
-  return execFileSync(BUILD_SCRIPT, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+/** Builds one of the C programs if it is missing or older than its source (installing librabbitmq-dev if needed); its path. */
+export function buildCProgram(name: 'latency' | 'cpu-stalls'): string {
+  return execFileSync(BUILD_SCRIPT, [name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
 }
 
 /** The program's JSON line as a flat record (null, for a percentile without samples, becomes NaN). */
@@ -67,7 +67,7 @@ function parseRecord(line: string): CLatencyRecord {
 }
 
 export async function runCLatency(url: URL, spec: CLatencySpec, brokerPid: number | undefined): Promise<CLatencyRecord> {
-  const binary = buildCLatency();
+  const binary = buildCProgram('latency');
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   const args = [host, url.port || '5672', spec.rate, spec.seconds, spec.warmupSeconds, spec.bodyBytes, spec.queue].map(String);
   const env = {
