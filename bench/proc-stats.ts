@@ -60,3 +60,35 @@ export function procCpusStolenSeconds(pid: number): number {
   }
   return ticks / CLOCK_TICKS_PER_SECOND;
 }
+
+/** A broker's CPU counters at one moment (NaN without a pid), for the figures of a measured window. */
+export interface BrokerSample {
+  readonly cpu: number;
+  readonly wait: number;
+  readonly stolen: number;
+}
+
+export function sampleBroker(pid: number | undefined): BrokerSample {
+  if (pid === undefined) return { cpu: NaN, wait: NaN, stolen: NaN };
+  return { cpu: procCpuSeconds(pid), wait: procRunqueueWaitSeconds(pid), stolen: procCpusStolenSeconds(pid) };
+}
+
+export interface BrokerWindow {
+  readonly brokerCpuUsPerMsg: number;
+  readonly brokerCpuPct: number;
+  /** Share of the window the broker's threads spent runnable but waiting for a CPU (other work competing). */
+  readonly brokerCpuWaitPct: number;
+  /** Share of the window the hypervisor took from the broker's CPUs (steal). */
+  readonly brokerCpuStolenPct: number;
+}
+
+/** The broker's CPU figures between two samples `seconds` apart, in which `units` were counted. */
+export function brokerWindow(start: BrokerSample, end: BrokerSample, seconds: number, units: number): BrokerWindow {
+  const cpu = end.cpu - start.cpu;
+  return {
+    brokerCpuUsPerMsg: Math.round((cpu * 1e8) / units) / 100,
+    brokerCpuPct: Math.round((cpu / seconds) * 100),
+    brokerCpuWaitPct: Math.round(((end.wait - start.wait) / seconds) * 100),
+    brokerCpuStolenPct: Math.round(((end.stolen - start.stolen) / seconds) * 100),
+  };
+}

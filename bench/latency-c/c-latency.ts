@@ -10,7 +10,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { procCpuSeconds, procCpusStolenSeconds, procMemory, procRunqueueWaitSeconds } from '../proc-stats.js';
+import { type BrokerSample, brokerWindow, procCpusStolenSeconds, procMemory, procRunqueueWaitSeconds, sampleBroker } from '../proc-stats.js';
 
 const BUILD_SCRIPT = fileURLToPath(new URL('../../../bench/latency-c/build.sh', import.meta.url));
 const MARK_PREFIX = 'latency: ';
@@ -30,9 +30,7 @@ export type CLatencyRecord = Readonly<Record<string, number | string>>;
 
 interface Snapshot {
   readonly t: number;
-  readonly brokerCpu: number;
-  readonly brokerWait: number;
-  readonly brokerStolen: number;
+  readonly broker: BrokerSample;
   readonly generatorWait: number;
   /** The generator runs on this process's CPUs (it inherits the affinity). */
   readonly generatorStolen: number;
@@ -81,9 +79,7 @@ export async function runCLatency(url: URL, spec: CLatencySpec, brokerPid: numbe
   if (pid === undefined) throw new Error(`cannot start ${binary}`);
   const snapshot = (): Snapshot => ({
     t: performance.now(),
-    brokerCpu: brokerPid === undefined ? NaN : procCpuSeconds(brokerPid),
-    brokerWait: brokerPid === undefined ? NaN : procRunqueueWaitSeconds(brokerPid),
-    brokerStolen: brokerPid === undefined ? NaN : procCpusStolenSeconds(brokerPid),
+    broker: sampleBroker(brokerPid),
     generatorWait: generatorWait(pid),
     generatorStolen: procCpusStolenSeconds(process.pid),
   });
@@ -108,17 +104,13 @@ export async function runCLatency(url: URL, spec: CLatencySpec, brokerPid: numbe
   if (start === undefined || end === undefined) throw new Error('the C generator did not report its measured window');
 
   const seconds = (end.t - start.t) / 1000;
-  const brokerCpu = end.brokerCpu - start.brokerCpu;
   const measured = Number(record['deliveriesMeasured']);
   return {
     ...record,
     ...(brokerPid === undefined
       ? {}
       : {
-          brokerCpuUsPerMsg: round((brokerCpu * 1e6) / measured, 2),
-          brokerCpuPct: Math.round((brokerCpu / seconds) * 100),
-          brokerCpuWaitPct: Math.round(((end.brokerWait - start.brokerWait) / seconds) * 100),
-          brokerCpuStolenPct: Math.round(((end.brokerStolen - start.brokerStolen) / seconds) * 100),
+          ...brokerWindow(start.broker, end.broker, seconds, measured),
           brokerRssMiB: round(procMemory(brokerPid).rss / MiB),
         }),
     generatorCpuWaitPct: Math.round(((end.generatorWait - start.generatorWait) / seconds) * 100),

@@ -7,7 +7,7 @@
  */
 import { MethodId } from '../../src/protocol/generated/amqp-methods.js';
 import { RawConnection } from '../amqp/raw-connection.js';
-import { procCpuSeconds, procCpusStolenSeconds, procMemory, procRunqueueWaitSeconds } from '../proc-stats.js';
+import { type BrokerSample, brokerWindow, type BrokerWindow, procCpusStolenSeconds, procMemory, procRunqueueWaitSeconds, sampleBroker } from '../proc-stats.js';
 import { withTimeout } from '../with-timeout.js';
 import { LoadConsumer } from './consumer.js';
 import { LatencyRecorder } from './latency-recorder.js';
@@ -61,7 +61,7 @@ export interface LoadSpec {
   readonly timeoutMs: number;
 }
 
-export interface LoadResult {
+export interface LoadResult extends Partial<BrokerWindow> {
   /** Units (deliveries consumed or publishes confirmed) per second over the measured window. */
   readonly rate: number;
   readonly publishRate: number;
@@ -70,12 +70,6 @@ export interface LoadResult {
   readonly consumed: number;
   readonly confirmed: number;
   readonly nacked: number;
-  readonly brokerCpuUsPerMsg?: number;
-  readonly brokerCpuPct?: number;
-  /** Share of the window the broker's threads spent runnable but waiting for a CPU (other work competing). */
-  readonly brokerCpuWaitPct?: number;
-  /** Share of the window the hypervisor took from the broker's CPUs (steal). */
-  readonly brokerCpuStolenPct?: number;
   readonly brokerRssMiB?: number;
   readonly brokerMaxRssMiB?: number;
   readonly generatorCpuUsPerMsg: number;
@@ -92,9 +86,7 @@ interface Snapshot {
   readonly t: number;
   readonly units: number;
   readonly published: number;
-  readonly brokerCpu: number;
-  readonly brokerWait: number;
-  readonly brokerStolen: number;
+  readonly broker: BrokerSample;
   readonly generatorCpu: number;
   readonly generatorWait: number;
   readonly generatorStolen: number;
@@ -158,9 +150,7 @@ export async function runLoad(
         t: performance.now(),
         units: units(),
         published: published(),
-        brokerCpu: brokerPid === undefined ? NaN : procCpuSeconds(brokerPid),
-        brokerWait: brokerPid === undefined ? NaN : procRunqueueWaitSeconds(brokerPid),
-        brokerStolen: brokerPid === undefined ? NaN : procCpusStolenSeconds(brokerPid),
+        broker: sampleBroker(brokerPid),
         generatorCpu: (cpu.user + cpu.system) / 1e6,
         generatorWait: procRunqueueWaitSeconds(process.pid),
         generatorStolen: procCpusStolenSeconds(process.pid),
@@ -236,7 +226,6 @@ export async function runLoad(
 
     const seconds = (e.t - start.t) / 1000;
     const measured = e.units - start.units;
-    const brokerCpu = e.brokerCpu - start.brokerCpu;
     const generatorCpu = e.generatorCpu - start.generatorCpu;
     const [p50, p99, p999] = latency?.percentilesUs([50, 99, 99.9]) ?? [];
     return {
@@ -250,10 +239,7 @@ export async function runLoad(
       ...(brokerPid === undefined
         ? {}
         : {
-            brokerCpuUsPerMsg: round((brokerCpu * 1e6) / measured, 2),
-            brokerCpuPct: Math.round((brokerCpu / seconds) * 100),
-            brokerCpuWaitPct: Math.round(((e.brokerWait - start.brokerWait) / seconds) * 100),
-            brokerCpuStolenPct: Math.round(((e.brokerStolen - start.brokerStolen) / seconds) * 100),
+            ...brokerWindow(start.broker, e.broker, seconds, measured),
             brokerRssMiB: round(rss / MiB),
             brokerMaxRssMiB: round(maxRss / MiB),
           }),
