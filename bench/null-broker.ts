@@ -202,7 +202,9 @@ class NullConnection {
         this.send(channel, { id: MethodId.BasicConsumeOk, consumerTag: tag });
         if (echoConsumers !== undefined) {
           const { bytes, tagAt } = deliveryBytes(channel, tag, { header: Buffer.alloc(0), body: Buffer.alloc(0) });
-          echoConsumers.push({ socket: this.socket, channel, deliver: bytes.subarray(0, FRAME_OVERHEAD + bytes.readUInt32BE(3)), tagAt, delivered: 0 });
+          const consumer: EchoConsumer = { socket: this.socket, channel, deliver: bytes.subarray(0, FRAME_OVERHEAD + bytes.readUInt32BE(3)), tagAt, delivered: 0 };
+          echoConsumers.push(consumer);
+          this.socket.once('close', () => (echoConsumers = echoConsumers?.filter((c) => c !== consumer)));
           return;
         }
         const stream: DeliveryStream = { channel, noAck: m.noAck, prefetch: this.prefetch.get(channel) ?? 0, batch: undefined, size: 0, tagAt: 0, delivered: 0, acked: 0 };
@@ -256,8 +258,7 @@ class NullConnection {
 
 /** Echo mode: one delivery of this message to each consumer still connected, in one write. */
 function echo(message: NonNullable<typeof template>): void {
-  echoConsumers = echoConsumers!.filter((c) => !c.socket.destroyed);
-  for (const c of echoConsumers) {
+  for (const c of echoConsumers!) {
     const out = Buffer.allocUnsafe(c.deliver.length + 2 * FRAME_OVERHEAD + message.header.length + message.body.length);
     c.deliver.copy(out);
     const tag = ++c.delivered;

@@ -87,7 +87,7 @@ export class FrameWriter {
       } else {
         const piece = data.subarray(offset, end);
         // Patch the size now, then put the body itself between header and end octet.
-        e.buf.writeUInt32BE(piece.length, e.start + bodyAt + 3);
+        putFrameSize(e.buf, e.start + bodyAt, piece.length);
         this.pushChunk(e.take());
         this.pushChunk(piece);
         e.u8(FrameConstant.FRAME_END);
@@ -138,12 +138,7 @@ export class FrameWriter {
   private endFrame(relativeAt: number): void {
     const e = this.e;
     const at = e.start + relativeAt;
-    const size = e.pos - at - FRAME_HEADER_SIZE;
-    const b = e.buf;
-    b[at + 3] = size >>> 24;
-    b[at + 4] = size >>> 16;
-    b[at + 5] = size >>> 8;
-    b[at + 6] = size;
+    putFrameSize(e.buf, at, e.pos - at - FRAME_HEADER_SIZE);
     e.u8(FrameConstant.FRAME_END);
     this.queueFlush();
   }
@@ -160,4 +155,12 @@ export class FrameWriter {
       scheduleFlush(this);
     }
   }
+}
+
+/** The payload size into the frame header at `frameAt`, by byte stores (writeUInt32BE's range checks cost more on every frame). */
+function putFrameSize(buf: Buffer, frameAt: number, size: number): void {
+  buf[frameAt + 3] = size >>> 24;
+  buf[frameAt + 4] = size >>> 16;
+  buf[frameAt + 5] = size >>> 8;
+  buf[frameAt + 6] = size;
 }
