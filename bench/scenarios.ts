@@ -116,8 +116,8 @@ function load(name: string, description: string, base: Omit<LoadSpec, 'count' | 
     description,
     unit: base.measure === 'confirmed' ? 'msg/s confirmed' : base.deliveriesPerMessage > 1 ? 'deliveries/s' : 'msg/s',
     async run(ctx) {
-      const scaled = Math.max(2, seconds * ctx.scale);
-      const spec: LoadSpec = { ...base, count: Math.ceil(count * ctx.scale), seconds: scaled, warmupSeconds: warmupFor(base.warmupSeconds, scaled), ...ctx.overrides };
+      const scaled: LoadSpec = { ...base, count: Math.ceil(count * ctx.scale), seconds: Math.max(2, seconds * ctx.scale), ...ctx.overrides };
+      const spec: LoadSpec = { ...scaled, warmupSeconds: warmupFor(scaled.warmupSeconds, scaled.seconds) };
       const r = await runLoad(ctx.url, spec, ctx.pid);
       return { value: r.rate, ...r };
     },
