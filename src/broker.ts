@@ -3,22 +3,20 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { type AlarmOptions, ResourceAlarms } from './alarm/resource-alarms.js';
 import { UserStore } from './auth/user-store.js';
 import { ConsumerTimeout } from './channel/consumer-timeout.js';
 import { type BrokerConfig, DEFAULT_CONFIG } from './config/broker-config.js';
 import { Connection } from './connection/connection.js';
 import type { ConnectionContext } from './connection/connection-context.js';
 import { HeartbeatClock } from './connection/heartbeat-clock.js';
-import { MemoryAlarm, memoryLimits } from './connection/memory-alarm.js';
 import { createLogger } from './log/logger.js';
 import { ReplyCode } from './protocol/generated/amqp-constants.js';
 import { DurableStore, type DurableStoreOptions } from './store/durable-store.js';
 import { nodeStoreFs, type StoreFs } from './store/store-fs.js';
 import { VirtualHost } from './vhost/virtual-host.js';
 
-export interface BrokerOptions extends Partial<BrokerConfig> {
-  /** Resident memory in bytes that raises the memory alarm; overrides memoryHighWatermark. */
-  readonly memoryLimit?: number;
+export interface BrokerOptions extends Partial<BrokerConfig>, AlarmOptions {
   /** A logger to use instead of one made from logLevel. */
   readonly logger?: Logger;
   /** The store's file system; tests pass one that simulates power loss. */
@@ -43,7 +41,8 @@ export interface ExchangeStats {
 export class Broker implements ConnectionContext {
   readonly users = new UserStore();
   readonly clock = new HeartbeatClock();
-  readonly alarm: MemoryAlarm;
+  /** Memory and disk alarms; publishers are blocked while any is raised. */
+  readonly alarms: ResourceAlarms;
   readonly consumerTimeout: ConsumerTimeout | undefined;
   readonly clusterName: string;
   private readonly vhosts = new Map<string, VirtualHost>();
@@ -57,13 +56,13 @@ export class Broker implements ConnectionContext {
     readonly config: BrokerConfig,
     readonly log: Logger,
     private readonly removeDataDirOnClose: boolean,
-    memoryLimit: number | undefined,
+    alarmOptions: AlarmOptions,
     private readonly storage: { readonly fs: StoreFs; readonly options: DurableStoreOptions },
   ) {
     this.clusterName = `amqp-broker@${config.host}`;
     this.vhosts.set('/', new VirtualHost('/'));
     this.users.add({ name: config.defaultUser, password: config.defaultPassword, loopbackOnly: config.defaultUser === 'guest' });
-    this.alarm = new MemoryAlarm(memoryLimits(config.memoryHighWatermark, memoryLimit), (active) => this.onAlarm(active));
+    this.alarms = new ResourceAlarms(config, alarmOptions, log, (active) => this.onAlarm(active));
     this.consumerTimeout = config.consumerTimeout > 0 ? new ConsumerTimeout(config.consumerTimeout) : undefined;
   }
 
@@ -81,10 +80,15 @@ export class Broker implements ConnectionContext {
 
   /**
    * Changes the memory alarm threshold at run time: a resident size in bytes,
-   * or undefined to go back to the configured watermark share of RAM.
+   * or undefined to go back to the configured watermark share of the available memory.
    */
   setMemoryLimit(bytes: number | undefined): void {
-    this.alarm.setLimits(memoryLimits(this.config.memoryHighWatermark, bytes));
+    this.alarms.memory.setWatermark(bytes === undefined ? { relative: this.config.memoryHighWatermark } : { absolute: bytes });
+  }
+
+  /** Changes the free disk space (bytes) below which the disk alarm is raised, at run time. */
+  setDiskFreeLimit(bytes: number): void {
+    this.alarms.disk.setLimit(bytes);
   }
 
   virtualHost(name: string): VirtualHost | undefined {
@@ -121,13 +125,13 @@ export class Broker implements ConnectionContext {
         resolve();
       });
     });
-    this.alarm.start();
+    this.alarms.start();
     this.log.info({ host: this.config.host, port: this.port, dataDir: this.config.dataDir }, 'broker listening');
   }
 
   /** Stops accepting, closes every connection with 320 CONNECTION_FORCED, and releases the data directory. */
   async close(): Promise<void> {
-    this.alarm.stop();
+    this.alarms.stop();
     const server = this.server;
     const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
     for (const c of this.connections) {
@@ -156,8 +160,6 @@ export class Broker implements ConnectionContext {
   }
 
   private onAlarm(active: boolean): void {
-    const usage = process.memoryUsage();
-    this.log.warn({ rss: usage.rss, heapUsed: usage.heapUsed }, active ? 'memory alarm set: blocking publishers' : 'memory alarm cleared');
     for (const c of this.connections) c.alarmChanged(active);
   }
 }
@@ -167,7 +169,7 @@ export class Broker implements ConnectionContext {
  * system when port is 0, and a temporary data directory removed on close.
  */
 export async function startBroker(options: BrokerOptions = {}): Promise<Broker> {
-  const { memoryLimit, logger, storeFs, segmentSize, compactionLookMs, ...overrides } = options;
+  const { memoryLimit, diskCheckMs, logger, storeFs, segmentSize, compactionLookMs, ...overrides } = options;
   const temporaryDataDir = overrides.dataDir === undefined;
   const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'amqp-broker-'));
   mkdirSync(dataDir, { recursive: true });
@@ -179,7 +181,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     ...overrides,
     dataDir,
   };
-  const broker = new Broker(config, logger ?? createLogger(config.logLevel), temporaryDataDir, memoryLimit, {
+  const broker = new Broker(config, logger ?? createLogger(config.logLevel), temporaryDataDir, { memoryLimit, diskCheckMs }, {
     fs: storeFs ?? nodeStoreFs,
     options: { segmentSize, compactionLookMs },
   });

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG } from '../config/broker-config.js';
+import { parseInformationUnit } from '../config/information-unit.js';
 
 export const USAGE = `Usage: npm start -- [options]
 
@@ -11,6 +12,12 @@ Options (each also read from the environment variable shown):
   --log-level <lvl>   fatal|error|warn|info|debug|trace AMQP_BROKER_LOG_LEVEL (default ${DEFAULT_CONFIG.logLevel})
   --consumer-timeout <ms|off>
                       ms a delivery may wait for its ack AMQP_BROKER_CONSUMER_TIMEOUT (default ${DEFAULT_CONFIG.consumerTimeout}; 0 or off: none)
+  --memory-high-watermark <share|bytes>
+                      memory use that blocks publishers AMQP_BROKER_MEMORY_HIGH_WATERMARK
+                      (default ${DEFAULT_CONFIG.memoryHighWatermark} of RAM or of the cgroup limit; bytes like 1GB, 512MiB)
+  --disk-free-limit <bytes>
+                      free disk space that blocks publishers AMQP_BROKER_DISK_FREE_LIMIT
+                      (default ${DEFAULT_CONFIG.diskFreeLimit}; units like 50MB, 2GiB)
   --help              print this help
 `;
 
@@ -22,6 +29,11 @@ export interface CliOptions {
   readonly logLevel: string;
   /** Milliseconds; 0 when off. */
   readonly consumerTimeout: number;
+  /** Set when --memory-high-watermark is a share. */
+  readonly memoryHighWatermark?: number;
+  /** Set when --memory-high-watermark is bytes. */
+  readonly memoryLimit?: number;
+  readonly diskFreeLimit: number;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -36,6 +48,8 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
       'data-dir': { type: 'string' },
       'log-level': { type: 'string' },
       'consumer-timeout': { type: 'string' },
+      'memory-high-watermark': { type: 'string' },
+      'disk-free-limit': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -46,6 +60,10 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
   const logLevel = values['log-level'] ?? env['AMQP_BROKER_LOG_LEVEL'] ?? DEFAULT_CONFIG.logLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new Error(`invalid log level '${logLevel}' (one of ${LOG_LEVELS.join(', ')})`);
   const consumerTimeout = parseConsumerTimeout(values['consumer-timeout'] ?? env['AMQP_BROKER_CONSUMER_TIMEOUT'] ?? String(DEFAULT_CONFIG.consumerTimeout));
+  const watermark = values['memory-high-watermark'] ?? env['AMQP_BROKER_MEMORY_HIGH_WATERMARK'];
+  const diskFreeLimitText = values['disk-free-limit'] ?? env['AMQP_BROKER_DISK_FREE_LIMIT'];
+  const diskFreeLimit = diskFreeLimitText === undefined ? DEFAULT_CONFIG.diskFreeLimit : parseInformationUnit(diskFreeLimitText);
+  if (diskFreeLimit === undefined) throw new Error(`invalid disk free limit '${diskFreeLimitText}' (bytes, or with a unit: 50MB, 2GiB)`);
   return {
     help: values.help ?? false,
     port,
@@ -53,7 +71,20 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
     dataDir: resolve(values['data-dir'] ?? env['AMQP_BROKER_DATA_DIR'] ?? 'data'),
     logLevel,
     consumerTimeout,
+    ...(watermark === undefined ? {} : parseMemoryWatermark(watermark)),
+    diskFreeLimit,
   };
+}
+
+/**
+ * RabbitMQ's vm_memory_high_watermark: up to 1 it is a share of the available
+ * memory (.relative), with a unit or above 1 it is bytes (.absolute).
+ */
+function parseMemoryWatermark(text: string): { memoryHighWatermark: number } | { memoryLimit: number } {
+  if (/^\d*\.?\d+$/.test(text) && Number(text) <= 1) return { memoryHighWatermark: Number(text) };
+  const bytes = parseInformationUnit(text);
+  if (bytes === undefined) throw new Error(`invalid memory high watermark '${text}' (a share up to 1 such as 0.4, or bytes such as 1GB, 512MiB)`);
+  return { memoryLimit: bytes };
 }
 
 /** RabbitMQ's consumer_timeout: milliseconds, or off (0). */

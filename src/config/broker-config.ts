@@ -14,8 +14,13 @@ export interface BrokerConfig {
   readonly handshakeTimeout: number;
   /** Unsent output per connection above which deliveries to it pause. */
   readonly connectionOutputLimit: number;
-  /** Share of the machine's memory above which publishers are blocked (RabbitMQ's vm_memory_high_watermark). */
+  /**
+   * Share of the available memory (RAM, or the cgroup's limit when lower) above which
+   * publishers are blocked (RabbitMQ's vm_memory_high_watermark.relative).
+   */
   readonly memoryHighWatermark: number;
+  /** Free bytes on the data directory's file system below which publishers are blocked (RabbitMQ's disk_free_limit). */
+  readonly diskFreeLimit: number;
   /**
    * Milliseconds a delivery may wait for its ack before its channel is closed
    * with 406 and its unacked messages requeued (RabbitMQ's consumer_timeout); 0 disables.
@@ -36,6 +41,7 @@ export const DEFAULT_CONFIG: Omit<BrokerConfig, 'dataDir'> = {
   handshakeTimeout: 10,
   connectionOutputLimit: 1024 * 1024,
   memoryHighWatermark: 0.4,
+  diskFreeLimit: 50_000_000,
   consumerTimeout: 30 * 60 * 1000,
   defaultUser: 'guest',
   defaultPassword: 'guest',

@@ -14,7 +14,8 @@ export interface ConnectionContext {
   readonly log: Logger;
   readonly clusterName: string;
   readonly store: { readonly journal: Journal } | undefined;
-  readonly alarm: { readonly active: boolean };
+  /** Publishers are blocked while active; reason is what connection.blocked tells them. */
+  readonly alarms: { readonly active: boolean; readonly reason: string };
   /** Closes channels that leave a delivery unacknowledged too long; undefined when consumer_timeout is off. */
   readonly consumerTimeout: ConsumerTimeout | undefined;
   virtualHost(name: string): VirtualHost | undefined;

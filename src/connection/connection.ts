@@ -129,7 +129,7 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
   publishing(): void {
     if (this.published) return;
     this.published = true;
-    if (this.ctx.alarm.active) this.pauseReading();
+    if (this.ctx.alarms.active) this.pauseReading();
   }
 
   /** Called by the handshake once tune-ok is accepted: the limits apply from the next frame. */
@@ -145,7 +145,7 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
     this.vhost = vhost;
     this.state = 'open';
     this.secondsInState = 0;
-    if (this.ctx.alarm.active) this.alarmChanged(true);
+    if (this.ctx.alarms.active) this.alarmChanged(true);
   }
 
   /** Sends connection.close and waits for close-ok; the connection is unusable meanwhile. */
@@ -421,15 +421,15 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
     }
   }
 
-  // ---- memory alarm -------------------------------------------------------------
+  // ---- resource alarms ----------------------------------------------------------
 
-  /** The memory alarm changed: block publishers (stop reading them) or let them go. */
+  /** A resource alarm (memory or disk) was raised or all cleared: block publishers (stop reading them) or let them go. */
   alarmChanged(active: boolean): void {
     if (this.state !== 'open') return;
     if (active) {
       if (this.capabilities.connectionBlocked && !this.notifiedBlocked) {
         this.notifiedBlocked = true;
-        this.writer.method(0, { id: MethodId.ConnectionBlocked, reason: 'low on memory' });
+        this.writer.method(0, { id: MethodId.ConnectionBlocked, reason: this.ctx.alarms.reason });
       }
       if (this.published) this.pauseReading();
       return;
@@ -448,7 +448,7 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
     if (this.readPaused) return;
     this.readPaused = true;
     this.socket.pause();
-    this.log.info('memory alarm: stopped reading from this publisher');
+    this.log.info('resource alarm: stopped reading from this publisher');
   }
 
   // ---- timers and teardown --------------------------------------------------------

@@ -55,7 +55,7 @@ t.test('--help lists the options', async (t) => {
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
   await new Promise((resolve) => child.once('exit', resolve));
-  for (const flag of ['--port', '--host', '--data-dir', '--log-level']) t.match(out, flag);
+  for (const flag of ['--port', '--host', '--data-dir', '--log-level', '--memory-high-watermark', '--disk-free-limit']) t.match(out, flag);
 });
 
 t.test('flags win over environment variables, which win over defaults', async (t) => {
@@ -67,4 +67,23 @@ t.test('flags win over environment variables, which win over defaults', async (t
   t.throws(() => parseCliOptions(['--port', 'x'], {}), /invalid port/);
   t.throws(() => parseCliOptions(['--log-level', 'loud'], {}), /invalid log level/);
   t.throws(() => parseCliOptions(['--bogus'], {}));
+});
+
+t.test('--memory-high-watermark is a share up to 1, else bytes; --disk-free-limit takes units', async (t) => {
+  t.same(parseCliOptions(['--memory-high-watermark', '0.6'], {}).memoryHighWatermark, 0.6, 'relative');
+  t.same(parseCliOptions(['--memory-high-watermark', '1'], {}).memoryHighWatermark, 1, '1 is still a share');
+  t.equal(parseCliOptions(['--memory-high-watermark', '1GB'], {}).memoryLimit, 1e9, 'absolute with a unit');
+  t.equal(parseCliOptions([], { AMQP_BROKER_MEMORY_HIGH_WATERMARK: '512MiB' }).memoryLimit, 512 * 1024 ** 2);
+  t.equal(parseCliOptions(['--memory-high-watermark', '800000000'], {}).memoryLimit, 800_000_000, 'an integer above 1 is bytes');
+  const defaults = parseCliOptions([], {});
+  t.equal(defaults.memoryHighWatermark, undefined, 'unset: the broker default applies');
+  t.equal(defaults.memoryLimit, undefined);
+  t.throws(() => parseCliOptions(['--memory-high-watermark', '1.5'], {}), /invalid memory high watermark/);
+  t.throws(() => parseCliOptions(['--memory-high-watermark', 'lots'], {}), /invalid memory high watermark/);
+
+  t.equal(defaults.diskFreeLimit, 50_000_000, "RabbitMQ's default, 50 MB");
+  t.equal(parseCliOptions(['--disk-free-limit', '2GiB'], {}).diskFreeLimit, 2 * 1024 ** 3);
+  t.equal(parseCliOptions(['--disk-free-limit', '1GB'], { AMQP_BROKER_DISK_FREE_LIMIT: '5' }).diskFreeLimit, 1e9, 'the flag wins');
+  t.equal(parseCliOptions([], { AMQP_BROKER_DISK_FREE_LIMIT: '123456' }).diskFreeLimit, 123_456);
+  t.throws(() => parseCliOptions(['--disk-free-limit', '0.5'], {}), /invalid disk free limit/);
 });
