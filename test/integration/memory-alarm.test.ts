@@ -1,5 +1,6 @@
 import t from 'tap';
 import { connect, delay, withBroker } from '../support/broker.js';
+import { publishUntilBlocked } from '../support/publish-until-blocked.js';
 
 const ONE_GIB = 1024 ** 3;
 
@@ -32,22 +33,12 @@ t.test('a publisher flood ends with the publisher blocked, not the process crash
   const broker = await withBroker(t);
   broker.setMemoryLimit(process.memoryUsage().rss + 256 * 1024 * 1024);
   const publisher = await connect(t, broker);
-  const ch = await publisher.createChannel();
+  const ch = await publisher.createConfirmChannel();
   await ch.assertQueue('flood');
-  let blocked = false;
-  const blockedEvent = new Promise<void>((resolve) =>
-    publisher.once('blocked', () => {
-      blocked = true;
-      resolve();
-    }),
-  );
-  const body = Buffer.alloc(64 * 1024, 1);
   // Bounded: at most 1 GiB of bodies, far past the limit set above.
-  for (let sent = 0; sent < ONE_GIB / body.length && !blocked; sent++) {
-    // Once blocked, the broker stops reading: the client's buffer will not drain.
-    if (!ch.publish('', 'flood', body)) await Promise.race([new Promise((resolve) => ch.once('drain', resolve)), blockedEvent]);
-  }
-  t.ok(blocked, 'the broker sent connection.blocked before a GiB was published');
+  const body = Buffer.alloc(64 * 1024, 1);
+  const flood = await publishUntilBlocked(publisher, ch, 'flood', body, {}, { max: ONE_GIB / body.length });
+  t.ok(flood.sent < ONE_GIB / body.length, 'the broker sent connection.blocked before a GiB was published');
   const purge = await connect(t, broker);
   const admin = await purge.createChannel();
   t.ok((await admin.checkQueue('flood')).messageCount > 0, 'the broker still answers other connections');
