@@ -49,11 +49,13 @@ export interface PublishSpec {
   readonly routingKey: string;
   readonly properties: BasicProperties;
   readonly body: Buffer;
+  /** Ask for a basic.return when no queue takes it (false when left out). */
+  readonly mandatory?: boolean;
 }
 
 /** basic.publish with its content frames: one message as the bytes a client writes. */
 export function publishFrames(channel: number, p: PublishSpec, frameMax: number): Buffer {
-  const method = methodFrame(channel, { id: MethodId.BasicPublish, exchange: p.exchange, routingKey: p.routingKey, mandatory: false, immediate: false });
+  const method = methodFrame(channel, { id: MethodId.BasicPublish, exchange: p.exchange, routingKey: p.routingKey, mandatory: p.mandatory ?? false, immediate: false });
   return Buffer.concat([method, contentFrames(channel, p.properties, p.body, frameMax)]);
 }
 
