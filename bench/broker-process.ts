@@ -82,6 +82,11 @@ export class BrokerProcess {
     return this.child.pid!;
   }
 
+  /** Every log line so far, oldest first. */
+  get logLines(): readonly LogLine[] {
+    return this.lines;
+  }
+
   /** Resolves with the first log line (already seen or future) matching, or rejects after timeoutMs or when the broker exits. */
   waitFor(match: (l: LogLine) => boolean, timeoutMs: number, what: string): Promise<LogLine> {
     return new Promise((resolve, reject) => {

@@ -6,12 +6,12 @@
  * the spawn to the first connection.start on a fresh connection.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PROTOCOL_HEADER } from './amqp/frames.js';
-import { BrokerProcess } from './broker-process.js';
+import { BrokerProcess, type LogLine } from './broker-process.js';
 import { sleep } from './with-timeout.js';
 
 const RABBITMQ_SCRIPT = fileURLToPath(new URL('../../conformance/reference-rabbitmq.sh', import.meta.url));
@@ -28,7 +28,23 @@ export interface RunningBroker {
   readonly pid: number;
   /** Spawn to the first connection.start, in ms. */
   readonly startupMs: number;
+  /** performance.now() at the spawn. */
+  readonly spawnedAt: number;
+  /** This broker's own log lines up to now (ours only). */
+  readonly logLines?: () => readonly LogLine[];
+  /** A clean stop. */
   stop(): Promise<void>;
+  /** SIGKILL to the broker process (a crash), then waits until it is gone. */
+  kill(): Promise<void>;
+}
+
+/** True when nothing listens on 127.0.0.1:port (something there would be measured in the broker's place). */
+export function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
 
 const loopback = (port: number): URL => new URL(`amqp://guest:guest@127.0.0.1:${port}`);
@@ -85,24 +101,28 @@ function alive(pid: number): boolean {
 const exitReason = (child: ChildProcess): string | undefined =>
   child.exitCode !== null ? `exit code ${child.exitCode}` : child.signalCode !== null ? `signal ${child.signalCode}` : undefined;
 
-export async function startOurs(options: { port: number; dataDir: string; logFile: string; cpus: string; nodeArgs?: readonly string[] }): Promise<RunningBroker> {
+export async function startOurs(options: { port: number; dataDir: string; logFile: string; cpus: string; nodeArgs?: readonly string[]; timeoutMs?: number }): Promise<RunningBroker> {
   const t0 = performance.now();
+  const timeoutMs = options.timeoutMs ?? START_TIMEOUT_MS;
   let failed: string | undefined;
-  const starting = BrokerProcess.start(options.dataDir, options.logFile, START_TIMEOUT_MS, {
+  const starting = BrokerProcess.start(options.dataDir, options.logFile, timeoutMs, {
     port: options.port,
     cpus: options.cpus,
     ...(options.nodeArgs === undefined ? {} : { nodeArgs: options.nodeArgs }),
   });
   starting.catch((err: unknown) => (failed = (err as Error).message));
-  const startupMs = await waitForAmqp(options.port, t0, () => failed);
+  const startupMs = await waitForAmqp(options.port, t0, () => failed, timeoutMs);
   const { broker } = await starting;
   return {
     name: 'ours',
     url: loopback(options.port),
     pid: broker.pid,
     startupMs,
+    spawnedAt: t0,
+    logLines: () => broker.logLines,
     // SIGTERM: a clean exit, which is also when --cpu-prof writes its profile.
     stop: () => broker.stop('SIGTERM', STOP_TIMEOUT_MS),
+    kill: () => broker.stop('SIGKILL', STOP_TIMEOUT_MS),
   };
 }
 
@@ -121,8 +141,10 @@ export function packageVersion(name: string): string {
 }
 
 /** A private RabbitMQ node on `port`, everything under `dir` (fresh mnesia there = an empty data directory). */
-export async function startRabbitMQ(options: { port: number; dir: string; cpus: string }): Promise<RunningBroker> {
+export async function startRabbitMQ(options: { port: number; dir: string; cpus: string; timeoutMs?: number }): Promise<RunningBroker> {
   mkdirSync(options.dir, { recursive: true });
+  // A pid file left by a node that was killed would name a process long gone (restarts on the same directory).
+  rmSync(join(options.dir, 'rabbit.pid'), { force: true });
   const log = openSync(join(options.dir, 'stdout.log'), 'a');
   const t0 = performance.now();
   const child = spawn('taskset', ['-c', options.cpus, 'bash', RABBITMQ_SCRIPT, 'foreground', String(options.port)], {
@@ -138,14 +160,21 @@ export async function startRabbitMQ(options: { port: number; dir: string; cpus: 
     if (beam !== undefined && alive(beam)) process.kill(beam, 'SIGKILL');
   };
   try {
-    const startupMs = await waitForAmqp(options.port, t0, () => exitReason(child));
+    const startupMs = await waitForAmqp(options.port, t0, () => exitReason(child), options.timeoutMs);
     let pid: number | undefined;
     for (let i = 0; i < 100 && pid === undefined; i++) {
       pid = readPid(join(options.dir, 'rabbit.pid'));
       if (pid === undefined) await sleep(100);
     }
     if (pid === undefined) throw new Error(`no pid in ${options.dir}/rabbit.pid`);
-    return { name: 'rabbitmq', url: loopback(options.port), pid, startupMs, stop };
+    const beam = pid;
+    const kill = async (): Promise<void> => {
+      // The node itself (beam.smp) dies; its wrapper scripts then exit on their own.
+      if (alive(beam)) process.kill(beam, 'SIGKILL');
+      for (let i = 0; alive(beam) && i < 100; i++) await sleep(100);
+      if (!(await exited(child, STOP_TIMEOUT_MS))) child.kill('SIGKILL');
+    };
+    return { name: 'rabbitmq', url: loopback(options.port), pid, startupMs, spawnedAt: t0, stop, kill };
   } catch (err) {
     await stop();
     throw err;
@@ -168,15 +197,18 @@ export async function startNullBroker(options: { port: number; cpus: string; ech
   const child = spawn('taskset', args, { stdio: ['ignore', 'ignore', 'inherit'] });
   try {
     const startupMs = await waitForAmqp(options.port, t0, () => exitReason(child));
+    const end = async (signal: NodeJS.Signals): Promise<void> => {
+      child.kill(signal);
+      if (!(await exited(child, STOP_TIMEOUT_MS))) child.kill('SIGKILL');
+    };
     return {
       name: options.echo === true ? 'floor' : 'null',
       url: loopback(options.port),
       pid: child.pid!,
       startupMs,
-      stop: async () => {
-        child.kill('SIGTERM');
-        if (!(await exited(child, STOP_TIMEOUT_MS))) child.kill('SIGKILL');
-      },
+      spawnedAt: t0,
+      stop: () => end('SIGTERM'),
+      kill: () => end('SIGKILL'),
     };
   } catch (err) {
     child.kill('SIGKILL');

@@ -25,12 +25,11 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ensureRabbitMQ, packageVersion, type RunningBroker, startNullBroker, startOurs, startRabbitMQ } from './brokers.js';
+import { ensureRabbitMQ, packageVersion, portFree, type RunningBroker, startNullBroker, startOurs, startRabbitMQ } from './brokers.js';
 import { holdIdlePolling } from './idle-polling.js';
 import { buildCProgram } from './latency-c/c-latency.js';
 import { describeMachine, type Machine } from './machine.js';
@@ -75,14 +74,6 @@ if (!(runs >= 1 && scale > 0)) throw new Error('--runs must be at least 1 and --
 
 const running = new Set<RunningBroker>();
 const progress = (line: string): void => void process.stderr.write(`${line}\n`);
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
 
 async function start(name: 'ours' | 'rabbitmq' | 'null' | 'floor', work: string, label: string, nodeArgs?: readonly string[]): Promise<RunningBroker> {
   const port = Number(name === 'ours' ? values.port : name === 'rabbitmq' ? values['rabbitmq-port'] : values['null-port']);

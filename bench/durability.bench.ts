@@ -33,6 +33,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BrokerProcess } from './broker-process.js';
+import { envNumber, MiB, progress, round } from './bench-util.js';
 import { dirUsage } from './dir-usage.js';
 import { LoadPublisher } from './load/publisher.js';
 import { describeMachine, type Machine, machineLine } from './machine.js';
@@ -40,18 +41,9 @@ import { procCpuSeconds, procMemory } from './proc-stats.js';
 import { sleep, withTimeout } from './with-timeout.js';
 
 const QUEUE = 'bench.durability';
-const MiB = 1024 * 1024;
 /** Thresholds past which a number is flagged in the report. */
 const RSS_WARN_BYTES = 300 * 1e6;
 const RECOVERY_WARN_MS = 10_000;
-
-function envNumber(name: string, fallback: number): number {
-  const text = process.env[name];
-  if (text === undefined || text === '') return fallback;
-  const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, not '${text}'`);
-  return n;
-}
 
 const MESSAGES = Math.floor(envNumber('BENCH_MESSAGES', 1_000_000));
 const RATE_SECONDS = envNumber('BENCH_RATE_SECONDS', 10);
@@ -75,12 +67,6 @@ function record(m: Measurement): void {
   measurements.push(m);
   progress(`=> ${m.name}: ${m.value} ${m.unit}${m.detail === undefined ? '' : ` ${JSON.stringify(m.detail)}`}`);
 }
-
-function progress(line: string): void {
-  process.stderr.write(`${line}\n`);
-}
-
-const round = (n: number, places = 1): number => Math.round(n * 10 ** places) / 10 ** places;
 
 interface PublishResult {
   readonly confirmed: number;
