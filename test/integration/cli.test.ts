@@ -1,35 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as amqp from 'amqplib';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { parseCliOptions } from '../../src/cli/options.js';
-
-// `npm test` compiles to dist/ before running the tests, so this is what `npm start` runs.
-const cli = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
-
-/** Starts the CLI and resolves with the port from its "broker listening" log line. */
-function startCli(t: Test, args: string[]): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the broker did not log "broker listening" within 10 s')), 10_000);
-    let buffered = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      for (const line of buffered.split('\n')) {
-        if (!line.includes('"broker listening"')) continue;
-        clearTimeout(timer);
-        resolve({ child, port: (JSON.parse(line) as { port: number }).port });
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`the broker exited with ${code}`)));
-  });
-}
+import { cli, startCli } from '../support/cli-process.js';
 
 t.test('the command-line broker serves clients and exits cleanly on SIGTERM', async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'cli-test-'));
