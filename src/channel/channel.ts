@@ -16,6 +16,7 @@ import {
 } from '../protocol/generated/amqp-methods.js';
 import { Message, type QueuedMessage } from '../queue/message.js';
 import type { Queue } from '../queue/queue.js';
+import type { Journal } from '../store/journal.js';
 import type { ChannelHost } from './channel-host.js';
 import { ConfirmTracker } from './confirm-tracker.js';
 import type { AckDeadlines } from './consumer-timeout.js';
@@ -60,12 +61,12 @@ export class Channel implements CommandSink, ConsumerChannel, AckDeadlines {
   /** Some consumer was held back by channelPrefetch, so a freed slot must wake all of the channel's queues. */
   private channelLimitHit = false;
   private confirms: ConfirmTracker | undefined;
-  /** Commands that arrived while a tx.commit waited for the journal; run once it is durable. */
-  private heldBehindCommit: HeldCommand[] | undefined;
+  /** Commands that arrived while a reply (tx.commit-ok, a declare-ok) waited for the journal; run once it is durable. */
+  private heldBehindDisk: HeldCommand[] | undefined;
   /** The routing key of the last publish, kept so that messages published with the same key share one string. */
   private lastRoutingKey = '';
-  /** The client's channel.close, when it arrived behind a waiting commit: commit-ok must go first. */
-  private closeAfterCommit: (() => void) | undefined;
+  /** The client's channel.close, when it arrived behind a reply waiting for the disk: that reply must go first. */
+  private closeAfterDisk: (() => void) | undefined;
   /** Set by release(): the channel is gone from its connection. */
   private released = false;
   private transaction: Transaction | undefined;
@@ -78,7 +79,7 @@ export class Channel implements CommandSink, ConsumerChannel, AckDeadlines {
     this.assembler = new CommandAssembler(this, decoder, host.maxMessageSize);
     const timeout = host.consumerTimeout;
     this.unacked = new UnackedDeliveries(timeout === undefined ? undefined : () => timeout.watch(this));
-    this.entities = new EntityCommands(host, number);
+    this.entities = new EntityCommands(host, number, (reply) => this.whenDefinitionsDurable(reply));
     this.publisher = new Publisher(host, number);
     this.returnPath = new ChannelReturnPath(this.publisher, this);
     this.replyTo = new DirectReplyTo(
@@ -97,8 +98,8 @@ export class Channel implements CommandSink, ConsumerChannel, AckDeadlines {
   }
 
   onCommand(method: Method, data: Buffer | undefined, start: number, bodyStart: number, end: number): void {
-    if (this.heldBehindCommit !== undefined) {
-      this.heldBehindCommit.push({ method, data, start, bodyStart, end });
+    if (this.heldBehindDisk !== undefined) {
+      this.heldBehindDisk.push({ method, data, start, bodyStart, end });
       return;
     }
     this.execute(method, data, start, bodyStart, end);
@@ -229,8 +230,8 @@ export class Channel implements CommandSink, ConsumerChannel, AckDeadlines {
   release(): void {
     this.released = true;
     // Held commands die with the channel: a command replayed later would act on a channel nobody owns.
-    this.heldBehindCommit = undefined;
-    this.closeAfterCommit = undefined;
+    this.heldBehindDisk = undefined;
+    this.closeAfterDisk = undefined;
     for (const consumer of this.consumers.values()) consumer.queue.removeConsumer(consumer);
     this.consumers.clear();
     this.replyTo.release();
@@ -445,37 +446,53 @@ export class Channel implements CommandSink, ConsumerChannel, AckDeadlines {
       this.send({ id: MethodId.TxCommitOk });
       return;
     }
-    this.heldBehindCommit = [];
-    this.host.journal.whenDurable({ settle: (_seq, ok) => this.commitDurable(ok) });
+    this.replyWhenDurable(this.host.journal, () => this.send({ id: MethodId.TxCommitOk }));
   }
 
   /**
-   * Holds the client's channel.close while a commit waits for the disk, so
-   * commit-ok (and the replies to commands before the close) go out first.
+   * Runs `reply` at once, or, while a durable declare, delete or binding (this
+   * channel's or another's) is not yet on disk, once it is: nobody is told
+   * of a durable entity a crash could still take back.
+   */
+  private whenDefinitionsDurable(reply: () => void): void {
+    const journal = this.host.journal;
+    if (journal === undefined || journal.definitionsDurable) reply();
+    else this.replyWhenDurable(journal, reply);
+  }
+
+  /** Sends `reply` once everything journaled so far is durable; the channel's later commands wait with it, so replies keep their order. */
+  private replyWhenDurable(journal: Journal, reply: () => void): void {
+    this.heldBehindDisk = [];
+    journal.whenDurable({ settle: (_seq, ok) => this.resumeAfterDisk(ok, reply) });
+  }
+
+  /**
+   * Holds the client's channel.close while a reply waits for the disk, so
+   * that reply (and the replies to commands before the close) go out first.
    * Returns false when nothing is waiting and the close can proceed now.
    */
   deferClose(close: () => void): boolean {
-    if (this.heldBehindCommit === undefined) return false;
-    this.closeAfterCommit = close;
+    if (this.heldBehindDisk === undefined) return false;
+    this.closeAfterDisk = close;
     return true;
   }
 
-  private commitDurable(ok: boolean): void {
-    const held = this.heldBehindCommit ?? [];
-    const close = this.closeAfterCommit;
-    this.heldBehindCommit = undefined;
-    this.closeAfterCommit = undefined;
+  private resumeAfterDisk(ok: boolean, reply: () => void): void {
+    const held = this.heldBehindDisk ?? [];
+    const close = this.closeAfterDisk;
+    this.heldBehindDisk = undefined;
+    this.closeAfterDisk = undefined;
     // A failed journal closes the broker; a released or broker-closed channel has no one to answer.
     if (!ok || this.closing || this.released) return;
-    this.send({ id: MethodId.TxCommitOk });
+    reply();
     const arrived = this.assembler.lastMethodId;
     try {
       for (const [i, c] of held.entries()) {
-        // Another commit among them holds the rest again (execute() may have set the field).
-        const heldAgain = this.heldBehindCommit as HeldCommand[] | undefined;
+        // Another wait among them holds the rest again (execute() may have set the field).
+        const heldAgain = this.heldBehindDisk as HeldCommand[] | undefined;
         if (heldAgain !== undefined) {
           heldAgain.push(...held.slice(i));
-          this.closeAfterCommit = close;
+          this.closeAfterDisk = close;
           return;
         }
         // Errors name the method being processed: this one, not the last that arrived.

@@ -19,7 +19,8 @@ import { replyQueueDeclared } from './direct-reply-to.js';
 
 /**
  * The exchange and queue classes' methods: declaring, binding and deleting
- * entities. Each answers on the channel unless the client asked for no-wait.
+ * entities. Each answers on the channel unless the client asked for no-wait,
+ * once what it changed of the durable definitions is on disk.
  */
 export class EntityCommands {
   /** The last queue this channel declared; an empty queue name in later methods means it. */
@@ -28,6 +29,8 @@ export class EntityCommands {
   constructor(
     private readonly host: ChannelHost,
     private readonly channelNumber: number,
+    /** Runs the reply once the durable definitions are on disk (at once when they are). */
+    private readonly whenStored: (reply: () => void) => void,
   ) {}
 
   /** Resolves the empty queue name to the channel's last declared queue, as RabbitMQ does. */
@@ -90,14 +93,15 @@ export class EntityCommands {
       serverNamed,
     );
     this.lastQueue = name;
-    if (!m.noWait) {
+    if (m.noWait) return;
+    this.whenStored(() =>
       this.host.writer.method(this.channelNumber, {
         id: MethodId.QueueDeclareOk,
         queue: name,
         messageCount: q.messageCount,
         consumerCount: q.consumerCount,
-      });
-    }
+      }),
+    );
   }
 
   queueBind(m: QueueBind): void {
@@ -115,12 +119,12 @@ export class EntityCommands {
 
   queuePurge(m: QueuePurge): void {
     const count = this.queue(m.queue).purge();
-    if (!m.noWait) this.host.writer.method(this.channelNumber, { id: MethodId.QueuePurgeOk, messageCount: count });
+    if (!m.noWait) this.whenStored(() => this.host.writer.method(this.channelNumber, { id: MethodId.QueuePurgeOk, messageCount: count }));
   }
 
   queueDelete(m: QueueDelete): void {
     const count = this.host.vhost.deleteQueue(this.queueName(m.queue), this.host.owner, m.ifUnused, m.ifEmpty);
-    if (!m.noWait) this.host.writer.method(this.channelNumber, { id: MethodId.QueueDeleteOk, messageCount: count });
+    if (!m.noWait) this.whenStored(() => this.host.writer.method(this.channelNumber, { id: MethodId.QueueDeleteOk, messageCount: count }));
   }
 
   private reply(
@@ -133,6 +137,6 @@ export class EntityCommands {
       | typeof MethodId.QueueBindOk
       | typeof MethodId.QueueUnbindOk,
   ): void {
-    if (!noWait) this.host.writer.method(this.channelNumber, { id });
+    if (!noWait) this.whenStored(() => this.host.writer.method(this.channelNumber, { id }));
   }
 }

@@ -134,10 +134,11 @@ function readSlice(file: StoreFile, from: number, end: number, path: string): { 
   let at = 0;
   while (bytes.length - at >= 4 && at + 4 + bytes.readUInt32BE(at) <= bytes.length) {
     const result = readRecord(bytes, at);
-    if (result.kind !== 'record') throw new JournalCorruptError(path, from + at, result.kind === 'bad' ? result.reason : 'zero bytes where a record should start');
-    records.push({ offset: from + at, size: result.size, record: result.record });
+    if (result.kind === 'bad' || result.kind === 'end') throw new JournalCorruptError(path, from + at, result.kind === 'bad' ? result.reason : 'zero bytes where a record should start');
+    // Definitions are not copied: the snapshot at the start of every later segment holds them.
+    if (result.kind === 'record') records.push({ offset: from + at, size: result.size, record: result.record });
     at += result.size;
   }
-  if (records.length === 0) throw new JournalCorruptError(path, from, 'a record runs past the end of the sealed segment');
+  if (at === 0) throw new JournalCorruptError(path, from, 'a record runs past the end of the sealed segment');
   return { records, next: from + at };
 }

@@ -1,25 +1,17 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { DelayedMessages } from '../exchange/delayed-messages.js';
-import { Exchange } from '../exchange/exchange.js';
+import { type Destination, Exchange } from '../exchange/exchange.js';
+import type { Encoder } from '../protocol/encoder.js';
+import type { FieldTable } from '../protocol/field-value.js';
 import type { Queue } from '../queue/queue.js';
 import { type DurabilityHooks, isDurableBinding, isDurableQueue, type VirtualHost } from '../vhost/virtual-host.js';
+import { RestoredEntities } from './apply-definitions.js';
 import { DataDirLock } from './data-dir-lock.js';
-import {
-  type BindingDefinition,
-  type Definitions,
-  EMPTY_DEFINITIONS,
-  type ExchangeDefinition,
-  parseDefinitions,
-  type QueueDefinition,
-  serializeDefinitions,
-} from './definitions-file.js';
+import { type BindingDefinition, type Definitions, type DefinitionOp, type ExchangeDefinition, type QueueDefinition, writeSnapshot } from './definition-records.js';
+import { openDefinitions } from './open-definitions.js';
 import { DEFAULT_SEGMENT_SIZE, Journal } from './journal.js';
 import type { StoreFs } from './store-fs.js';
-
-const DEFINITIONS_FILE = 'definitions.json';
-/** Owner of restored queues: nobody, since exclusive queues are never stored. */
-const RESTORE_OWNER = {};
 
 export interface DurableStoreOptions {
   readonly segmentSize?: number | undefined;
@@ -28,25 +20,21 @@ export interface DurableStoreOptions {
 }
 
 /**
- * Everything that survives a restart: the durable definitions and the
- * journal of persistent messages in durable queues. Opening it restores both
- * into the virtual hosts; afterwards the hosts report changes through
- * DurabilityHooks and queues journal through `journal`.
+ * Everything that survives a restart, in one journal: durable exchanges,
+ * queues and bindings as definition records, persistent messages in durable
+ * queues as message records. Opening it restores both into the virtual
+ * hosts; afterwards the hosts report each durable change through
+ * DurabilityHooks, and queues journal their messages through `journal`.
  */
 export class DurableStore implements DurabilityHooks {
-  private nextQueueId: number;
   private closing: Promise<void> | undefined;
 
   private constructor(
-    private readonly dataDir: string,
-    private readonly fs: StoreFs,
     private readonly lock: DataDirLock,
     private readonly vhosts: ReadonlyMap<string, VirtualHost>,
+    private readonly ids: StoredIds,
     readonly journal: Journal,
-    nextQueueId: number,
-  ) {
-    this.nextQueueId = nextQueueId;
-  }
+  ) {}
 
   static async open(
     dataDir: string,
@@ -59,30 +47,38 @@ export class DurableStore implements DurabilityHooks {
     fs.mkdir(dataDir);
     const lock = DataDirLock.acquire(dataDir);
     try {
-      const path = join(dataDir, DEFINITIONS_FILE);
-      const definitions = fs.exists(path) ? parseDefinitions(fs.readFile(path), path) : EMPTY_DEFINITIONS;
-      const { queues, delayed } = restoreDefinitions(vhosts, definitions);
+      const journalDir = join(dataDir, 'journal');
+      fs.mkdir(journalDir);
+      const restored = new RestoredEntities(vhosts);
+      const opened = await openDefinitions(dataDir, journalDir, fs, log, restored);
+      const ids = new StoredIds(restored);
+      const { queues, delayed } = restored;
       const journal = await Journal.open(
-        join(dataDir, 'journal'),
+        journalDir,
         fs,
         log,
         { segmentSize: options.segmentSize ?? DEFAULT_SEGMENT_SIZE, epoch: options.epoch ?? 1, compactionLookMs: options.compactionLookMs },
-        (id) => queues.has(id) || delayed.has(id),
-        (m) => {
-          const location = { segment: m.segment, offset: m.offset };
-          for (const id of m.queueIds) {
-            const queue = queues.get(id);
-            if (queue !== undefined) queue.restore(m.seq, location, m.delivered?.has(id) ?? false, m.priority);
-            else delayed.get(id)!.restore(m.seq, location, m.dueAt ?? 0);
-          }
+        {
+          isQueue: (id) => queues.has(id) || delayed.has(id),
+          restore: (m) => {
+            const location = { segment: m.segment, offset: m.offset };
+            for (const id of m.queueIds) {
+              const queue = queues.get(id);
+              if (queue !== undefined) queue.restore(m.seq, location, m.delivered?.has(id) ?? false, m.priority);
+              else delayed.get(id)!.restore(m.seq, location, m.dueAt ?? 0);
+            }
+          },
+          writeSnapshot: (e) => writeSnapshot(e, collect(vhosts, ids)),
+          onFailure,
         },
-        onFailure,
       );
+      // The snapshot now in the journal holds what a legacy definitions file had.
+      await opened.imported();
       for (const [id, queue] of queues) {
         queue.restored();
         queue.persistence = { id, journal };
       }
-      const store = new DurableStore(dataDir, fs, lock, vhosts, journal, definitions.nextQueueId);
+      const store = new DurableStore(lock, vhosts, ids, journal);
       for (const vhost of vhosts.values()) vhost.durability = store;
       // Last: a held message already due is routed as soon as its exchange is attached, to queues now ready for it.
       for (const [id, d] of delayed) d.attach({ id, journal });
@@ -93,18 +89,33 @@ export class DurableStore implements DurabilityHooks {
     }
   }
 
-  attachQueue(q: Queue): void {
-    q.persistence = { id: this.nextQueueId++, journal: this.journal };
+  queueDeclared(vhost: VirtualHost, q: Queue): void {
+    const id = this.ids.newQueue(q);
+    q.persistence = { id, journal: this.journal };
+    this.append({ op: 'queue.declared', queue: queueDefinition(vhost, q, id) });
   }
 
-  /** Delayed exchanges take their journal ids from the queues' sequence, so records never confuse the two. */
-  attachDelayed(delayed: DelayedMessages): void {
-    delayed.attach({ id: this.nextQueueId++, journal: this.journal });
+  queueDeleted(vhost: VirtualHost, q: Queue): void {
+    const id = this.ids.forgetQueue(q);
+    if (id !== undefined) this.append({ op: 'queue.deleted', vhost: vhost.name, name: q.name, id });
   }
 
-  /** Rewrites definitions.json from the live state; synchronous, so the reply to the client follows it. */
-  definitionsChanged(): void {
-    this.fs.replaceFile(join(this.dataDir, DEFINITIONS_FILE), serializeDefinitions(this.collect()));
+  exchangeDeclared(vhost: VirtualHost, x: Exchange): void {
+    if (x.delayed !== undefined) x.delayed.attach({ id: this.ids.newDelayed(x.delayed), journal: this.journal });
+    this.append({ op: 'exchange.declared', exchange: exchangeDefinition(vhost, x, this.ids) });
+  }
+
+  exchangeDeleted(vhost: VirtualHost, x: Exchange): void {
+    if (x.delayed !== undefined) this.ids.forgetDelayed(x.delayed);
+    this.append({ op: 'exchange.deleted', vhost: vhost.name, name: x.name });
+  }
+
+  bound(vhost: VirtualHost, source: Exchange, destination: Destination, routingKey: string, args: FieldTable): void {
+    this.append({ op: 'bound', binding: bindingDefinition(vhost, source, destination, routingKey, args) });
+  }
+
+  unbound(vhost: VirtualHost, source: Exchange, destination: Destination, routingKey: string, args: FieldTable): void {
+    this.append({ op: 'unbound', binding: bindingDefinition(vhost, source, destination, routingKey, args) });
   }
 
   /** Once only: a store failure closes the broker, and its owner may close it again. */
@@ -120,31 +131,82 @@ export class DurableStore implements DurabilityHooks {
     return this.closing;
   }
 
-  private collect(): Definitions {
-    const exchanges: ExchangeDefinition[] = [];
-    const queues: QueueDefinition[] = [];
-    const bindings: BindingDefinition[] = [];
-    for (const vhost of this.vhosts.values()) {
-      for (const x of vhost.exchanges.values()) {
-        if (!x.options.durable) continue;
-        if (!isPredeclared(x.name)) {
-          const { type, autoDelete, internal, arguments: args } = x.options;
-          const id = x.delayed?.journalId;
-          exchanges.push({ vhost: vhost.name, name: x.name, type, autoDelete, internal, arguments: args, ...(id === undefined ? {} : { id }) });
-        }
-        for (const b of x.router.bindings()) {
-          if (!isDurableBinding(x, b.destination)) continue;
-          const destinationKind = b.destination instanceof Exchange ? 'exchange' : 'queue';
-          bindings.push({ vhost: vhost.name, source: x.name, destination: b.destination.name, destinationKind, routingKey: b.routingKey, arguments: b.args });
-        }
-      }
-      for (const q of vhost.queues.values()) {
-        if (!isDurableQueue(q) || q.persistence === undefined) continue;
-        queues.push({ vhost: vhost.name, name: q.name, id: q.persistence.id, autoDelete: q.options.autoDelete, arguments: q.options.arguments });
+  private append(op: DefinitionOp): void {
+    this.journal.appendDefinition(op);
+  }
+}
+
+/**
+ * The journal ids of durable queues and delayed exchanges. Kept here rather
+ * than read from the queues, so the snapshot written while the journal opens
+ * (before restored queues are attached to it) names them all.
+ */
+class StoredIds {
+  private readonly queueIds = new Map<Queue, number>();
+  private readonly delayedIds = new Map<DelayedMessages, number>();
+  private next: number;
+
+  constructor(restored: RestoredEntities) {
+    for (const [id, q] of restored.queues) this.queueIds.set(q, id);
+    for (const [id, d] of restored.delayed) this.delayedIds.set(d, id);
+    this.next = restored.nextQueueId;
+  }
+
+  get nextId(): number {
+    return this.next;
+  }
+
+  queue(q: Queue): number | undefined {
+    return this.queueIds.get(q);
+  }
+
+  delayed(d: DelayedMessages): number | undefined {
+    return this.delayedIds.get(d);
+  }
+
+  /** Delayed exchanges take their ids from the queues' sequence, so records never confuse the two; ids are never reused. */
+  newQueue(q: Queue): number {
+    const id = this.next++;
+    this.queueIds.set(q, id);
+    return id;
+  }
+
+  newDelayed(d: DelayedMessages): number {
+    const id = this.next++;
+    this.delayedIds.set(d, id);
+    return id;
+  }
+
+  forgetQueue(q: Queue): number | undefined {
+    const id = this.queueIds.get(q);
+    this.queueIds.delete(q);
+    return id;
+  }
+
+  forgetDelayed(d: DelayedMessages): void {
+    this.delayedIds.delete(d);
+  }
+}
+
+/** Every durable definition as it stands now: the snapshot that starts each journal segment. */
+function collect(vhosts: ReadonlyMap<string, VirtualHost>, ids: StoredIds): Definitions {
+  const exchanges: ExchangeDefinition[] = [];
+  const queues: QueueDefinition[] = [];
+  const bindings: BindingDefinition[] = [];
+  for (const vhost of vhosts.values()) {
+    for (const x of vhost.exchanges.values()) {
+      if (!x.options.durable) continue;
+      if (!isPredeclared(x.name)) exchanges.push(exchangeDefinition(vhost, x, ids));
+      for (const b of x.router.bindings()) {
+        if (isDurableBinding(x, b.destination)) bindings.push(bindingDefinition(vhost, x, b.destination, b.routingKey, b.args));
       }
     }
-    return { nextQueueId: this.nextQueueId, exchanges, queues, bindings };
+    for (const q of vhost.queues.values()) {
+      const id = ids.queue(q);
+      if (isDurableQueue(q) && id !== undefined) queues.push(queueDefinition(vhost, q, id));
+    }
   }
+  return { nextQueueId: ids.nextId, exchanges, queues, bindings };
 }
 
 /** The nameless and amq.* exchanges exist in every vhost from the start. */
@@ -152,31 +214,17 @@ function isPredeclared(name: string): boolean {
   return name === '' || name.startsWith('amq.');
 }
 
-/** Recreates the stored entities; returns the durable queues and delayed exchanges by journal id. */
-function restoreDefinitions(vhosts: ReadonlyMap<string, VirtualHost>, d: Definitions): { queues: Map<number, Queue>; delayed: Map<number, DelayedMessages> } {
-  const byId = new Map<number, Queue>();
-  const delayed = new Map<number, DelayedMessages>();
-  const vhostOf = (name: string): VirtualHost => {
-    const vhost = vhosts.get(name);
-    if (vhost === undefined) throw new Error(`definitions name vhost '${name}', which this broker does not have`);
-    return vhost;
-  };
-  for (const x of d.exchanges) {
-    const exchange = vhostOf(x.vhost).declareExchange(x.name, { type: x.type, durable: true, autoDelete: x.autoDelete, internal: x.internal, arguments: x.arguments }, false);
-    if (x.id !== undefined && exchange.delayed !== undefined) delayed.set(x.id, exchange.delayed);
-  }
-  for (const q of d.queues) {
-    const queue = vhostOf(q.vhost).declareQueue(
-      { name: q.name, passive: false, durable: true, autoDelete: q.autoDelete, exclusiveOwner: undefined, arguments: q.arguments },
-      RESTORE_OWNER,
-      true,
-    );
-    byId.set(q.id, queue);
-  }
-  for (const b of d.bindings) {
-    const vhost = vhostOf(b.vhost);
-    if (b.destinationKind === 'queue') vhost.bindQueue(b.source, b.destination, RESTORE_OWNER, b.routingKey, b.arguments);
-    else vhost.bindExchange(b.source, b.destination, b.routingKey, b.arguments);
-  }
-  return { queues: byId, delayed };
+function exchangeDefinition(vhost: VirtualHost, x: Exchange, ids: StoredIds): ExchangeDefinition {
+  const { type, autoDelete, internal, arguments: args } = x.options;
+  const id = x.delayed === undefined ? undefined : ids.delayed(x.delayed);
+  return { vhost: vhost.name, name: x.name, type, autoDelete, internal, arguments: args, id };
+}
+
+function queueDefinition(vhost: VirtualHost, q: Queue, id: number): QueueDefinition {
+  return { vhost: vhost.name, name: q.name, id, autoDelete: q.options.autoDelete, arguments: q.options.arguments };
+}
+
+function bindingDefinition(vhost: VirtualHost, source: Exchange, destination: Destination, routingKey: string, args: FieldTable): BindingDefinition {
+  const destinationKind = destination instanceof Exchange ? 'exchange' : 'queue';
+  return { vhost: vhost.name, source: source.name, destination: destination.name, destinationKind, routingKey, arguments: args };
 }

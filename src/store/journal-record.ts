@@ -12,9 +12,11 @@ import type { Encoder } from '../protocol/encoder.js';
  *   u8  type      RecordType, plus DUE_FLAG when a due time follows
  *   [u32 source]  Moved only: the segment the record was copied from
  *   [u64 dueAt]   with DUE_FLAG: when a delayed exchange routes the message (ms since the epoch)
- *   payload       u16 queue count, that many u32 queue ids,
+ *   payload       Enqueue and Moved: u16 queue count, that many u32 queue ids,
  *                 shortstr exchange, shortstr routing key,
- *                 u32 + bytes raw properties, u32 + bytes body
+ *                 u32 + bytes raw properties, u32 + bytes body;
+ *                 Definition: one operation, Snapshot: every definition
+ *                 (definition-records.ts)
  *
  * spec/storage-format.md describes the files around it.
  */
@@ -22,6 +24,10 @@ export const RecordType = {
   Enqueue: 1,
   /** A live record copied out of a segment being compacted; it counts only once its source segment is gone. */
   Moved: 2,
+  /** A declare, delete, bind or unbind of something durable. */
+  Definition: 3,
+  /** Every durable definition at this point: the first record of each segment. */
+  Snapshot: 4,
 } as const;
 
 /** Set in the type octet of a message a delayed exchange holds: its due time follows. */
@@ -65,6 +71,32 @@ export function writeMessageRecord(e: Encoder, r: MessageRecord): number {
   e.shortstr(r.routingKey);
   e.longstr(r.rawProperties);
   e.longstr(r.body);
+  return sealRecord(e, start);
+}
+
+/**
+ * Appends a Definition or Snapshot record whose payload `writePayload`
+ * encodes; returns its size in bytes.
+ */
+export function writeDefinitionRecord(
+  e: Encoder,
+  epoch: number,
+  seq: number,
+  type: typeof RecordType.Definition | typeof RecordType.Snapshot,
+  writePayload: (e: Encoder) => void,
+): number {
+  const start = e.pos - e.start;
+  e.u32(0);
+  e.u32(0);
+  e.u32(epoch);
+  e.u64(seq);
+  e.u8(type);
+  writePayload(e);
+  return sealRecord(e, start);
+}
+
+/** Patches the length and checksum of the record written since `start` (relative to the untaken bytes). */
+function sealRecord(e: Encoder, start: number): number {
   const at = e.start + start;
   const size = e.pos - at;
   e.buf.writeUInt32BE(size - 4, at);
@@ -72,14 +104,22 @@ export function writeMessageRecord(e: Encoder, r: MessageRecord): number {
   return size;
 }
 
+/** A Definition or Snapshot record: its payload is a view into the bytes read (definition-records.ts decodes it). */
+export interface DefinitionRecord {
+  readonly seq: number;
+  readonly snapshot: boolean;
+  readonly payload: Buffer;
+}
+
 export type ReadResult =
   | { readonly kind: 'record'; readonly record: MessageRecord; readonly size: number }
+  | { readonly kind: 'definition'; readonly definition: DefinitionRecord; readonly size: number }
   | { readonly kind: 'end' }
   | { readonly kind: 'bad'; readonly reason: string };
 
 /**
- * Reads the record at `offset` of `bytes`; its properties and body are views
- * into `bytes`. 'end' when no bytes remain (or only
+ * Reads the record at `offset` of `bytes`; its properties and body (or a
+ * definition's payload) are views into `bytes`. 'end' when no bytes remain (or only
  * zero padding); 'bad' for a short, torn or corrupt record.
  */
 export function readRecord(bytes: Buffer, offset: number): ReadResult {
@@ -97,6 +137,10 @@ export function readRecord(bytes: Buffer, offset: number): ReadResult {
     const epoch = d.u32();
     const seq = d.u64();
     const typeOctet = d.u8();
+    if (typeOctet === RecordType.Definition || typeOctet === RecordType.Snapshot) {
+      const definition = { seq, snapshot: typeOctet === RecordType.Snapshot, payload: bytes.subarray(d.pos, end) };
+      return { kind: 'definition', definition, size: 4 + length };
+    }
     const type = typeOctet & ~DUE_FLAG;
     if (type !== RecordType.Enqueue && type !== RecordType.Moved) return { kind: 'bad', reason: `unknown record type ${typeOctet}` };
     const movedFrom = type === RecordType.Moved ? d.u32() : undefined;

@@ -3,12 +3,13 @@ import type { Logger } from 'pino';
 import { Encoder } from '../protocol/encoder.js';
 import { ACK_ENTRY_SIZE, type AckEntry, AckType, readAckEntries, writeAckEntry } from './ack-entry.js';
 import { Compaction, type CompactionHost, pickCompactionCandidate } from './compaction.js';
-import { type MessageRecord, readRecord, writeMessageRecord } from './journal-record.js';
+import { type DefinitionOp, writeDefinitionOp } from './definition-records.js';
+import { type MessageRecord, readRecord, RecordType, writeDefinitionRecord, writeMessageRecord } from './journal-record.js';
 import { ReadBuffer, readFully } from './read-buffer.js';
 import { recoverSegments, type RecoveredMessage } from './recovery.js';
 import { Relocations } from './relocations.js';
 import { Segment } from './segment.js';
-import { encodeSegmentHeader, SEGMENT_HEADER_SIZE, SegmentKind } from './segment-header.js';
+import { encodeSegmentHeader, encodeSyncedMarker, SEGMENT_HEADER_SIZE, SegmentKind, SYNCED_MARKER_OFFSET } from './segment-header.js';
 import type { StoreFile, StoreFs } from './store-fs.js';
 import type { StoredLocation } from './stored-location.js';
 
@@ -27,8 +28,22 @@ export interface JournalOptions {
   readonly compactionLookMs?: number | undefined;
 }
 
+/** What the journal needs from its owner. */
+export interface JournalHooks {
+  /** Whether a queue (or delayed exchange) id still exists: records of others are garbage. */
+  isQueue(id: number): boolean;
+  /** Receives, during open, each message some queue still holds, in journal order. */
+  restore(m: RecoveredMessage): void;
+  /** Encodes every durable definition as they stand now: the snapshot each segment starts with. */
+  writeSnapshot(e: Encoder): void;
+  /** The store failed: nothing more can be made durable. */
+  onFailure(err: Error): void;
+}
+
 export const DEFAULT_SEGMENT_SIZE = 32 * 1024 * 1024;
 const DEFAULT_COMPACTION_LOOK_MS = 1000;
+/** How long a quiet journal waits before the commit that only moves the synced-length marker. */
+const MARKER_CATCH_UP_MS = 50;
 /** Bytes read ahead when a queue reads a stored record back: the records after it usually follow. */
 const READ_WINDOW_SIZE = 256 * 1024;
 
@@ -55,6 +70,15 @@ export class Journal {
   private readonly segments = new Map<number, Segment>();
   private active: Segment;
   private nextSeq: number;
+  /** Sequence number of the newest definition record, and of the newest record a completed commit covered. */
+  private lastDefinitionSeq = 0;
+  private durableSeq = 0;
+  /**
+   * The newest segment whose leading snapshot is on disk. Older segments may be
+   * deleted once their messages are gone; this one and newer may not, or a
+   * crash could leave a journal with no snapshot of the definitions at all.
+   */
+  private snapshotDurableIn = 0;
   private readonly encoder = new Encoder();
   private readonly pendingWrites: PendingWrite[] = [];
   /** Writes handed to the file system and not yet finished: read() must not look on disk for them. */
@@ -78,6 +102,9 @@ export class Journal {
   private compactionDue: Segment | undefined;
   private compaction: Compaction | undefined;
   private readonly compactionTimer: NodeJS.Timeout | undefined;
+  /** Brings the synced-length marker up to date once the journal goes quiet. */
+  private markerTimer: NodeJS.Timeout | undefined;
+  private closed = false;
   /** Set after an I/O error: the store takes no more work and confirms nothing. */
   failure: Error | undefined;
 
@@ -88,36 +115,44 @@ export class Journal {
     private readonly options: JournalOptions,
     segments: Segment[],
     nextSeq: number,
-    private readonly onFailure: (err: Error) => void,
+    private readonly hooks: JournalHooks,
   ) {
     for (const s of segments) this.segments.set(s.number, s);
+    this.nextSeq = nextSeq;
     // What an earlier run wrote is sealed: a crash may have kept ack entries for records it lost,
     // so no record is ever written again at an offset an earlier run used.
     this.active = this.newSegment((segments.at(-1)?.number ?? 0) + 1);
-    this.nextSeq = nextSeq;
     const lookMs = options.compactionLookMs ?? DEFAULT_COMPACTION_LOOK_MS;
     if (lookMs > 0) this.compactionTimer = setInterval(() => this.lookForCompaction(), lookMs).unref();
   }
 
   /**
-   * Opens the journal in `dir`, replaying what is there: `isQueue` says which
-   * queue ids still exist, `restore` receives each message some queue still
-   * holds, in journal order.
+   * Opens the journal in `dir`, replaying the messages there into
+   * `hooks.restore`, and starts a new segment with a snapshot of the
+   * definitions; resolves once that snapshot is durable.
    */
-  static async open(
-    dir: string,
-    fs: StoreFs,
-    log: Logger,
-    options: JournalOptions,
-    isQueue: (id: number) => boolean,
-    restore: (m: RecoveredMessage) => void,
-    onFailure: (err: Error) => void,
-  ): Promise<Journal> {
+  static async open(dir: string, fs: StoreFs, log: Logger, options: JournalOptions, hooks: JournalHooks): Promise<Journal> {
     fs.mkdir(dir);
-    const { segments, nextSeq } = await recoverSegments(dir, fs, log, isQueue, restore);
-    const journal = new Journal(dir, fs, log, options, segments, nextSeq, onFailure);
-    await journal.deleteDeadSegments();
+    const { segments, nextSeq } = await recoverSegments(dir, fs, log, hooks.isQueue, hooks.restore);
+    const journal = new Journal(dir, fs, log, options, segments, nextSeq, hooks);
+    // The commit also deletes the segments recovery found dead, now that a newer snapshot is on disk.
+    await journal.flush();
+    if (journal.failure !== undefined) throw journal.failure;
     return journal;
+  }
+
+  /** Appends a declare, delete, bind or unbind of something durable; durable once a later commit completes. */
+  appendDefinition(op: DefinitionOp): void {
+    this.rotateIfFull();
+    const seq = this.nextSeq++;
+    this.active.msgsSize += writeDefinitionRecord(this.encoder, this.options.epoch, seq, RecordType.Definition, (e) => writeDefinitionOp(e, op));
+    this.lastDefinitionSeq = seq;
+    this.scheduleCommit();
+  }
+
+  /** Whether every definition record appended so far is on disk: a declare may be answered only then. */
+  get definitionsDurable(): boolean {
+    return this.lastDefinitionSeq <= this.durableSeq;
   }
 
   /**
@@ -137,7 +172,7 @@ export class Journal {
   }
 
   private appendRecord(record: MessageRecord): StoredLocation {
-    if (this.active.msgsSize >= this.options.segmentSize) this.rotate();
+    this.rotateIfFull();
     const segment = this.active;
     const offset = segment.msgsSize;
     segment.msgsSize += writeMessageRecord(this.encoder, record);
@@ -242,7 +277,11 @@ export class Journal {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.compactionTimer);
+    clearTimeout(this.markerTimer);
+    // The second commit moves the synced-length marker over what the first wrote.
+    await this.flush();
     await this.flush();
     for (const s of this.segments.values()) {
       await s.msgs?.close();
@@ -267,14 +306,19 @@ export class Journal {
     this.scheduleCommit();
   }
 
+  /** A new active segment, starting with a snapshot of the definitions so recovery never needs the segments before it for them. */
   private newSegment(number: number): Segment {
     const segment = new Segment(number);
     segment.msgsSize = SEGMENT_HEADER_SIZE;
+    segment.msgsSize += writeDefinitionRecord(this.encoder, this.options.epoch, this.nextSeq++, RecordType.Snapshot, (e) => this.hooks.writeSnapshot(e));
+    segment.snapshotEnd = segment.msgsSize;
     this.segments.set(number, segment);
     return segment;
   }
 
-  private rotate(): void {
+  /** The snapshot does not count towards the segment size: a snapshot bigger than a segment must not rotate on every append. */
+  private rotateIfFull(): void {
+    if (this.active.msgsSize - this.active.snapshotEnd < this.options.segmentSize) return;
     this.takeEncoded();
     this.active = this.newSegment(this.active.number + 1);
   }
@@ -327,6 +371,7 @@ export class Journal {
     const seqs = this.waiterSeqs;
     this.waiterTargets = [];
     this.waiterSeqs = [];
+    const coveredSeq = this.nextSeq - 1;
 
     try {
       let created = false;
@@ -342,17 +387,48 @@ export class Journal {
       for (const [segment] of acks) created = (await this.ensureFiles(segment, 'acks')) || created;
       await Promise.all(acks.map(([segment, list]) => this.writeAcks(segment, list)));
       const synced = new Set<StoreFile>([...writes.map((w) => w.segment.msgs!), ...acks.map(([segment]) => segment.acks!)]);
+      const marked = await this.writeSyncedMarker();
+      if (marked !== undefined) synced.add(marked.file);
       await Promise.all([...synced].map((f) => f.datasync()));
       if (created) await this.fs.syncDir(this.dir);
+      if (marked !== undefined) this.active.markedSize = marked.length;
+      for (const w of writes) w.segment.syncedSize = Math.max(w.segment.syncedSize, w.position + w.data.length);
     } catch (err) {
       for (let i = 0; i < targets.length; i++) targets[i]!.settle(seqs[i]!, false);
       throw err;
     }
+    this.durableSeq = coveredSeq;
+    // A segment's first write holds its snapshot.
+    for (const w of writes) this.snapshotDurableIn = Math.max(this.snapshotDurableIn, w.segment.number);
     for (let i = 0; i < targets.length; i++) targets[i]!.settle(seqs[i]!, true);
     await this.deleteDeadSegments();
+    this.armMarkerCatchUp();
     const due = this.compactionDue;
     this.compactionDue = undefined;
     if (due !== undefined && this.segments.get(due.number) === due) this.startCompaction(due);
+  }
+
+  /**
+   * Writes the active segment's synced-length marker, when it lags what the
+   * last completed commit made durable: recovery then takes damage below it
+   * for corruption, not for a torn write. It lags one commit behind (the
+   * bytes this commit writes are not yet durable), so a quiet journal gets
+   * one more commit that moves only the marker (armMarkerCatchUp).
+   */
+  private async writeSyncedMarker(): Promise<{ file: StoreFile; length: number } | undefined> {
+    const segment = this.active;
+    if (segment.msgs === undefined || segment.syncedSize <= segment.markedSize) return undefined;
+    await segment.msgs.write(encodeSyncedMarker(segment.number, segment.syncedSize), SYNCED_MARKER_OFFSET);
+    return { file: segment.msgs, length: segment.syncedSize };
+  }
+
+  private armMarkerCatchUp(): void {
+    const segment = this.active;
+    if (this.markerTimer !== undefined || segment.syncedSize <= segment.markedSize || this.closed) return;
+    this.markerTimer = setTimeout(() => {
+      this.markerTimer = undefined;
+      if (segment === this.active && segment.syncedSize > segment.markedSize) this.scheduleCommit();
+    }, MARKER_CATCH_UP_MS).unref();
   }
 
   /**
@@ -450,10 +526,10 @@ export class Journal {
     await segment.acks!.write(data, position);
   }
 
-  /** Deletes every segment but the active one whose messages are all gone, or copied by compaction. */
+  /** Deletes every segment older than the newest durable snapshot whose messages are all gone, or copied by compaction. */
   private async deleteDeadSegments(): Promise<void> {
     for (const segment of [...this.segments.values()]) {
-      if (segment === this.active) continue;
+      if (segment.number >= this.snapshotDurableIn) continue;
       // Acks still to write for a compacted segment went to the copies as well.
       if (segment.superseded) this.pendingAcks.delete(segment);
       else if (segment.live > 0 || this.pendingAcks.has(segment)) continue;
@@ -482,6 +558,6 @@ export class Journal {
     for (let i = 0; i < this.waiterTargets.length; i++) this.waiterTargets[i]!.settle(this.waiterSeqs[i]!, false);
     this.waiterTargets = [];
     this.waiterSeqs = [];
-    this.onFailure(err);
+    this.hooks.onFailure(err);
   }
 }

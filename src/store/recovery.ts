@@ -23,12 +23,33 @@ export interface RecoveredMessage extends Holders {
   readonly priority: number;
 }
 
-/** A corrupt sealed segment: never repaired silently, the broker refuses to start. */
+/**
+ * Damage to journal data that had been synced (a sealed segment, or the last
+ * one below its synced-length marker): not a torn write, so never repaired
+ * silently; the broker refuses to start.
+ */
 export class JournalCorruptError extends Error {
-  constructor(file: string, offset: number, reason: string) {
-    super(`journal file ${file} is corrupt at offset ${offset}: ${reason}; it is sealed, so the damage is not a torn last write — refusing to start`);
+  constructor(
+    readonly file: string,
+    readonly offset: number,
+    reason: string,
+  ) {
+    super(`journal file ${file} is damaged at offset ${offset}: ${reason}. Those bytes had been synced, so this is not a torn write: refusing to start; nothing was changed`);
     this.name = 'JournalCorruptError';
   }
+}
+
+/** A journal file in a format this version does not read: refused whole, nothing changed. */
+export class JournalFormatError extends Error {
+  constructor(file: string, reason: string) {
+    super(`journal file ${file} was ${reason}; refusing to start, nothing was changed`);
+    this.name = 'JournalFormatError';
+  }
+}
+
+/** Why a file's header is refused: an older format is not damage. */
+function headerError(file: string, check: { reason: string; olderFormat: boolean }): Error {
+  return check.olderFormat ? new JournalFormatError(file, check.reason) : new JournalCorruptError(file, 0, check.reason);
 }
 
 const PROGRESS_EVERY = 100_000;
@@ -64,23 +85,32 @@ export async function recoverSegments(
     const msgsPath = join(dir, Segment.fileName(number, 'msgs'));
     segment.msgs = await fs.open(msgsPath, false);
     const bytes = scratch.readAll(segment.msgs);
-    const headerProblem = checkSegmentHeader(bytes, SegmentKind.Messages, number);
-    if (headerProblem !== undefined) {
-      if (!(last && bytes.length < SEGMENT_HEADER_SIZE)) throw new JournalCorruptError(msgsPath, 0, headerProblem);
+    const header = checkSegmentHeader(bytes, SegmentKind.Messages, number);
+    if (!header.ok) {
+      if (!(last && bytes.length < SEGMENT_HEADER_SIZE)) throw headerError(msgsPath, header);
       // The crash came while the newest segment was being created: start it again.
       await segment.msgs.truncate(0);
       await segment.msgs.write(encodeSegmentHeader(SegmentKind.Messages, number), 0);
       await segment.msgs.datasync();
     }
+    // In the last segment, the bytes up to the marker were synced: damage there is not a torn tail.
+    const synced = header.ok ? header.syncedLength : 0;
     const byOffset = new Map<number, RecoveredMessage>();
     let offset = SEGMENT_HEADER_SIZE;
     for (;;) {
       const result = readRecord(bytes, offset);
       if (result.kind === 'end' && offset === bytes.length) break;
+      if (result.kind === 'definition') {
+        // Read before the messages, by recoverDefinitions.
+        nextSeq = Math.max(nextSeq, result.definition.seq + 1);
+        offset += result.size;
+        continue;
+      }
       if (result.kind !== 'record') {
         // Zeros with bytes after them: a hole a crash left (later pages reached the disk, earlier ones not).
         const reason = result.kind === 'bad' ? result.reason : 'zero bytes where a record should start';
-        if (!last) throw new JournalCorruptError(msgsPath, offset, reason);
+        if (!last) throw new JournalCorruptError(msgsPath, offset, `${reason}, in a sealed segment`);
+        if (offset < synced) throw new JournalCorruptError(msgsPath, offset, `${reason}, below the synced length ${synced} the header records`);
         log.warn({ file: msgsPath, offset, reason }, 'journal ends in a torn or unsynced record; truncating there');
         // Synced, since this segment is sealed from now on: a later start must not find the torn tail again.
         await segment.msgs.truncate(offset);
@@ -102,6 +132,7 @@ export async function recoverSegments(
         log.info({ records: recordsRead, segment: index + 1, segments: numbers.length, ms: Date.now() - started }, 'journal recovery in progress');
       }
     }
+    if (offset < synced) throw new JournalCorruptError(msgsPath, offset, `the file ends before the synced length ${synced} the header records`);
     segment.msgsSize = Math.max(offset, SEGMENT_HEADER_SIZE);
     segment.writtenSize = segment.msgsSize;
     await applyAcks(dir, fs, segment, byOffset, scratch);
@@ -135,8 +166,10 @@ async function applyAcks(dir: string, fs: StoreFs, segment: Segment, byOffset: M
   if (!fs.exists(path)) return;
   segment.acks = await fs.open(path, false);
   const bytes = scratch.readAll(segment.acks);
-  if (checkSegmentHeader(bytes, SegmentKind.Acks, segment.number) !== undefined) {
-    // Only a creation cut short damages the header; the journal makes the file anew on its next ack.
+  const header = checkSegmentHeader(bytes, SegmentKind.Acks, segment.number);
+  if (!header.ok) {
+    if (bytes.length >= SEGMENT_HEADER_SIZE) throw headerError(path, header);
+    // A creation cut short: the journal makes the file anew on its next ack.
     await segment.acks.close();
     segment.acks = undefined;
     await fs.unlink(path);

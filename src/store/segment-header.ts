@@ -1,8 +1,10 @@
 import * as BufferLayout from 'buffer-layout';
+import { crc32 } from 'node:zlib';
 
 /** First bytes of every journal file: "AMQJ", then the format version. */
 export const SEGMENT_MAGIC = 0x414d514a;
-export const SEGMENT_FORMAT_VERSION = 1;
+/** 2: the header carries the synced-length marker, and definitions are journal records. */
+export const SEGMENT_FORMAT_VERSION = 2;
 
 export const SegmentKind = {
   Messages: 1,
@@ -16,6 +18,10 @@ export interface SegmentHeader {
   kind: number;
   reserved: number;
   segment: number;
+  /** .msgs: bytes of the file known to be on disk when the header was last written (0 in .acks files). */
+  syncedLength: number;
+  /** CRC-32 of the segment number and syncedLength. */
+  markerCrc: number;
 }
 
 // A cold, fixed structure read once per file: the place buffer-layout is for.
@@ -25,23 +31,57 @@ const layout = BufferLayout.struct<SegmentHeader>([
   BufferLayout.u8('kind'),
   BufferLayout.u8('reserved'),
   BufferLayout.u32be('segment'),
+  BufferLayout.u32be('syncedLength'),
+  BufferLayout.u32be('markerCrc'),
 ]);
 
 export const SEGMENT_HEADER_SIZE: number = layout.span;
+/** Where the synced-length marker (length, then its checksum) sits in the header. */
+export const SYNCED_MARKER_OFFSET = 12;
 
 export function encodeSegmentHeader(kind: SegmentKind, segment: number): Buffer {
   const b = Buffer.alloc(SEGMENT_HEADER_SIZE);
-  layout.encode({ magic: SEGMENT_MAGIC, version: SEGMENT_FORMAT_VERSION, kind, reserved: 0, segment }, b);
+  layout.encode({ magic: SEGMENT_MAGIC, version: SEGMENT_FORMAT_VERSION, kind, reserved: 0, segment, syncedLength: 0, markerCrc: markerCrc(segment, 0) }, b);
   return b;
 }
 
-/** Returns a reason the header is not one this version can read, or undefined. */
-export function checkSegmentHeader(bytes: Buffer, kind: SegmentKind, segment: number): string | undefined {
-  if (bytes.length < SEGMENT_HEADER_SIZE) return 'file shorter than its header';
+/**
+ * The 8 bytes written over the marker at each commit: `length` bytes of the
+ * .msgs file are known to be on disk. Recovery takes damage below it for
+ * corruption, never for a torn write. Eight bytes in one sector are written
+ * whole or not at all.
+ */
+export function encodeSyncedMarker(segment: number, length: number): Buffer {
+  const b = Buffer.allocUnsafe(8);
+  b.writeUInt32BE(length, 0);
+  b.writeUInt32BE(markerCrc(segment, length), 4);
+  return b;
+}
+
+function markerCrc(segment: number, length: number): number {
+  const b = Buffer.allocUnsafe(8);
+  b.writeUInt32BE(segment, 0);
+  b.writeUInt32BE(length, 4);
+  return crc32(b);
+}
+
+export type HeaderCheck =
+  | { readonly ok: true; readonly syncedLength: number }
+  | { readonly ok: false; readonly reason: string; readonly olderFormat: boolean };
+
+/** Reads a header, with a reason when it is not one this version can read. */
+export function checkSegmentHeader(bytes: Buffer, kind: SegmentKind, segment: number): HeaderCheck {
+  const bad = (reason: string, olderFormat = false): HeaderCheck => ({ ok: false, reason, olderFormat });
+  if (bytes.length < 8) return bad('file shorter than its header');
+  const magic = bytes.readUInt32BE(0);
+  const version = bytes.readUInt16BE(4);
+  if (magic !== SEGMENT_MAGIC) return bad('not a journal file (bad magic)');
+  if (version < SEGMENT_FORMAT_VERSION) return bad(`written by an earlier version of the broker (journal format ${version}, this one reads ${SEGMENT_FORMAT_VERSION})`, true);
+  if (version !== SEGMENT_FORMAT_VERSION) return bad(`unsupported journal format version ${version}`);
+  if (bytes.length < SEGMENT_HEADER_SIZE) return bad('file shorter than its header');
   const h = layout.decode(bytes);
-  if (h.magic !== SEGMENT_MAGIC) return 'not a journal file (bad magic)';
-  if (h.version !== SEGMENT_FORMAT_VERSION) return `unsupported journal format version ${h.version}`;
-  if (h.kind !== kind) return `file kind ${h.kind}, expected ${kind}`;
-  if (h.segment !== segment) return `header names segment ${h.segment}, file name says ${segment}`;
-  return undefined;
+  if (h.kind !== kind) return bad(`file kind ${h.kind}, expected ${kind}`);
+  if (h.segment !== segment) return bad(`header names segment ${h.segment}, file name says ${segment}`);
+  if (h.markerCrc !== markerCrc(segment, h.syncedLength)) return bad('the synced-length marker fails its checksum');
+  return { ok: true, syncedLength: h.syncedLength };
 }

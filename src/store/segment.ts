@@ -6,8 +6,14 @@ export class Segment {
   acks: StoreFile | undefined;
   /** Bytes of the .msgs file, counting appends not yet written. */
   msgsSize = 0;
+  /** Where the snapshot of the definitions that starts the segment ends (0 in a segment recovered from disk). */
+  snapshotEnd = 0;
   /** Bytes of the .msgs file whose writes have completed: what a read may look at. */
   writtenSize = 0;
+  /** Bytes of the .msgs file that a completed commit made durable. */
+  syncedSize = 0;
+  /** The synced length the .msgs header says, as far as it is on disk. */
+  markedSize = 0;
   /** Bytes of the .acks file, counting entries not yet written. */
   acksSize = 0;
   /** (queue, message) pairs stored here that no queue has removed yet; at 0 the segment can go. */

@@ -25,8 +25,8 @@ export interface StoreFs {
   exists(path: string): boolean;
   mkdir(dir: string): void;
   unlink(path: string): Promise<void>;
-  /** Writes a whole small file durably: temp file, fsync, rename over, fsync the directory. */
-  replaceFile(path: string, data: Buffer): void;
+  /** Renames a file; durable once its directory is synced. */
+  rename(from: string, to: string): Promise<void>;
   readFile(path: string): Buffer;
   /** Makes directory entries (new files, renames, unlinks) durable. */
   syncDir(dir: string): Promise<void>;
@@ -72,18 +72,7 @@ export const nodeStoreFs: StoreFs = {
   exists: (path) => fs.existsSync(path),
   mkdir: (dir) => void fs.mkdirSync(dir, { recursive: true }),
   unlink: (path) => fsp.unlink(path),
-  replaceFile(path, data) {
-    const temp = `${path}.tmp`;
-    const fd = fs.openSync(temp, 'w');
-    try {
-      fs.writeSync(fd, data);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(temp, path);
-    syncDirSync(dirOf(path));
-  },
+  rename: (from, to) => fsp.rename(from, to),
   readFile: (path) => fs.readFileSync(path),
   async syncDir(dir) {
     const handle = await fsp.open(dir, 'r');
@@ -94,17 +83,3 @@ export const nodeStoreFs: StoreFs = {
     }
   },
 };
-
-function dirOf(path: string): string {
-  const i = path.lastIndexOf('/');
-  return i <= 0 ? '/' : path.slice(0, i);
-}
-
-function syncDirSync(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}

@@ -28,14 +28,19 @@ const PREDECLARED: readonly (readonly [string, string])[] = [
   ['amq.match', 'headers'],
 ];
 
-/** How a virtual host tells the durable store about entities that outlive a restart. */
+/**
+ * How a virtual host tells the durable store about each change to what
+ * outlives a restart, as it happens: the store appends it to the journal.
+ */
 export interface DurabilityHooks {
-  /** A durable exchange, queue or binding appeared or went away: the definitions must be saved. */
-  definitionsChanged(): void;
-  /** Gives a new durable queue its journal id (Queue.persistence). */
-  attachQueue(q: Queue): void;
-  /** Gives a new durable delayed exchange its journal id, under which it stores persistent messages. */
-  attachDelayed(delayed: DelayedMessages): void;
+  /** Also gives the queue its journal id (Queue.persistence). */
+  queueDeclared(vhost: VirtualHost, q: Queue): void;
+  queueDeleted(vhost: VirtualHost, q: Queue): void;
+  /** Also gives a delayed exchange its journal id, under which it stores persistent messages. */
+  exchangeDeclared(vhost: VirtualHost, x: Exchange): void;
+  exchangeDeleted(vhost: VirtualHost, x: Exchange): void;
+  bound(vhost: VirtualHost, source: Exchange, destination: Destination, routingKey: string, args: FieldTable): void;
+  unbound(vhost: VirtualHost, source: Exchange, destination: Destination, routingKey: string, args: FieldTable): void;
 }
 
 export interface DeclareQueueRequest extends QueueOptions {
@@ -191,7 +196,7 @@ export class VirtualHost {
     this.queues.delete(q.name);
     this.unbindEverywhere(q);
     const count = q.delete();
-    if (q.persistence !== undefined) this.durability?.definitionsChanged();
+    if (isDurableQueue(q)) this.durability?.queueDeleted(this, q);
     return count;
   }
 
@@ -241,14 +246,14 @@ export class VirtualHost {
     if (refusal !== undefined) throw new AmqpError(ReplyCode.PRECONDITION_FAILED, refusal);
     if (source.router.bind(destination, routingKey, args)) {
       if (destination instanceof Exchange) destination.boundFrom.add(source);
-      if (isDurableBinding(source, destination)) this.durability?.definitionsChanged();
+      if (isDurableBinding(source, destination)) this.durability?.bound(this, source, destination, routingKey, args);
     }
   }
 
   /** An auto-delete exchange goes with the last binding it is the source of. */
   private unbind(source: Exchange, destination: Destination, routingKey: string, args: FieldTable): void {
     if (!source.router.unbind(destination, routingKey, args)) return;
-    if (isDurableBinding(source, destination)) this.durability?.definitionsChanged();
+    if (isDurableBinding(source, destination)) this.durability?.unbound(this, source, destination, routingKey, args);
     this.deleteIfUnusedAutoDelete(source);
   }
 
@@ -257,10 +262,10 @@ export class VirtualHost {
     this.exchanges.set(name, x);
     if (name === '') this.router.setDefaultExchange(x, this.queues, this.replyQueues);
     if (options.type === ExchangeType.DelayedMessage) {
-      const delayed = (x.delayed = new DelayedMessages((message, returnPath) => routeDelayed(this.router, x, message, returnPath)));
-      if (options.durable) this.durability?.attachDelayed(delayed);
+      x.delayed = new DelayedMessages((message, returnPath) => routeDelayed(this.router, x, message, returnPath));
     }
-    if (options.durable) this.durability?.definitionsChanged();
+    // The predeclared exchanges exist before any store: they are never recorded.
+    if (options.durable) this.durability?.exchangeDeclared(this, x);
     return x;
   }
 
@@ -269,10 +274,7 @@ export class VirtualHost {
     this.queues.set(name, q);
     q.onUnused = (unused) => this.removeQueue(unused);
     q.deadLetters = this.deadLetterRouter;
-    if (isDurableQueue(q) && this.durability !== undefined) {
-      this.durability.attachQueue(q);
-      this.durability.definitionsChanged();
-    }
+    if (isDurableQueue(q)) this.durability?.queueDeclared(this, q);
     return q;
   }
 
@@ -284,7 +286,7 @@ export class VirtualHost {
     for (const b of x.router.bindings()) {
       if (b.destination instanceof Exchange) b.destination.boundFrom.delete(x);
     }
-    if (x.options.durable) this.durability?.definitionsChanged();
+    if (x.options.durable) this.durability?.exchangeDeleted(this, x);
   }
 
   /** Removes every binding that leads to the destination, deleting auto-delete sources left unused. */

@@ -4,7 +4,7 @@ import type { StoreFile, StoreFs } from '../../src/store/store-fs.js';
  * An in-memory StoreFs that models a power loss: crash() keeps, for every
  * file, what the last completed datasync covered, plus (when `keepSomeUnsynced`)
  * a random subset of the later writes and truncations in random order, the
- * last one possibly torn. Directory entries not yet made durable by a
+ * last one possibly torn at a sector boundary. Directory entries not yet made durable by a
  * directory sync (new files, unlinks) may or may not survive. A kill -9 keeps
  * the page cache and so cannot show a missing fdatasync; this can.
  *
@@ -71,6 +71,16 @@ export class CrashFs implements StoreFs {
     this.unlinked.delete(path);
   }
 
+  /** The new name lasts only once the directory is synced; until then a crash may bring the old one back. */
+  async rename(from: string, to: string): Promise<void> {
+    this.change();
+    const s = this.state(from);
+    this.files.delete(from);
+    this.unlinked.set(from, s);
+    this.files.set(to, s);
+    s.entryDurable = false;
+  }
+
   readFile(path: string): Buffer {
     return Buffer.from(this.state(path).current);
   }
@@ -94,7 +104,7 @@ export class CrashFs implements StoreFs {
       exists: (path) => (alive(), this.exists(path)),
       mkdir: () => alive(),
       unlink: async (path) => (alive(), this.unlink(path)),
-      replaceFile: (path, data) => (alive(), this.replaceFile(path, data)),
+      rename: async (from, to) => (alive(), this.rename(from, to)),
       readFile: (path) => (alive(), this.readFile(path)),
       syncDir: async (dir) => (alive(), this.syncDir(dir)),
     };
@@ -210,10 +220,22 @@ function eio(why: string): Error {
   return Object.assign(new Error(`EIO: ${why}`), { code: 'EIO' });
 }
 
+/** Disks write a sector whole or not at all: a write torn by a power loss ends at a sector boundary. */
+const SECTOR_SIZE = 512;
+
 function applyUnsynced(content: Buffer, change: Unsynced, random: () => number): Buffer {
   if (change.kind === 'truncate') return Buffer.from(content.subarray(0, change.length));
-  const torn = random() < 0.3 ? change.data.subarray(0, Math.floor(random() * change.data.length)) : change.data;
-  return writeAt(content, torn, change.position);
+  return writeAt(content, random() < 0.3 ? tornAtSector(change, random) : change.data, change.position);
+}
+
+/** The part of a write before a sector boundary it crosses, picked at random; all of it when it crosses none. */
+function tornAtSector(change: { readonly data: Buffer; readonly position: number }, random: () => number): Buffer {
+  const firstBoundary = Math.ceil((change.position + 1) / SECTOR_SIZE) * SECTOR_SIZE;
+  const end = change.position + change.data.length;
+  if (firstBoundary >= end) return change.data;
+  const boundaries = Math.floor((end - 1 - firstBoundary) / SECTOR_SIZE) + 1;
+  const cut = firstBoundary + Math.floor(random() * boundaries) * SECTOR_SIZE;
+  return change.data.subarray(0, cut - change.position);
 }
 
 function writeAt(content: Buffer, data: Buffer, position: number): Buffer {

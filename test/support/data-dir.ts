@@ -49,8 +49,8 @@ export interface BrokerProcess {
 }
 
 /** Starts `node dist/src/cli/main.js` on `dataDir` and resolves once it logs "broker listening" with its port. */
-export function startBrokerProcess(t: Test, dataDir: string): Promise<BrokerProcess> {
-  const child = spawn(process.execPath, [cli, '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function startBrokerProcess(t: Test, dataDir: string, extraArgs: readonly string[] = []): Promise<BrokerProcess> {
+  const child = spawn(process.execPath, [cli, '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   t.teardown(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

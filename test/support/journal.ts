@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import { writeSnapshot } from '../../src/store/definition-records.js';
 import { Journal, type JournalOptions } from '../../src/store/journal.js';
 import type { RecoveredMessage } from '../../src/store/recovery.js';
 import type { StoreFs } from '../../src/store/store-fs.js';
@@ -19,6 +20,12 @@ export async function openJournal(
   const recovered: RecoveredMessage[] = [];
   const log = pino({ level: 'silent' });
   // Compaction only when a test asks for it: a timer would make the disk changes of a workload vary from run to run.
-  const journal = await Journal.open(JOURNAL_DIR, fs, log, { compactionLookMs: 0, ...options }, (id) => queueIds.includes(id), (m) => recovered.push(m), () => {});
+  const journal = await Journal.open(JOURNAL_DIR, fs, log, { compactionLookMs: 0, ...options }, {
+    isQueue: (id) => queueIds.includes(id),
+    restore: (m) => recovered.push(m),
+    // The queues are only ids here: every segment starts with an empty snapshot of the definitions.
+    writeSnapshot: (e) => writeSnapshot(e, { nextQueueId: Math.max(0, ...queueIds) + 1, exchanges: [], queues: [], bindings: [] }),
+    onFailure: () => {},
+  });
   return { journal, recovered };
 }

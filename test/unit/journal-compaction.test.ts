@@ -70,9 +70,10 @@ t.test('a mostly acked segment is copied forward and deleted; old locations stil
   journal.removed(1, locations.get(12)!);
   await journal.flush();
 
-  const { ids, recovered } = await restart(fs);
+  const { journal: next, ids, recovered } = await restart(fs);
   t.same(ids, kept.filter((i) => i !== 12), 'the ack through the old location counted; the rest come back in publish order');
-  t.same([...(recovered.find((m) => m.seq === 8)?.delivered ?? [])], [1], 'the delivered mark moved with the copy');
+  const eighth = recovered.find((m) => idOf(next.read(m).body) === 8);
+  t.same([...(eighth?.delivered ?? [])], [1], 'the delivered mark moved with the copy');
 });
 
 t.test('a record copied twice still answers to its first location', async (t) => {
@@ -133,6 +134,8 @@ t.test('a segment still being drained is left alone; one whose few live records 
  * with a flush after each step; stops at the first failure. Returns what was
  * published and which removals were durable.
  */
+const NOTHING_PUBLISHED = { published: 0, durable: new Set<number>(), removed: new Set<number>(), durablyRemoved: new Set<number>() };
+
 async function workload(journal: Journal) {
   const ackedWhileCompacting = { reading: 0, copied: 0 };
   const removed = new Set<number>();
@@ -187,7 +190,9 @@ t.test('a power loss at every disk change of a compacting workload loses nothing
     for (const [seed, keep] of [[1, false], [2, true], [3, true]] as const) {
       const fs = new CrashFs(seeded(seed * 1000 + point));
       const crashed = fs.crashAt(point, keep);
-      const { published, durable, removed, durablyRemoved } = await workload((await open(fs)).journal);
+      // Opening writes the first snapshot of the definitions: a crash there fails the open, with nothing published.
+      const opened = await open(fs).catch(() => undefined);
+      const { published, durable, removed, durablyRemoved } = opened === undefined ? NOTHING_PUBLISHED : await workload(opened.journal);
       await crashed;
       const where = `crash at change ${point} (seed ${seed}, keep ${keep})`;
       let ids: number[];

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { ACK_ENTRY_SIZE, AckType, writeAckEntry } from '../../src/store/ack-entry.js';
 import { type DurabilityWaiter, Journal, type StoredLocation } from '../../src/store/journal.js';
-import { encodeSegmentHeader, SEGMENT_HEADER_SIZE, SegmentKind } from '../../src/store/segment-header.js';
+import { encodeSegmentHeader, encodeSyncedMarker, SEGMENT_HEADER_SIZE, SegmentKind, SYNCED_MARKER_OFFSET } from '../../src/store/segment-header.js';
 import { CrashFs } from '../support/crash-fs.js';
 import { JOURNAL_DIR, openJournal } from '../support/journal.js';
 import { seeded } from '../support/seeded-random.js';
@@ -48,10 +48,20 @@ t.test('a .msgs file cut at any byte keeps exactly the whole records before the 
   const { fs, locations } = await generate(6);
   const bytes = fs.readFile(file(1, 'msgs'));
   const ends = [...locations.slice(1).map((l) => l.offset), bytes.length];
+  // What the header says was synced (the snapshot): a cut there is damage to synced data, not a torn tail.
+  const synced = bytes.readUInt32BE(SYNCED_MARKER_OFFSET);
+  t.equal(synced, locations[0]!.offset, 'the marker covers what the commit before the records made durable');
   const problems: string[] = [];
   for (let cut = 0; cut <= bytes.length; cut++) {
     const expected = range(1, ends.filter((end) => end <= cut).length);
     const disk = diskWith(new Map([[file(1, 'msgs'), bytes.subarray(0, cut)]]));
+    if (cut >= SEGMENT_HEADER_SIZE && cut < synced) {
+      await recoveredIds(disk).then(
+        () => problems.push(`cut at ${cut}, below the synced length: opened`),
+        (err: Error) => err.name !== 'JournalCorruptError' && problems.push(`cut at ${cut}: ${err.message}`),
+      );
+      continue;
+    }
     const { ids, journal } = await recoveredIds(disk);
     if (ids.join() !== expected.join()) problems.push(`cut at ${cut}: recovered [${ids.join()}], expected [${expected.join()}]`);
     journal.append([1], 'ex', 'k', Buffer.from([0, 0]), body(99));
@@ -91,24 +101,24 @@ t.test('damage in a sealed segment refuses the open, naming the file and the off
   garbled[second.offset + 20]! ^= 0xff;
   await t.rejects(recoveredIds(diskWith(new Map([...files, [file(1, 'msgs'), garbled]])), SMALL), {
     name: 'JournalCorruptError',
-    message: new RegExp(`${file(1, 'msgs')} is corrupt at offset ${second.offset}: checksum mismatch`),
+    message: new RegExp(`${file(1, 'msgs')} is damaged at offset ${second.offset}: checksum mismatch`),
   });
 
   const cut = sealed.subarray(0, second.offset + 7);
   await t.rejects(recoveredIds(diskWith(new Map([...files, [file(1, 'msgs'), cut]])), SMALL), {
-    message: new RegExp(`${file(1, 'msgs')} is corrupt at offset ${second.offset}`),
+    message: new RegExp(`${file(1, 'msgs')} is damaged at offset ${second.offset}`),
   });
 
   const zeroed = Buffer.from(sealed);
   zeroed.fill(0, second.offset, second.offset + 8);
   await t.rejects(recoveredIds(diskWith(new Map([...files, [file(1, 'msgs'), zeroed]])), SMALL), {
-    message: new RegExp(`${file(1, 'msgs')} is corrupt at offset ${second.offset}`),
+    message: new RegExp(`${file(1, 'msgs')} is damaged at offset ${second.offset}`),
   }, 'zeros where a record should be are damage too, not the end of a sealed segment');
 
   const badHeader = Buffer.from(sealed);
   badHeader[0] = 0;
   await t.rejects(recoveredIds(diskWith(new Map([...files, [file(1, 'msgs'), badHeader]])), SMALL), {
-    message: new RegExp(`${file(1, 'msgs')} is corrupt at offset 0: not a journal file`),
+    message: new RegExp(`${file(1, 'msgs')} is damaged at offset 0: not a journal file`),
   });
 
   t.same((await recoveredIds(diskWith(files), SMALL)).ids, range(1, 20), 'the undamaged files open');
@@ -141,8 +151,10 @@ t.test('an ack entry for a record the crash lost does not remove a later message
   const { fs, journal, locations } = await generate(4);
   journal.removed(1, locations[3]!);
   await journal.flush();
-  // The .acks write reached the disk, the record it names did not.
-  const disk = diskWith(new Map([[file(1, 'msgs'), fs.readFile(file(1, 'msgs')).subarray(0, locations[3]!.offset)], [file(1, 'acks'), fs.readFile(file(1, 'acks'))]]));
+  // The .acks write reached the disk, the record it names did not (they were in one commit, so the marker stops before the record).
+  const msgs = Buffer.from(fs.readFile(file(1, 'msgs')).subarray(0, locations[3]!.offset));
+  encodeSyncedMarker(1, locations[3]!.offset).copy(msgs, SYNCED_MARKER_OFFSET);
+  const disk = diskWith(new Map([[file(1, 'msgs'), msgs], [file(1, 'acks'), fs.readFile(file(1, 'acks'))]]));
   const { journal: reopened, ids } = await recoveredIds(disk);
   t.same(ids, [1, 2, 3]);
   reopened.append([1], 'ex', 'k', Buffer.from([0, 0]), body(5));
@@ -212,7 +224,10 @@ t.test('a power loss at every disk change of a workload loses nothing confirmed 
       const fs = new CrashFs(seeded(seed * 1000 + point));
       const crashed = fs.crashAt(point, keep);
       const confirms = new Confirms();
-      const { published, removed, durablyRemoved } = await workload((await open(fs, SMALL)).journal, confirms);
+      // Opening writes the first snapshot of the definitions: a crash there fails the open, with nothing published.
+      const opened = await open(fs, SMALL).catch(() => undefined);
+      const nothing = { published: 0, removed: new Set<number>(), durablyRemoved: new Set<number>() };
+      const { published, removed, durablyRemoved } = opened === undefined ? nothing : await workload(opened.journal, confirms);
       await crashed;
       const where = `crash at change ${point} (seed ${seed}, keep ${keep})`;
       let ids: number[];

@@ -1,0 +1,87 @@
+import type { DelayedMessages } from '../exchange/delayed-messages.js';
+import type { Queue } from '../queue/queue.js';
+import type { VirtualHost } from '../vhost/virtual-host.js';
+import type { DefinitionOp, Definitions, ExchangeDefinition, QueueDefinition } from './definition-records.js';
+
+/** Owner of restored queues: nobody, since exclusive queues are never stored. */
+const RESTORE_OWNER = {};
+
+/** The durable queues and delayed exchanges that recovery brought back, by journal id. */
+export class RestoredEntities {
+  readonly queues = new Map<number, Queue>();
+  readonly delayed = new Map<number, DelayedMessages>();
+  /** The next journal id to hand out: past every id any record used. */
+  nextQueueId = 1;
+
+  constructor(private readonly vhosts: ReadonlyMap<string, VirtualHost>) {}
+
+  /** Recreates everything a snapshot lists. */
+  restore(d: Definitions): void {
+    this.nextQueueId = Math.max(this.nextQueueId, d.nextQueueId);
+    for (const x of d.exchanges) this.declareExchange(x);
+    for (const q of d.queues) this.declareQueue(q);
+    for (const b of d.bindings) this.apply({ op: 'bound', binding: b });
+  }
+
+  /**
+   * Applies one operation of the journal through the same virtual-host
+   * methods clients reach (with no store attached, so nothing is written
+   * again). Every operation is idempotent: a snapshot taken just before an
+   * operation's record may already hold its effect.
+   */
+  apply(op: DefinitionOp): void {
+    switch (op.op) {
+      case 'exchange.declared':
+        return this.declareExchange(op.exchange);
+      case 'exchange.deleted': {
+        const vhost = this.vhost(op.vhost);
+        const delayed = vhost.exchanges.get(op.name)?.delayed;
+        for (const [id, d] of this.delayed) if (d === delayed) this.delayed.delete(id);
+        return vhost.deleteExchange(op.name, false);
+      }
+      case 'queue.declared':
+        return this.declareQueue(op.queue);
+      case 'queue.deleted': {
+        const vhost = this.vhost(op.vhost);
+        const q = vhost.queues.get(op.name);
+        if (q === undefined || this.queues.get(op.id) !== q) return;
+        this.queues.delete(op.id);
+        vhost.removeQueue(q);
+        return;
+      }
+      case 'bound':
+      case 'unbound': {
+        const b = op.binding;
+        const vhost = this.vhost(b.vhost);
+        if (op.op === 'bound' && b.destinationKind === 'queue') vhost.bindQueue(b.source, b.destination, RESTORE_OWNER, b.routingKey, b.arguments);
+        else if (op.op === 'bound') vhost.bindExchange(b.source, b.destination, b.routingKey, b.arguments);
+        else if (b.destinationKind === 'queue') vhost.unbindQueue(b.source, b.destination, RESTORE_OWNER, b.routingKey, b.arguments);
+        else vhost.unbindExchange(b.source, b.destination, b.routingKey, b.arguments);
+        return;
+      }
+    }
+  }
+
+  private declareExchange(x: ExchangeDefinition): void {
+    const exchange = this.vhost(x.vhost).declareExchange(x.name, { type: x.type, durable: true, autoDelete: x.autoDelete, internal: x.internal, arguments: x.arguments }, false);
+    if (x.id === undefined || exchange.delayed === undefined) return;
+    this.delayed.set(x.id, exchange.delayed);
+    this.nextQueueId = Math.max(this.nextQueueId, x.id + 1);
+  }
+
+  private declareQueue(q: QueueDefinition): void {
+    const queue = this.vhost(q.vhost).declareQueue(
+      { name: q.name, passive: false, durable: true, autoDelete: q.autoDelete, exclusiveOwner: undefined, arguments: q.arguments },
+      RESTORE_OWNER,
+      true,
+    );
+    this.queues.set(q.id, queue);
+    this.nextQueueId = Math.max(this.nextQueueId, q.id + 1);
+  }
+
+  private vhost(name: string): VirtualHost {
+    const vhost = this.vhosts.get(name);
+    if (vhost === undefined) throw new Error(`the definitions name vhost '${name}', which this broker does not have`);
+    return vhost;
+  }
+}

@@ -1,0 +1,86 @@
+import { join } from 'node:path';
+import { Decoder } from '../protocol/decoder.js';
+import { type DefinitionOp, type Definitions, readDefinitionOp, readSnapshot } from './definition-records.js';
+import { readRecord } from './journal-record.js';
+import { ReadBuffer } from './read-buffer.js';
+import { Segment } from './segment.js';
+import { checkSegmentHeader, SEGMENT_HEADER_SIZE, SegmentKind } from './segment-header.js';
+import type { StoreFs } from './store-fs.js';
+
+/** The definitions found in a journal: the newest snapshot and the operations after it, in order. */
+export interface JournalDefinitions {
+  readonly snapshot: Definitions;
+  readonly ops: readonly DefinitionOp[];
+}
+
+/** A definition record that does not decode although its checksum holds: written wrong, never repaired silently. */
+export class DefinitionRecordError extends Error {
+  constructor(file: string, offset: number, reason: string) {
+    super(`journal file ${file}: the definition record at offset ${offset} does not decode (${reason}); refusing to start`);
+    this.name = 'DefinitionRecordError';
+  }
+}
+
+/**
+ * Finds the newest segment that starts with an intact snapshot and reads
+ * every definition record from there to the end of the journal. Usually that
+ * is the last segment alone; it is the one before when a crash came while the
+ * last one's snapshot was being written (the older segment is kept until a
+ * newer snapshot is on disk). Stops quietly at a damaged record: recovering
+ * the messages afterwards tells a torn tail from corruption and refuses the
+ * latter. Undefined when no segment has a snapshot.
+ */
+export async function recoverDefinitions(dir: string, fs: StoreFs, numbers: readonly number[]): Promise<JournalDefinitions | undefined> {
+  const scratch = new ReadBuffer();
+  for (let start = numbers.length - 1; start >= 0; start--) {
+    const snapshot = await leadingSnapshot(dir, fs, numbers[start]!, scratch);
+    if (snapshot === undefined) continue;
+    const ops: DefinitionOp[] = [];
+    for (const number of numbers.slice(start)) await collectOps(dir, fs, number, scratch, ops);
+    return { snapshot, ops };
+  }
+  return undefined;
+}
+
+async function segmentBytes(dir: string, fs: StoreFs, number: number, scratch: ReadBuffer): Promise<{ path: string; bytes: Buffer } | undefined> {
+  const path = join(dir, Segment.fileName(number, 'msgs'));
+  const file = await fs.open(path, false);
+  try {
+    const bytes = scratch.readAll(file);
+    return checkSegmentHeader(bytes, SegmentKind.Messages, number).ok ? { path, bytes } : undefined;
+  } finally {
+    await file.close();
+  }
+}
+
+async function leadingSnapshot(dir: string, fs: StoreFs, number: number, scratch: ReadBuffer): Promise<Definitions | undefined> {
+  const segment = await segmentBytes(dir, fs, number, scratch);
+  if (segment === undefined) return undefined;
+  const result = readRecord(segment.bytes, SEGMENT_HEADER_SIZE);
+  if (result.kind !== 'definition' || !result.definition.snapshot) return undefined;
+  return decode(segment.path, SEGMENT_HEADER_SIZE, () => readSnapshot(new Decoder(result.definition.payload)));
+}
+
+/** Appends the segment's definition operations (not its snapshot) to `ops`, up to the first damaged record. */
+async function collectOps(dir: string, fs: StoreFs, number: number, scratch: ReadBuffer, ops: DefinitionOp[]): Promise<void> {
+  const segment = await segmentBytes(dir, fs, number, scratch);
+  if (segment === undefined) return;
+  const { path, bytes } = segment;
+  for (let offset = SEGMENT_HEADER_SIZE; ; ) {
+    const result = readRecord(bytes, offset);
+    if (result.kind === 'end' || result.kind === 'bad') return;
+    if (result.kind === 'definition' && !result.definition.snapshot) {
+      const payload = result.definition.payload;
+      ops.push(decode(path, offset, () => readDefinitionOp(new Decoder(payload))));
+    }
+    offset += result.size;
+  }
+}
+
+function decode<T>(path: string, offset: number, read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    throw new DefinitionRecordError(path, offset, (err as Error).message);
+  }
+}

@@ -1,0 +1,62 @@
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { RestoredEntities } from './apply-definitions.js';
+import { parseLegacyDefinitions } from './legacy-definitions-file.js';
+import { recoverDefinitions } from './definitions-recovery.js';
+import { Segment } from './segment.js';
+import type { StoreFs } from './store-fs.js';
+
+/** A data directory whose journal cannot be matched with its definitions: refused whole, nothing deleted. */
+export class MissingDefinitionsError extends Error {
+  constructor(journalDir: string, segments: number) {
+    super(
+      `the journal in ${journalDir} has ${segments} segment file(s) but none starts with a readable snapshot of the definitions ` +
+        '(exchanges, queues, bindings), so its messages cannot be given back to their queues. Refusing to start; nothing was changed. ' +
+        'If the directory was restored from a backup, restore its newest segment too.',
+    );
+    this.name = 'MissingDefinitionsError';
+  }
+}
+
+const LEGACY_FILE = 'definitions.json';
+
+/**
+ * Restores the durable definitions into `restored`: from the journal's
+ * newest snapshot and the operations after it, or, for a data directory an
+ * earlier version wrote, from its definitions.json. `imported()` is to be
+ * called once the journal holds a snapshot of its own: it then renames the
+ * old file aside (never deletes it), so it is read only once.
+ */
+export async function openDefinitions(dataDir: string, journalDir: string, fs: StoreFs, log: Logger, restored: RestoredEntities): Promise<{ imported(): Promise<void> }> {
+  const segments = fs.list(journalDir).flatMap((name) => {
+    const f = Segment.parseFileName(name);
+    return f?.kind === 'msgs' ? [f.number] : [];
+  });
+  segments.sort((a, b) => a - b);
+  const found = await recoverDefinitions(journalDir, fs, segments);
+  const nothingToImport = { imported: async () => {} };
+  if (found !== undefined) {
+    restored.restore(found.snapshot);
+    for (const [i, op] of found.ops.entries()) {
+      try {
+        restored.apply(op);
+      } catch (err) {
+        throw new Error(`the journal in ${journalDir} does not hold together: definition operation ${i + 1} after the newest snapshot (${op.op}) fails: ${(err as Error).message}`);
+      }
+    }
+    return nothingToImport;
+  }
+  const legacy = join(dataDir, LEGACY_FILE);
+  if (fs.exists(legacy)) {
+    restored.restore(parseLegacyDefinitions(fs.readFile(legacy), legacy));
+    return {
+      imported: async () => {
+        await fs.rename(legacy, `${legacy}.imported`);
+        await fs.syncDir(dataDir);
+        log.info({ file: legacy, renamedTo: `${legacy}.imported` }, 'definitions imported into the journal from the file an earlier version kept');
+      },
+    };
+  }
+  if (segments.length > 0) throw new MissingDefinitionsError(journalDir, segments.length);
+  return nothingToImport;
+}
