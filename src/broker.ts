@@ -25,6 +25,8 @@ export interface BrokerOptions extends Partial<BrokerConfig>, AlarmOptions {
   readonly segmentSize?: number;
   /** How often the journal looks for a segment to compact (1 s by default); fault tests look more often. */
   readonly compactionLookMs?: number;
+  /** Start from a damaged data directory, moving what cannot be read aside, rather than refuse (--force-recover). */
+  readonly forceRecover?: boolean;
 }
 
 /** What broker.exchangeStats() tells about an exchange. */
@@ -169,7 +171,7 @@ export class Broker implements ConnectionContext {
  * system when port is 0, and a temporary data directory removed on close.
  */
 export async function startBroker(options: BrokerOptions = {}): Promise<Broker> {
-  const { memoryLimit, diskCheckMs, logger, storeFs, segmentSize, compactionLookMs, ...overrides } = options;
+  const { memoryLimit, diskCheckMs, logger, storeFs, segmentSize, compactionLookMs, forceRecover, ...overrides } = options;
   const temporaryDataDir = overrides.dataDir === undefined;
   const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'amqp-broker-'));
   mkdirSync(dataDir, { recursive: true });
@@ -183,7 +185,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
   };
   const broker = new Broker(config, logger ?? createLogger(config.logLevel), temporaryDataDir, { memoryLimit, diskCheckMs }, {
     fs: storeFs ?? nodeStoreFs,
-    options: { segmentSize, compactionLookMs },
+    options: { segmentSize, compactionLookMs, forceRecover },
   });
   await broker.start();
   return broker;

@@ -18,6 +18,8 @@ Options (each also read from the environment variable shown):
   --disk-free-limit <bytes>
                       free disk space that blocks publishers AMQP_BROKER_DISK_FREE_LIMIT
                       (default ${DEFAULT_CONFIG.diskFreeLimit}; units like 50MB, 2GiB)
+  --force-recover     start from a damaged data directory: move what cannot be
+                      read aside (journal/damaged/) and keep the rest   AMQP_BROKER_FORCE_RECOVER=1
   --help              print this help
 `;
 
@@ -34,6 +36,7 @@ export interface CliOptions {
   /** Set when --memory-high-watermark is bytes. */
   readonly memoryLimit?: number;
   readonly diskFreeLimit: number;
+  readonly forceRecover: boolean;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -50,6 +53,7 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
       'consumer-timeout': { type: 'string' },
       'memory-high-watermark': { type: 'string' },
       'disk-free-limit': { type: 'string' },
+      'force-recover': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -73,6 +77,7 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
     consumerTimeout,
     ...(watermark === undefined ? {} : parseMemoryWatermark(watermark)),
     diskFreeLimit,
+    forceRecover: values['force-recover'] ?? ['1', 'true'].includes(env['AMQP_BROKER_FORCE_RECOVER'] ?? ''),
   };
 }
 

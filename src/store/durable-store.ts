@@ -2,7 +2,6 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { DelayedMessages } from '../exchange/delayed-messages.js';
 import { type Destination, Exchange } from '../exchange/exchange.js';
-import type { Encoder } from '../protocol/encoder.js';
 import type { FieldTable } from '../protocol/field-value.js';
 import type { Queue } from '../queue/queue.js';
 import { type DurabilityHooks, isDurableBinding, isDurableQueue, type VirtualHost } from '../vhost/virtual-host.js';
@@ -17,6 +16,8 @@ export interface DurableStoreOptions {
   readonly segmentSize?: number | undefined;
   readonly epoch?: number;
   readonly compactionLookMs?: number | undefined;
+  /** Move damaged or unmatched data aside and start with what is readable, rather than refuse to start. */
+  readonly forceRecover?: boolean | undefined;
 }
 
 /**
@@ -50,14 +51,14 @@ export class DurableStore implements DurabilityHooks {
       const journalDir = join(dataDir, 'journal');
       fs.mkdir(journalDir);
       const restored = new RestoredEntities(vhosts);
-      const opened = await openDefinitions(dataDir, journalDir, fs, log, restored);
+      const opened = await openDefinitions(dataDir, journalDir, fs, log, restored, options.forceRecover === true);
       const ids = new StoredIds(restored);
       const { queues, delayed } = restored;
       const journal = await Journal.open(
         journalDir,
         fs,
         log,
-        { segmentSize: options.segmentSize ?? DEFAULT_SEGMENT_SIZE, epoch: options.epoch ?? 1, compactionLookMs: options.compactionLookMs },
+        { segmentSize: options.segmentSize ?? DEFAULT_SEGMENT_SIZE, epoch: options.epoch ?? 1, compactionLookMs: options.compactionLookMs, forceRecover: options.forceRecover },
         {
           isQueue: (id) => queues.has(id) || delayed.has(id),
           restore: (m) => {

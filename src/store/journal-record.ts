@@ -28,6 +28,8 @@ export const RecordType = {
   Definition: 3,
   /** Every durable definition at this point: the first record of each segment. */
   Snapshot: 4,
+  /** Stands where damaged bytes were, once --force-recover set them aside: read over, never holds anything. */
+  Skipped: 5,
 } as const;
 
 /** Set in the type octet of a message a delayed exchange holds: its due time follows. */
@@ -111,9 +113,22 @@ export interface DefinitionRecord {
   readonly payload: Buffer;
 }
 
+/**
+ * Writes a Skipped record over exactly `length` bytes of `target` at
+ * `offset` (at least RECORD_OVERHEAD), so the offsets after it stay valid.
+ */
+export function writeSkippedRecord(target: Buffer, offset: number, length: number): void {
+  const end = offset + length;
+  target.fill(0, offset + 8, end);
+  target.writeUInt32BE(length - 4, offset);
+  target[offset + RECORD_OVERHEAD - 1] = RecordType.Skipped;
+  target.writeUInt32BE(crc32(target.subarray(offset + 8, end)), offset + 4);
+}
+
 export type ReadResult =
   | { readonly kind: 'record'; readonly record: MessageRecord; readonly size: number }
   | { readonly kind: 'definition'; readonly definition: DefinitionRecord; readonly size: number }
+  | { readonly kind: 'skipped'; readonly size: number }
   | { readonly kind: 'end' }
   | { readonly kind: 'bad'; readonly reason: string };
 
@@ -141,6 +156,7 @@ export function readRecord(bytes: Buffer, offset: number): ReadResult {
       const definition = { seq, snapshot: typeOctet === RecordType.Snapshot, payload: bytes.subarray(d.pos, end) };
       return { kind: 'definition', definition, size: 4 + length };
     }
+    if (typeOctet === RecordType.Skipped) return { kind: 'skipped', size: 4 + length };
     const type = typeOctet & ~DUE_FLAG;
     if (type !== RecordType.Enqueue && type !== RecordType.Moved) return { kind: 'bad', reason: `unknown record type ${typeOctet}` };
     const movedFrom = type === RecordType.Moved ? d.u32() : undefined;

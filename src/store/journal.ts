@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Encoder } from '../protocol/encoder.js';
 import { ACK_ENTRY_SIZE, type AckEntry, AckType, readAckEntries, writeAckEntry } from './ack-entry.js';
+import { DamageRepair } from './damage-repair.js';
 import { Compaction, type CompactionHost, pickCompactionCandidate } from './compaction.js';
 import { type DefinitionOp, writeDefinitionOp } from './definition-records.js';
 import { type MessageRecord, readRecord, RecordType, writeDefinitionRecord, writeMessageRecord } from './journal-record.js';
@@ -26,6 +27,8 @@ export interface JournalOptions {
   readonly epoch: number;
   /** How often compaction looks for a segment worth it (a segment must also be quiet that long); 0: only when lookForCompaction() is called. */
   readonly compactionLookMs?: number | undefined;
+  /** Move damaged data aside and keep what is readable, rather than refuse to start (--force-recover). */
+  readonly forceRecover?: boolean | undefined;
 }
 
 /** What the journal needs from its owner. */
@@ -133,7 +136,8 @@ export class Journal {
    */
   static async open(dir: string, fs: StoreFs, log: Logger, options: JournalOptions, hooks: JournalHooks): Promise<Journal> {
     fs.mkdir(dir);
-    const { segments, nextSeq } = await recoverSegments(dir, fs, log, hooks.isQueue, hooks.restore);
+    const repair = options.forceRecover === true ? new DamageRepair(dir, fs, log) : undefined;
+    const { segments, nextSeq } = await recoverSegments(dir, fs, log, hooks.isQueue, hooks.restore, repair);
     const journal = new Journal(dir, fs, log, options, segments, nextSeq, hooks);
     // The commit also deletes the segments recovery found dead, now that a newer snapshot is on disk.
     await journal.flush();

@@ -27,7 +27,14 @@ const LEGACY_FILE = 'definitions.json';
  * called once the journal holds a snapshot of its own: it then renames the
  * old file aside (never deletes it), so it is read only once.
  */
-export async function openDefinitions(dataDir: string, journalDir: string, fs: StoreFs, log: Logger, restored: RestoredEntities): Promise<{ imported(): Promise<void> }> {
+export async function openDefinitions(
+  dataDir: string,
+  journalDir: string,
+  fs: StoreFs,
+  log: Logger,
+  restored: RestoredEntities,
+  forceRecover: boolean,
+): Promise<{ imported(): Promise<void> }> {
   const segments = fs.list(journalDir).flatMap((name) => {
     const f = Segment.parseFileName(name);
     return f?.kind === 'msgs' ? [f.number] : [];
@@ -57,6 +64,14 @@ export async function openDefinitions(dataDir: string, journalDir: string, fs: S
       },
     };
   }
-  if (segments.length > 0) throw new MissingDefinitionsError(journalDir, segments.length);
+  if (segments.length === 0) return nothingToImport;
+  const missing = new MissingDefinitionsError(journalDir, segments.length);
+  if (!forceRecover) throw missing;
+  // Messages no queue can be named for: the whole journal goes aside and the broker starts empty.
+  const aside = `${journalDir}.unmatched-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  await fs.rename(journalDir, aside);
+  fs.mkdir(journalDir);
+  await fs.syncDir(dataDir);
+  log.error({ journal: journalDir, movedTo: aside, why: missing.message }, 'force-recover: a journal without definitions moved aside; starting empty');
   return nothingToImport;
 }

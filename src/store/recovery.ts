@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { readPriority } from '../queue/message.js';
 import { applyAckEntries, type Holders, readAckEntries } from './ack-entry.js';
+import type { DamageRepair } from './damage-repair.js';
 import { readRecord } from './journal-record.js';
 import { ReadBuffer } from './read-buffer.js';
 import { Segment } from './segment.js';
@@ -67,6 +68,7 @@ export async function recoverSegments(
   log: Logger,
   isQueue: (id: number) => boolean,
   restore: (m: RecoveredMessage) => void,
+  repair: DamageRepair | undefined,
 ): Promise<{ segments: Segment[]; nextSeq: number }> {
   const files = fs.list(dir).flatMap((name) => Segment.parseFileName(name) ?? []);
   const numbers = files.flatMap((f) => (f.kind === 'msgs' ? [f.number] : [])).sort((a, b) => a - b);
@@ -86,8 +88,15 @@ export async function recoverSegments(
     segment.msgs = await fs.open(msgsPath, false);
     const bytes = scratch.readAll(segment.msgs);
     const header = checkSegmentHeader(bytes, SegmentKind.Messages, number);
+    if (!header.ok && (repair === undefined || header.olderFormat) && !(last && bytes.length < SEGMENT_HEADER_SIZE)) throw headerError(msgsPath, header);
+    if (!header.ok && bytes.length >= SEGMENT_HEADER_SIZE) {
+      await segment.msgs.close();
+      await repair!.moveAside(msgsPath, header.reason);
+      const acksPath = join(dir, Segment.fileName(number, 'acks'));
+      if (fs.exists(acksPath)) await repair!.moveAside(acksPath, 'its segment was moved aside');
+      continue;
+    }
     if (!header.ok) {
-      if (!(last && bytes.length < SEGMENT_HEADER_SIZE)) throw headerError(msgsPath, header);
       // The crash came while the newest segment was being created: start it again.
       await segment.msgs.truncate(0);
       await segment.msgs.write(encodeSegmentHeader(SegmentKind.Messages, number), 0);
@@ -100,17 +109,21 @@ export async function recoverSegments(
     for (;;) {
       const result = readRecord(bytes, offset);
       if (result.kind === 'end' && offset === bytes.length) break;
-      if (result.kind === 'definition') {
-        // Read before the messages, by recoverDefinitions.
-        nextSeq = Math.max(nextSeq, result.definition.seq + 1);
+      if (result.kind === 'definition' || result.kind === 'skipped') {
+        // Definitions were read before the messages, by recoverDefinitions.
+        if (result.kind === 'definition') nextSeq = Math.max(nextSeq, result.definition.seq + 1);
         offset += result.size;
         continue;
       }
       if (result.kind !== 'record') {
         // Zeros with bytes after them: a hole a crash left (later pages reached the disk, earlier ones not).
         const reason = result.kind === 'bad' ? result.reason : 'zero bytes where a record should start';
-        if (!last) throw new JournalCorruptError(msgsPath, offset, `${reason}, in a sealed segment`);
-        if (offset < synced) throw new JournalCorruptError(msgsPath, offset, `${reason}, below the synced length ${synced} the header records`);
+        if (!last || offset < synced) {
+          const damage = new JournalCorruptError(msgsPath, offset, last ? `${reason}, below the synced length ${synced} the header records` : `${reason}, in a sealed segment`);
+          if (repair === undefined) throw damage;
+          if ((await repair.setAside(segment.msgs, msgsPath, bytes, offset, damage.message)) === 'skipped') continue;
+          break;
+        }
         log.warn({ file: msgsPath, offset, reason }, 'journal ends in a torn or unsynced record; truncating there');
         // Synced, since this segment is sealed from now on: a later start must not find the torn tail again.
         await segment.msgs.truncate(offset);
@@ -132,10 +145,14 @@ export async function recoverSegments(
         log.info({ records: recordsRead, segment: index + 1, segments: numbers.length, ms: Date.now() - started }, 'journal recovery in progress');
       }
     }
-    if (offset < synced) throw new JournalCorruptError(msgsPath, offset, `the file ends before the synced length ${synced} the header records`);
+    if (offset < synced) {
+      const damage = new JournalCorruptError(msgsPath, offset, `the file ends before the synced length ${synced} the header records`);
+      if (repair === undefined) throw damage;
+      log.error({ file: msgsPath, offset, synced }, 'force-recover: the journal file is shorter than what was synced; what it lost cannot be recovered');
+    }
     segment.msgsSize = Math.max(offset, SEGMENT_HEADER_SIZE);
     segment.writtenSize = segment.msgsSize;
-    await applyAcks(dir, fs, segment, byOffset, scratch);
+    await applyAcks(dir, fs, segment, byOffset, scratch, repair);
     for (const m of byOffset.values()) {
       if (m.queueIds.length === 0) continue;
       segment.live += m.queueIds.length;
@@ -161,18 +178,21 @@ async function deleteOrphanAcks(dir: string, fs: StoreFs, files: readonly { numb
 }
 
 /** Applies a segment's .acks file to its messages, dropping a torn tail. */
-async function applyAcks(dir: string, fs: StoreFs, segment: Segment, byOffset: Map<number, RecoveredMessage>, scratch: ReadBuffer): Promise<void> {
+async function applyAcks(dir: string, fs: StoreFs, segment: Segment, byOffset: Map<number, RecoveredMessage>, scratch: ReadBuffer, repair: DamageRepair | undefined): Promise<void> {
   const path = join(dir, Segment.fileName(segment.number, 'acks'));
   if (!fs.exists(path)) return;
   segment.acks = await fs.open(path, false);
   const bytes = scratch.readAll(segment.acks);
   const header = checkSegmentHeader(bytes, SegmentKind.Acks, segment.number);
   if (!header.ok) {
-    if (bytes.length >= SEGMENT_HEADER_SIZE) throw headerError(path, header);
-    // A creation cut short: the journal makes the file anew on its next ack.
+    const damaged = bytes.length >= SEGMENT_HEADER_SIZE;
+    if (damaged && (repair === undefined || header.olderFormat)) throw headerError(path, header);
     await segment.acks.close();
     segment.acks = undefined;
-    await fs.unlink(path);
+    // Without its acks, the segment's messages come back (redelivered, not lost).
+    if (damaged) await repair!.moveAside(path, header.reason);
+    // A creation cut short: the journal makes the file anew on its next ack.
+    else await fs.unlink(path);
     return;
   }
   const { entries, validEnd } = readAckEntries(bytes, SEGMENT_HEADER_SIZE);

@@ -58,3 +58,30 @@ t.test('a flipped byte in the middle of the last segment refuses the start, nami
   t.match(refused, new RegExp(`journal file ${segment} is damaged at offset \\d+: checksum mismatch, below the synced length ${bytes.length}`), 'naming the file and the offset');
   t.same(readFileSync(segment), bytes, 'the segment is left as it was');
 });
+
+t.test('with --force-recover the damaged record is moved aside and every readable record after it is kept', async (t) => {
+  const dataDir = tempDataDir(t, 'durable-force-');
+  const segment = await journalOfConfirmedMessages(t, dataDir);
+  const bytes = readFileSync(segment);
+  const middle = Math.floor(bytes.length / 2);
+  bytes[middle]! ^= 0x01;
+  writeFileSync(segment, bytes);
+
+  const broker = await startBrokerProcess(t, dataDir, ['--force-recover']);
+  const damaged = readdirSync(join(dataDir, 'journal', 'damaged'));
+  t.equal(damaged.length, 1, `the unreadable bytes are kept aside: ${damaged.join()}`);
+  const connection = await amqp.connect(`amqp://guest:guest@127.0.0.1:${broker.port}`);
+  t.teardown(() => connection.close().catch(() => {}));
+  const ch = await connection.createChannel();
+  const got: number[] = [];
+  for (let m = await ch.get('kept', { noAck: true }); m !== false; m = await ch.get('kept', { noAck: true })) got.push(Number(/message (\d+)/.exec(m.content.toString())![1]));
+  t.equal(got.length, MESSAGES - 1, 'one message, the one the flipped byte was in, is lost');
+  t.same(got, [...got].sort((a, b) => a - b), 'the rest in order');
+  t.ok(got.includes(MESSAGES - 1), 'including those after the damage, to the last one');
+  await connection.close();
+  await kill(broker);
+
+  const plain = await startBrokerProcess(t, dataDir);
+  t.ok(plain.port > 0, 'and the repaired directory starts without the flag');
+  await kill(plain);
+});

@@ -137,4 +137,11 @@ t.test('a journal with messages but no snapshot of the definitions refuses to st
   await t.rejects(startBroker({ dataDir, logLevel: 'silent' }), { name: 'MissingDefinitionsError', message: new RegExp(`journal in ${journalDir} has 1 segment`) });
   t.same(readdirSync(journalDir), [Segment.fileName(1, 'msgs')], 'no file is added or removed');
   t.same(readFileSync(join(journalDir, Segment.fileName(1, 'msgs'))), segment, 'the segment is untouched');
+
+  const forced = await startBroker({ dataDir, logLevel: 'silent', forceRecover: true });
+  t.teardown(() => forced.close());
+  t.equal(forced.virtualHost('/')!.queues.size, 0, 'with forceRecover it starts empty');
+  const aside = readdirSync(dataDir).filter((n) => n.startsWith('journal.unmatched-'));
+  t.equal(aside.length, 1, 'the old journal moved aside');
+  t.same(readFileSync(join(dataDir, aside[0]!, Segment.fileName(1, 'msgs'))), segment, 'with its segment whole');
 });
