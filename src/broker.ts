@@ -155,11 +155,21 @@ export class Broker implements ConnectionContext {
     this.connections.add(connection);
   }
 
-  /** The journal could not write: nothing durable can be confirmed any more, so stop serving. */
+  /**
+   * The journal failed in a way a retry cannot mend (a failed fdatasync, an
+   * I/O error): nothing durable can be confirmed any more, so stop serving.
+   * `failed` resolves once the broker is closed; the command line then exits
+   * with a failure status, so a supervisor restarts it and recovery reads
+   * back what is on disk.
+   */
   private onStoreFailure(err: Error): void {
     this.log.fatal({ err }, 'durable store failed; closing the broker');
-    void this.close();
+    void this.close().finally(() => this.resolveFailed(err));
   }
+
+  private resolveFailed: (err: Error) => void = () => {};
+  /** Resolves with the store's error when it failed and the broker closed because of it. */
+  readonly failed = new Promise<Error>((resolve) => (this.resolveFailed = resolve));
 
   private onAlarm(active: boolean): void {
     for (const c of this.connections) c.alarmChanged(active);

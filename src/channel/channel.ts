@@ -79,7 +79,7 @@ export class Channel implements CommandSink, ConsumerChannel, AckDeadlines {
     this.assembler = new CommandAssembler(this, decoder, host.maxMessageSize);
     const timeout = host.consumerTimeout;
     this.unacked = new UnackedDeliveries(timeout === undefined ? undefined : () => timeout.watch(this));
-    this.entities = new EntityCommands(host, number, (reply) => this.whenDefinitionsDurable(reply));
+    this.entities = new EntityCommands(host, number, (reply, undo) => this.whenDefinitionsDurable(reply, undo));
     this.publisher = new Publisher(host, number);
     this.returnPath = new ChannelReturnPath(this.publisher, this);
     this.replyTo = new DirectReplyTo(
@@ -454,16 +454,32 @@ export class Channel implements CommandSink, ConsumerChannel, AckDeadlines {
    * channel's or another's) is not yet on disk, once it is: nobody is told
    * of a durable entity a crash could still take back.
    */
-  private whenDefinitionsDurable(reply: () => void): void {
+  private whenDefinitionsDurable(reply: () => void, undo: (() => void) | undefined): void {
     const journal = this.host.journal;
     if (journal === undefined || journal.definitionsDurable) reply();
-    else this.replyWhenDurable(journal, reply);
+    else this.replyWhenDurable(journal, reply, undo);
   }
 
-  /** Sends `reply` once everything journaled so far is durable; the channel's later commands wait with it, so replies keep their order. */
-  private replyWhenDurable(journal: Journal, reply: () => void): void {
+  /**
+   * Sends `reply` once everything journaled so far is durable; the channel's
+   * later commands wait with it, so replies keep their order. When the disk
+   * refuses the write, `undo` takes back what cannot be promised (a queue,
+   * exchange or binding this command made) and the client gets 541 with the
+   * reason; a delete stays done, and reaches the disk when writes go through.
+   */
+  private replyWhenDurable(journal: Journal, reply: () => void, undo?: () => void): void {
     this.heldBehindDisk = [];
-    journal.whenDurable({ settle: (_seq, ok) => this.resumeAfterDisk(ok, reply) });
+    journal.whenDurable({
+      settle: (_seq, ok) => {
+        if (ok) return this.resumeAfterDisk(reply);
+        this.heldBehindDisk = undefined;
+        this.closeAfterDisk = undefined;
+        if (this.closing || this.released) return;
+        undo?.();
+        const why = journal.writeFailure?.message ?? journal.failure?.message ?? 'the journal failed';
+        this.host.commandFailed(this, new AmqpError(ReplyCode.INTERNAL_ERROR, `could not store it: ${why}`));
+      },
+    });
   }
 
   /**
@@ -477,13 +493,13 @@ export class Channel implements CommandSink, ConsumerChannel, AckDeadlines {
     return true;
   }
 
-  private resumeAfterDisk(ok: boolean, reply: () => void): void {
+  private resumeAfterDisk(reply: () => void): void {
     const held = this.heldBehindDisk ?? [];
     const close = this.closeAfterDisk;
     this.heldBehindDisk = undefined;
     this.closeAfterDisk = undefined;
-    // A failed journal closes the broker; a released or broker-closed channel has no one to answer.
-    if (!ok || this.closing || this.released) return;
+    // A released or broker-closed channel has no one to answer.
+    if (this.closing || this.released) return;
     reply();
     const arrived = this.assembler.lastMethodId;
     try {

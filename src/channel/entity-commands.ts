@@ -29,8 +29,8 @@ export class EntityCommands {
   constructor(
     private readonly host: ChannelHost,
     private readonly channelNumber: number,
-    /** Runs the reply once the durable definitions are on disk (at once when they are). */
-    private readonly whenStored: (reply: () => void) => void,
+    /** Runs the reply once the durable definitions are on disk (at once when they are); `undo` if they cannot be written. */
+    private readonly whenStored: (reply: () => void, undo?: () => void) => void,
   ) {}
 
   /** Resolves the empty queue name to the channel's last declared queue, as RabbitMQ does. */
@@ -45,12 +45,14 @@ export class EntityCommands {
   }
 
   exchangeDeclare(m: ExchangeDeclare): void {
-    this.host.vhost.declareExchange(
+    const vhost = this.host.vhost;
+    const existed = vhost.exchanges.has(m.exchange);
+    const x = vhost.declareExchange(
       m.exchange,
       { type: m.type, durable: m.durable, autoDelete: m.autoDelete, internal: m.internal, arguments: m.arguments },
       m.passive,
     );
-    this.reply(m.noWait, MethodId.ExchangeDeclareOk);
+    this.reply(m.noWait, MethodId.ExchangeDeclareOk, existed ? undefined : () => vhost.exchanges.get(x.name) === x && vhost.deleteExchange(x.name, false));
   }
 
   exchangeDelete(m: ExchangeDelete): void {
@@ -59,8 +61,9 @@ export class EntityCommands {
   }
 
   exchangeBind(m: ExchangeBind): void {
-    this.host.vhost.bindExchange(m.source, m.destination, m.routingKey, m.arguments);
-    this.reply(m.noWait, MethodId.ExchangeBindOk);
+    const vhost = this.host.vhost;
+    const added = vhost.bindExchange(m.source, m.destination, m.routingKey, m.arguments);
+    this.reply(m.noWait, MethodId.ExchangeBindOk, added ? () => vhost.unbindExchange(m.source, m.destination, m.routingKey, m.arguments) : undefined);
   }
 
   exchangeUnbind(m: ExchangeUnbind): void {
@@ -79,6 +82,7 @@ export class EntityCommands {
     if (serverNamed) assertServerNamedAllowed(m.arguments);
     // A passive declare takes the name as given: RabbitMQ answers '' with "no queue ''", not the last queue.
     const name = serverNamed ? vhost.generateQueueName() : m.queue;
+    const existed = vhost.queues.has(name);
     const q = vhost.declareQueue(
       {
         name,
@@ -93,23 +97,25 @@ export class EntityCommands {
       serverNamed,
     );
     this.lastQueue = name;
-    if (m.noWait) return;
-    this.whenStored(() =>
+    const undo = existed ? undefined : () => void vhost.removeQueue(q);
+    this.whenStored(() => {
+      if (m.noWait) return;
       this.host.writer.method(this.channelNumber, {
         id: MethodId.QueueDeclareOk,
         queue: name,
         messageCount: q.messageCount,
         consumerCount: q.consumerCount,
-      }),
-    );
+      });
+    }, undo);
   }
 
   queueBind(m: QueueBind): void {
     const name = this.queueName(m.queue);
     // The spec's shortcut: no queue and no routing key binds with the last queue's name as key.
     const routingKey = m.routingKey === '' && m.queue === '' ? name : m.routingKey;
-    this.host.vhost.bindQueue(m.exchange, name, this.host.owner, routingKey, m.arguments);
-    this.reply(m.noWait, MethodId.QueueBindOk);
+    const vhost = this.host.vhost;
+    const added = vhost.bindQueue(m.exchange, name, this.host.owner, routingKey, m.arguments);
+    this.reply(m.noWait, MethodId.QueueBindOk, added ? () => vhost.unbindQueue(m.exchange, name, this.host.owner, routingKey, m.arguments) : undefined);
   }
 
   queueUnbind(m: QueueUnbind): void {
@@ -136,7 +142,9 @@ export class EntityCommands {
       | typeof MethodId.ExchangeUnbindOk
       | typeof MethodId.QueueBindOk
       | typeof MethodId.QueueUnbindOk,
+    undo?: () => void,
   ): void {
-    if (!noWait) this.whenStored(() => this.host.writer.method(this.channelNumber, { id }));
+    // A no-wait command still waits for the disk: its undo must run if the write fails.
+    this.whenStored(() => noWait || this.host.writer.method(this.channelNumber, { id }), undo);
   }
 }

@@ -26,6 +26,8 @@ async function main(): Promise<void> {
       },
     );
   };
+  // A store failure closes the broker; exiting with 0 then would tell a supervisor all is well.
+  void broker.failed.then(() => process.exit(1));
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
 }

@@ -45,6 +45,8 @@ export interface JournalHooks {
 
 export const DEFAULT_SEGMENT_SIZE = 32 * 1024 * 1024;
 const DEFAULT_COMPACTION_LOOK_MS = 1000;
+/** How often a commit that found the disk full is tried again. */
+const RETRY_MS = 1000;
 /** How long a quiet journal waits before the commit that only moves the synced-length marker. */
 const MARKER_CATCH_UP_MS = 50;
 /** Bytes read ahead when a queue reads a stored record back: the records after it usually follow. */
@@ -105,6 +107,11 @@ export class Journal {
   private compactionDue: Segment | undefined;
   private compaction: Compaction | undefined;
   private readonly compactionTimer: NodeJS.Timeout | undefined;
+  /** Set while writes fail for want of space: why, for the errors clients get. */
+  writeFailure: Error | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  /** A file was created since the directory was last synced. */
+  private dirSyncDue = false;
   /** Brings the synced-length marker up to date once the journal goes quiet. */
   private markerTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -284,6 +291,7 @@ export class Journal {
     this.closed = true;
     clearInterval(this.compactionTimer);
     clearTimeout(this.markerTimer);
+    clearTimeout(this.retryTimer);
     // The second commit moves the synced-length marker over what the first wrote.
     await this.flush();
     await this.flush();
@@ -335,7 +343,8 @@ export class Journal {
   }
 
   private scheduleCommit(): void {
-    if (this.commitScheduled || this.failure !== undefined) return;
+    // While a commit waits to be retried, everything new goes with it.
+    if (this.commitScheduled || this.failure !== undefined || this.retryTimer !== undefined) return;
     this.commitScheduled = true;
     if (this.resolveIdle === undefined) this.idle = new Promise((resolve) => (this.resolveIdle = resolve));
     setImmediate(() => {
@@ -354,7 +363,7 @@ export class Journal {
       do {
         this.commitAgain = false;
         await this.commitOnce();
-      } while (this.commitAgain && this.failure === undefined);
+      } while (this.commitAgain && this.failure === undefined && this.retryTimer === undefined);
     } catch (err) {
       this.fail(err as Error);
     } finally {
@@ -377,30 +386,42 @@ export class Journal {
     this.waiterSeqs = [];
     const coveredSeq = this.nextSeq - 1;
 
+    // Where each touched .acks file ended before this commit: a failed write is retried at the same place.
+    const acksStart = acks.map(([segment]) => segment.acksSize);
     try {
-      let created = false;
       this.inflight = writes;
       for (const [i, w] of writes.entries()) {
-        created = (await this.ensureFiles(w.segment, 'msgs')) || created;
+        await this.ensureFiles(w.segment, 'msgs');
         await w.segment.msgs!.write(w.data, w.position);
         w.segment.writtenSize = Math.max(w.segment.writtenSize, w.position + w.data.length);
         // A segment is synced before the next one exists, so recovery can take damage in any but the last for corruption.
-        if (i < writes.length - 1) await w.segment.msgs!.datasync();
+        if (i < writes.length - 1) await datasync(w.segment.msgs!);
       }
       this.inflight = [];
-      for (const [segment] of acks) created = (await this.ensureFiles(segment, 'acks')) || created;
+      for (const [segment] of acks) await this.ensureFiles(segment, 'acks');
       await Promise.all(acks.map(([segment, list]) => this.writeAcks(segment, list)));
       const synced = new Set<StoreFile>([...writes.map((w) => w.segment.msgs!), ...acks.map(([segment]) => segment.acks!)]);
       const marked = await this.writeSyncedMarker();
       if (marked !== undefined) synced.add(marked.file);
-      await Promise.all([...synced].map((f) => f.datasync()));
-      if (created) await this.fs.syncDir(this.dir);
+      await Promise.all([...synced].map(datasync));
+      if (this.dirSyncDue) await syncFailure(this.fs.syncDir(this.dir));
+      this.dirSyncDue = false;
       if (marked !== undefined) this.active.markedSize = marked.length;
       for (const w of writes) w.segment.syncedSize = Math.max(w.segment.syncedSize, w.position + w.data.length);
     } catch (err) {
       for (let i = 0; i < targets.length; i++) targets[i]!.settle(seqs[i]!, false);
-      throw err;
+      if (!isRetryableWriteFailure(err)) throw err;
+      // Nothing was synced: the same bytes go again, at the same places, with what came since.
+      this.inflight = [];
+      this.pendingWrites.unshift(...writes);
+      for (const [i, [segment, list]] of acks.entries()) {
+        segment.acksSize = acksStart[i]!;
+        this.pendingAcks.set(segment, [...list, ...(this.pendingAcks.get(segment) ?? [])]);
+      }
+      this.retryLater(err as Error);
+      return;
     }
+    this.recovered();
     this.durableSeq = coveredSeq;
     // A segment's first write holds its snapshot.
     for (const w of writes) this.snapshotDurableIn = Math.max(this.snapshotDurableIn, w.segment.number);
@@ -510,15 +531,22 @@ export class Journal {
   }
 
   /** Creates a segment's file with its header the first time something is written to it; true if it did. */
-  private async ensureFiles(segment: Segment, kind: 'msgs' | 'acks'): Promise<boolean> {
-    if (segment[kind] !== undefined) return false;
+  private async ensureFiles(segment: Segment, kind: 'msgs' | 'acks'): Promise<void> {
+    if (segment[kind] !== undefined) return;
     const file = await this.fs.open(join(this.dir, Segment.fileName(segment.number, kind)), true);
+    this.dirSyncDue = true;
+    try {
+      if (file.size() < SEGMENT_HEADER_SIZE) {
+        await file.write(encodeSegmentHeader(kind === 'msgs' ? SegmentKind.Messages : SegmentKind.Acks, segment.number), 0);
+        await datasync(file);
+      }
+    } catch (err) {
+      // Made again, header first, by the retry.
+      await file.close();
+      throw err;
+    }
     segment[kind] = file;
-    if (file.size() >= SEGMENT_HEADER_SIZE) return false;
-    await file.write(encodeSegmentHeader(kind === 'msgs' ? SegmentKind.Messages : SegmentKind.Acks, segment.number), 0);
     if (kind === 'acks') segment.acksSize = Math.max(segment.acksSize, SEGMENT_HEADER_SIZE);
-    await file.datasync();
-    return true;
   }
 
   private async writeAcks(segment: Segment, list: number[]): Promise<void> {
@@ -554,14 +582,58 @@ export class Journal {
     }
   }
 
+  /**
+   * A write found the disk full: what it held was nacked, and the same
+   * commit is tried again every RETRY_MS with everything appended since,
+   * while consumers go on reading what is stored. The disk alarm blocks
+   * publishers long before this, so it is the exception, logged once.
+   */
+  private retryLater(err: Error): void {
+    if (this.writeFailure === undefined) this.log.error({ err }, 'journal write failed: the disk is full; what it held is nacked, retrying every second');
+    this.writeFailure = err;
+    this.retryTimer ??= setTimeout(() => {
+      this.retryTimer = undefined;
+      this.scheduleCommit();
+    }, RETRY_MS);
+  }
+
+  /** A commit went through after failed ones. */
+  private recovered(): void {
+    if (this.writeFailure === undefined) return;
+    this.writeFailure = undefined;
+    this.log.warn('journal writes go through again');
+  }
+
   private fail(err: Error): void {
     if (this.failure !== undefined) return;
     this.failure = err;
     clearInterval(this.compactionTimer);
+    clearTimeout(this.retryTimer);
     this.log.fatal({ err }, 'journal I/O failed: the store takes no more messages');
     for (let i = 0; i < this.waiterTargets.length; i++) this.waiterTargets[i]!.settle(this.waiterSeqs[i]!, false);
     this.waiterTargets = [];
     this.waiterSeqs = [];
     this.hooks.onFailure(err);
   }
+}
+
+/**
+ * A write that found no space can be tried again: nothing of it was synced.
+ * A failed fdatasync cannot: the kernel may have dropped the pages it could
+ * not write and marked them clean, so the data is in doubt and only a
+ * restart, reading back what is on disk, tells what survived.
+ */
+function isRetryableWriteFailure(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return (code === 'ENOSPC' || code === 'EDQUOT') && !(err as { duringSync?: boolean }).duringSync;
+}
+
+function datasync(file: StoreFile): Promise<void> {
+  return syncFailure(file.datasync());
+}
+
+function syncFailure(sync: Promise<void>): Promise<void> {
+  return sync.catch((err: unknown) => {
+    throw Object.assign(err as Error, { duringSync: true });
+  });
 }

@@ -211,17 +211,20 @@ export class VirtualHost {
     for (const q of [...this.queues.values()]) if (q.options.exclusiveOwner === owner) this.removeQueue(q);
   }
 
-  /** Binding twice is binding once. Checks in RabbitMQ's order: default exchange, source, queue, arguments. */
-  bindQueue(exchange: string, queue: string, owner: object, routingKey: string, args: FieldTable): void {
+  /**
+   * Binding twice is binding once; true when the binding is new. Checks in
+   * RabbitMQ's order: default exchange, source, queue, arguments.
+   */
+  bindQueue(exchange: string, queue: string, owner: object, routingKey: string, args: FieldTable): boolean {
     refuseDefaultExchange(exchange);
     const source = this.exchange(exchange);
-    this.bind(source, this.queue(queue, owner), routingKey, args);
+    return this.bind(source, this.queue(queue, owner), routingKey, args);
   }
 
-  bindExchange(source: string, destination: string, routingKey: string, args: FieldTable): void {
+  bindExchange(source: string, destination: string, routingKey: string, args: FieldTable): boolean {
     refuseDefaultExchange(source, destination);
     const x = this.exchange(source);
-    this.bind(x, this.exchange(destination), routingKey, args);
+    return this.bind(x, this.exchange(destination), routingKey, args);
   }
 
   /** Unbinding from or to something that is not there succeeds, as in RabbitMQ. */
@@ -241,13 +244,13 @@ export class VirtualHost {
     if (x !== undefined && d !== undefined) this.unbind(x, d, routingKey, args);
   }
 
-  private bind(source: Exchange, destination: Destination, routingKey: string, args: FieldTable): void {
+  private bind(source: Exchange, destination: Destination, routingKey: string, args: FieldTable): boolean {
     const refusal = source.router.validateBinding(routingKey, args);
     if (refusal !== undefined) throw new AmqpError(ReplyCode.PRECONDITION_FAILED, refusal);
-    if (source.router.bind(destination, routingKey, args)) {
-      if (destination instanceof Exchange) destination.boundFrom.add(source);
-      if (isDurableBinding(source, destination)) this.durability?.bound(this, source, destination, routingKey, args);
-    }
+    if (!source.router.bind(destination, routingKey, args)) return false;
+    if (destination instanceof Exchange) destination.boundFrom.add(source);
+    if (isDurableBinding(source, destination)) this.durability?.bound(this, source, destination, routingKey, args);
+    return true;
   }
 
   /** An auto-delete exchange goes with the last binding it is the source of. */

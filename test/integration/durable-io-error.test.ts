@@ -57,6 +57,8 @@ t.test('when fdatasync fails, pending confirms are nacked, the broker logs it as
     'the failure is logged as fatal',
   );
   await eventually(() => lines.some((l) => l.msg === 'broker stopped'), 5000, 'the broker stops');
+  // What the command line waits on to exit with status 1, not 0.
+  t.match(String(await within(broker.failed, 5000, 'broker.failed')), /EIO/, 'broker.failed resolves with the error');
 
   // The data directory is released and what was confirmed before the failure is there.
   const next = await startBroker({ dataDir, logLevel: 'silent' });
