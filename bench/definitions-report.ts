@@ -114,6 +114,9 @@ export function definitionsMarkdown(r: DefinitionsReport): string {
     { label: 'broker CPU µs per declare, 1 channel', value: (of) => num(of('declare_1ch_overall')?.detail?.['brokerCpuUsPerOp']), lowerIsBetter: true },
     { label: 'broker CPU µs per binding, 1 channel', value: (of) => num(of('bind_1ch_overall')?.detail?.['brokerCpuUsPerOp']), lowerIsBetter: true },
     { label: `broker CPU µs per declare, ${r.config.channels} connections`, value: (of) => num(of(`declare_${r.config.channels}ch_overall`)?.detail?.['brokerCpuUsPerOp']), lowerIsBetter: true },
+    { label: 'broker waited for a CPU, % of the 1-channel declares (other work on its CPU)', value: (of) => num(of('declare_1ch_overall')?.detail?.['brokerCpuWaitPct']) },
+    { label: 'broker waited for a CPU, % of the 1-channel bindings', value: (of) => num(of('bind_1ch_overall')?.detail?.['brokerCpuWaitPct']) },
+    { label: `broker waited for a CPU, % of the ${r.config.channels}-connection declares`, value: (of) => num(of(`declare_${r.config.channels}ch_overall`)?.detail?.['brokerCpuWaitPct']) },
   ];
   const get = (row: Row, of: (name: string) => Measurement | undefined): number | undefined => (typeof row.value === 'string' ? of(row.value)?.value : row.value(of));
   const table = rows
@@ -162,7 +165,7 @@ export function definitionsMarkdown(r: DefinitionsReport): string {
       `RabbitMQ ${fmt(rabbit('bindings_sampled_after_recovery')?.value)}/${fmt(num(rabbit('bindings_sampled_after_recovery')?.detail?.['sampled']))}.`,
     '',
     `The client's floor (the same loops against the null broker, which answers every declare at once): ${fmt(flo('declare_1ch_overall')?.value)} declares/s from one channel, ` +
-      `${fmt(num(flo('declare_1ch_overall')?.detail?.['clientCpuUsPerOp']))} µs of client CPU each; ${fmt(flo(`declare_${r.config.channels}ch_overall`)?.value)}/s from ${r.config.channels} connections.`,
+      `${fmt(round1(num(flo('declare_1ch_overall')?.detail?.['clientCpuUsPerOp'])))} µs of client CPU each; ${fmt(flo(`declare_${r.config.channels}ch_overall`)?.value)}/s from ${r.config.channels} connections.`,
     '',
     ...blockLines(r),
     `Recovery times the brokers logged: ours: ${logged('ours')}. RabbitMQ: ${logged('rabbitmq')}.`,
@@ -197,6 +200,10 @@ function blockLines(r: DefinitionsReport): string[] {
     }
   }
   return lines.length === 0 ? [] : ['Per second over each 1,000 in turn, labelled by the count it ends at:', '', ...lines, ''];
+}
+
+function round1(n: number | undefined): number | undefined {
+  return n === undefined ? undefined : Math.round(n * 10) / 10;
 }
 
 function num(v: unknown): number | undefined {

@@ -54,7 +54,7 @@ import { envNumber, MiB, progress, round } from './bench-util.js';
 import { ensureRabbitMQ, packageVersion, portFree, type RunningBroker, startNullBroker, startOurs, startRabbitMQ } from './brokers.js';
 import { type BrokerName, definitionsMarkdown, type Measurement } from './definitions-report.js';
 import { describeMachine } from './machine.js';
-import { procCpuSeconds, procMemory } from './proc-stats.js';
+import { procCpuSeconds, procMemory, procRunqueueWaitSeconds } from './proc-stats.js';
 import { sleep, withTimeout } from './with-timeout.js';
 
 const QUEUES = Math.floor(envNumber('BENCH_QUEUES', 100_000));
@@ -151,6 +151,8 @@ interface OpRun {
   readonly clientCpuUsPerOp: number;
   readonly brokerCpuUsPerOp: number;
   readonly brokerCpuPct: number;
+  /** Share of the run the broker's threads were runnable but waiting for a CPU: other work on its CPU. */
+  readonly brokerCpuWaitPct: number;
 }
 
 /**
@@ -173,6 +175,7 @@ async function runOps(label: string, conns: readonly RawConnection[], op: (c: Ra
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   const broker0 = procCpuSeconds(broker.pid);
+  const wait0 = procRunqueueWaitSeconds(broker.pid);
   let lastLine = t0;
   const line = (extra: string): void => {
     const now = performance.now();
@@ -211,6 +214,7 @@ async function runOps(label: string, conns: readonly RawConnection[], op: (c: Ra
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const brokerCpu = procCpuSeconds(broker.pid) - broker0;
+  const brokerWait = procRunqueueWaitSeconds(broker.pid) - wait0;
   line(stoppedBy === 'count' ? '  done' : `  STOPPED by ${stoppedBy}${error === undefined ? '' : `: ${error}`}`);
   if (stoppedBy !== 'count') warnings.push(`${label}: stopped by ${stoppedBy} after ${done} of ${count}${error === undefined ? '' : ` (${error})`}`);
   return {
@@ -222,6 +226,7 @@ async function runOps(label: string, conns: readonly RawConnection[], op: (c: Ra
     clientCpuUsPerOp: round((cpu.user + cpu.system) / Math.max(done, 1), 2),
     brokerCpuUsPerOp: round((brokerCpu * 1e6) / Math.max(done, 1), 1),
     brokerCpuPct: Math.round((brokerCpu / seconds) * 100),
+    brokerCpuWaitPct: Math.round((brokerWait / seconds) * 100),
   };
 }
 
@@ -255,6 +260,7 @@ function recordRates(broker: BrokerName, name: string, what: string, run: OpRun,
       clientCpuUsPerOp: run.clientCpuUsPerOp,
       brokerCpuUsPerOp: run.brokerCpuUsPerOp,
       brokerCpuPct: run.brokerCpuPct,
+      brokerCpuWaitPct: run.brokerCpuWaitPct,
       ...common,
       ...(run.error === undefined ? {} : { error: run.error }),
       ratePerBlockOf1000: blockRates,
@@ -314,6 +320,7 @@ async function parallelDeclares(name: 'ours' | 'rabbitmq', work: string): Promis
         clientCpuUsPerOp: run.clientCpuUsPerOp,
         brokerCpuUsPerOp: run.brokerCpuUsPerOp,
         brokerCpuPct: run.brokerCpuPct,
+        brokerCpuWaitPct: run.brokerCpuWaitPct,
         stoppedBy: run.stoppedBy,
         reached: run.done,
         of: PARALLEL_QUEUES,
