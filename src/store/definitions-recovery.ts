@@ -5,12 +5,19 @@ import { readRecord } from './journal-record.js';
 import { ReadBuffer } from './read-buffer.js';
 import { Segment } from './segment.js';
 import { checkSegmentHeader, SEGMENT_HEADER_SIZE, SegmentKind } from './segment-header.js';
+import { readSegmentList } from './segment-manifest.js';
 import type { StoreFs } from './store-fs.js';
 
-/** The definitions found in a journal: the newest snapshot and the operations after it, in order. */
+/** The definitions found in a journal: the newest snapshot and the operations after it, in order; and which segments it must have. */
 export interface JournalDefinitions {
   readonly snapshot: Definitions;
   readonly ops: readonly DefinitionOp[];
+  /** The segment whose snapshot this is. */
+  readonly snapshotSegment: number;
+  /** The older segments that existed when the snapshot was written. */
+  readonly listedSegments: readonly number[];
+  /** Segments retired (to be deleted) after the snapshot. */
+  readonly retiredSegments: ReadonlySet<number>;
 }
 
 /** A definition record that does not decode although its checksum holds: written wrong, never repaired silently. */
@@ -33,11 +40,11 @@ export class DefinitionRecordError extends Error {
 export async function recoverDefinitions(dir: string, fs: StoreFs, numbers: readonly number[]): Promise<JournalDefinitions | undefined> {
   const scratch = new ReadBuffer();
   for (let start = numbers.length - 1; start >= 0; start--) {
-    const snapshot = await leadingSnapshot(dir, fs, numbers[start]!, scratch);
-    if (snapshot === undefined) continue;
-    const ops: DefinitionOp[] = [];
-    for (const number of numbers.slice(start)) await collectOps(dir, fs, number, scratch, ops);
-    return { snapshot, ops };
+    const found = await leadingSnapshot(dir, fs, numbers[start]!, scratch);
+    if (found === undefined) continue;
+    const after = { ops: [] as DefinitionOp[], retired: new Set<number>() };
+    for (const number of numbers.slice(start)) await collectOps(dir, fs, number, scratch, after);
+    return { snapshot: found.snapshot, ops: after.ops, snapshotSegment: numbers[start]!, listedSegments: found.segments, retiredSegments: after.retired };
   }
   return undefined;
 }
@@ -53,22 +60,29 @@ async function segmentBytes(dir: string, fs: StoreFs, number: number, scratch: R
   }
 }
 
-async function leadingSnapshot(dir: string, fs: StoreFs, number: number, scratch: ReadBuffer): Promise<Definitions | undefined> {
+/** A snapshot payload: the segment list the journal writes, then the definitions. */
+async function leadingSnapshot(dir: string, fs: StoreFs, number: number, scratch: ReadBuffer): Promise<{ snapshot: Definitions; segments: number[] } | undefined> {
   const segment = await segmentBytes(dir, fs, number, scratch);
   if (segment === undefined) return undefined;
   const result = readRecord(segment.bytes, SEGMENT_HEADER_SIZE);
   if (result.kind !== 'definition' || !result.definition.snapshot) return undefined;
-  return decode(segment.path, SEGMENT_HEADER_SIZE, () => readSnapshot(new Decoder(result.definition.payload)));
+  return decode(segment.path, SEGMENT_HEADER_SIZE, () => {
+    const d = new Decoder(result.definition.payload);
+    const segments = readSegmentList(d);
+    return { segments, snapshot: readSnapshot(d) };
+  });
 }
 
-/** Appends the segment's definition operations (not its snapshot) to `ops`, up to the first damaged record. */
-async function collectOps(dir: string, fs: StoreFs, number: number, scratch: ReadBuffer, ops: DefinitionOp[]): Promise<void> {
+/** Collects the segment's definition operations (not its snapshot) and retired segments, up to the first damaged record. */
+async function collectOps(dir: string, fs: StoreFs, number: number, scratch: ReadBuffer, after: { ops: DefinitionOp[]; retired: Set<number> }): Promise<void> {
+  const { ops } = after;
   const segment = await segmentBytes(dir, fs, number, scratch);
   if (segment === undefined) return;
   const { path, bytes } = segment;
   for (let offset = SEGMENT_HEADER_SIZE; ; ) {
     const result = readRecord(bytes, offset);
     if (result.kind === 'end' || result.kind === 'bad') return;
+    if (result.kind === 'retired') after.retired.add(result.segment);
     if (result.kind === 'definition' && !result.definition.snapshot) {
       const payload = result.definition.payload;
       ops.push(decode(path, offset, () => readDefinitionOp(new Decoder(payload))));

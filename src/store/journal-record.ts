@@ -30,6 +30,8 @@ export const RecordType = {
   Snapshot: 4,
   /** Stands where damaged bytes were, once --force-recover set them aside: read over, never holds anything. */
   Skipped: 5,
+  /** A segment about to be deleted (u32 segment number): from here on its absence is no loss. */
+  Retired: 6,
 } as const;
 
 /** Set in the type octet of a message a delayed exchange holds: its due time follows. */
@@ -77,14 +79,14 @@ export function writeMessageRecord(e: Encoder, r: MessageRecord): number {
 }
 
 /**
- * Appends a Definition or Snapshot record whose payload `writePayload`
- * encodes; returns its size in bytes.
+ * Appends a Definition, Snapshot or Retired record whose payload
+ * `writePayload` encodes; returns its size in bytes.
  */
 export function writeDefinitionRecord(
   e: Encoder,
   epoch: number,
   seq: number,
-  type: typeof RecordType.Definition | typeof RecordType.Snapshot,
+  type: typeof RecordType.Definition | typeof RecordType.Snapshot | typeof RecordType.Retired,
   writePayload: (e: Encoder) => void,
 ): number {
   const start = e.pos - e.start;
@@ -129,6 +131,7 @@ export type ReadResult =
   | { readonly kind: 'record'; readonly record: MessageRecord; readonly size: number }
   | { readonly kind: 'definition'; readonly definition: DefinitionRecord; readonly size: number }
   | { readonly kind: 'skipped'; readonly size: number }
+  | { readonly kind: 'retired'; readonly seq: number; readonly segment: number; readonly size: number }
   | { readonly kind: 'end' }
   | { readonly kind: 'bad'; readonly reason: string };
 
@@ -157,6 +160,7 @@ export function readRecord(bytes: Buffer, offset: number): ReadResult {
       return { kind: 'definition', definition, size: 4 + length };
     }
     if (typeOctet === RecordType.Skipped) return { kind: 'skipped', size: 4 + length };
+    if (typeOctet === RecordType.Retired) return { kind: 'retired', seq, segment: d.u32(), size: 4 + length };
     const type = typeOctet & ~DUE_FLAG;
     if (type !== RecordType.Enqueue && type !== RecordType.Moved) return { kind: 'bad', reason: `unknown record type ${typeOctet}` };
     const movedFrom = type === RecordType.Moved ? d.u32() : undefined;

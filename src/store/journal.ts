@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import { Encoder } from '../protocol/encoder.js';
 import { ACK_ENTRY_SIZE, type AckEntry, AckType, readAckEntries, writeAckEntry } from './ack-entry.js';
 import { DamageRepair } from './damage-repair.js';
+import { writeNewest, writeSegmentList } from './segment-manifest.js';
+import { datasync, isRetryableWriteFailure, syncFailure } from './write-failure.js';
 import { Compaction, type CompactionHost, pickCompactionCandidate } from './compaction.js';
 import { type DefinitionOp, writeDefinitionOp } from './definition-records.js';
 import { type MessageRecord, readRecord, RecordType, writeDefinitionRecord, writeMessageRecord } from './journal-record.js';
@@ -112,6 +114,8 @@ export class Journal {
   private retryTimer: NodeJS.Timeout | undefined;
   /** A file was created since the directory was last synced. */
   private dirSyncDue = false;
+  /** A .msgs file was created: NEWEST is to name it once its directory entry is on disk. */
+  private newestDue: number | undefined;
   /** Brings the synced-length marker up to date once the journal goes quiet. */
   private markerTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -322,7 +326,12 @@ export class Journal {
   private newSegment(number: number): Segment {
     const segment = new Segment(number);
     segment.msgsSize = SEGMENT_HEADER_SIZE;
-    segment.msgsSize += writeDefinitionRecord(this.encoder, this.options.epoch, this.nextSeq++, RecordType.Snapshot, (e) => this.hooks.writeSnapshot(e));
+    // The older segments the journal still counts on, so recovery can tell one missing from one deleted.
+    const older = [...this.segments.values()].flatMap((s) => (s.retiredAtSeq === undefined ? [s.number] : []));
+    segment.msgsSize += writeDefinitionRecord(this.encoder, this.options.epoch, this.nextSeq++, RecordType.Snapshot, (e) => {
+      writeSegmentList(e, older);
+      this.hooks.writeSnapshot(e);
+    });
     segment.snapshotEnd = segment.msgsSize;
     this.segments.set(number, segment);
     return segment;
@@ -406,6 +415,8 @@ export class Journal {
       await Promise.all([...synced].map(datasync));
       if (this.dirSyncDue) await syncFailure(this.fs.syncDir(this.dir));
       this.dirSyncDue = false;
+      if (this.newestDue !== undefined) await writeNewest(this.dir, this.fs, this.newestDue);
+      this.newestDue = undefined;
       if (marked !== undefined) this.active.markedSize = marked.length;
       for (const w of writes) w.segment.syncedSize = Math.max(w.segment.syncedSize, w.position + w.data.length);
     } catch (err) {
@@ -535,6 +546,7 @@ export class Journal {
     if (segment[kind] !== undefined) return;
     const file = await this.fs.open(join(this.dir, Segment.fileName(segment.number, kind)), true);
     this.dirSyncDue = true;
+    if (kind === 'msgs') this.newestDue = Math.max(this.newestDue ?? 0, segment.number);
     try {
       if (file.size() < SEGMENT_HEADER_SIZE) {
         await file.write(encodeSegmentHeader(kind === 'msgs' ? SegmentKind.Messages : SegmentKind.Acks, segment.number), 0);
@@ -558,13 +570,25 @@ export class Journal {
     await segment.acks!.write(data, position);
   }
 
-  /** Deletes every segment older than the newest durable snapshot whose messages are all gone, or copied by compaction. */
+  /**
+   * Deletes every segment older than the newest durable snapshot whose
+   * messages are all gone, or copied by compaction: first a Retired record
+   * naming it, then, once that is on disk, the files.
+   */
   private async deleteDeadSegments(): Promise<void> {
     for (const segment of [...this.segments.values()]) {
       if (segment.number >= this.snapshotDurableIn) continue;
       // Acks still to write for a compacted segment went to the copies as well.
       if (segment.superseded) this.pendingAcks.delete(segment);
       else if (segment.live > 0 || this.pendingAcks.has(segment)) continue;
+      if (segment.retiredAtSeq === undefined) {
+        this.rotateIfFull();
+        segment.retiredAtSeq = this.nextSeq++;
+        this.active.msgsSize += writeDefinitionRecord(this.encoder, this.options.epoch, segment.retiredAtSeq, RecordType.Retired, (e) => e.u32(segment.number));
+        this.scheduleCommit();
+        continue;
+      }
+      if (segment.retiredAtSeq > this.durableSeq) continue;
       this.segments.delete(segment.number);
       this.relocations.forget(segment.number);
       await segment.msgs?.close();
@@ -617,23 +641,3 @@ export class Journal {
   }
 }
 
-/**
- * A write that found no space can be tried again: nothing of it was synced.
- * A failed fdatasync cannot: the kernel may have dropped the pages it could
- * not write and marked them clean, so the data is in doubt and only a
- * restart, reading back what is on disk, tells what survived.
- */
-function isRetryableWriteFailure(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException).code;
-  return (code === 'ENOSPC' || code === 'EDQUOT') && !(err as { duringSync?: boolean }).duringSync;
-}
-
-function datasync(file: StoreFile): Promise<void> {
-  return syncFailure(file.datasync());
-}
-
-function syncFailure(sync: Promise<void>): Promise<void> {
-  return sync.catch((err: unknown) => {
-    throw Object.assign(err as Error, { duringSync: true });
-  });
-}

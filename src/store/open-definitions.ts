@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { RestoredEntities } from './apply-definitions.js';
 import { parseLegacyDefinitions } from './legacy-definitions-file.js';
-import { recoverDefinitions } from './definitions-recovery.js';
+import { type JournalDefinitions, recoverDefinitions } from './definitions-recovery.js';
+import { MissingSegmentError, missingSegments, readNewest } from './segment-manifest.js';
 import { Segment } from './segment.js';
 import type { StoreFs } from './store-fs.js';
 
@@ -42,6 +43,7 @@ export async function openDefinitions(
   segments.sort((a, b) => a - b);
   const found = await recoverDefinitions(journalDir, fs, segments);
   const nothingToImport = { imported: async () => {} };
+  await checkNoSegmentMissing(journalDir, fs, log, segments, found, forceRecover);
   if (found !== undefined) {
     restored.restore(found.snapshot);
     for (const [i, op] of found.ops.entries()) {
@@ -74,4 +76,25 @@ export async function openDefinitions(
   await fs.syncDir(dataDir);
   log.error({ journal: journalDir, movedTo: aside, why: missing.message }, 'force-recover: a journal without definitions moved aside; starting empty');
   return nothingToImport;
+}
+
+/** Refuses a journal that has lost a segment it still counts on (see segment-manifest.ts), unless forced. */
+async function checkNoSegmentMissing(
+  journalDir: string,
+  fs: StoreFs,
+  log: Logger,
+  segments: readonly number[],
+  found: JournalDefinitions | undefined,
+  forceRecover: boolean,
+): Promise<void> {
+  const newest = await readNewest(journalDir, fs);
+  const present = new Set(segments);
+  const missing =
+    found === undefined
+      ? newest !== undefined && !present.has(newest) ? [newest] : []
+      : missingSegments(present, found.snapshotSegment, found.listedSegments, found.retiredSegments, newest);
+  if (missing.length === 0) return;
+  const error = new MissingSegmentError(journalDir, missing);
+  if (!forceRecover) throw error;
+  log.error({ journal: journalDir, missing }, `force-recover: going on without missing segments; the messages they held are lost (${error.message})`);
 }

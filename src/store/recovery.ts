@@ -109,9 +109,10 @@ export async function recoverSegments(
     for (;;) {
       const result = readRecord(bytes, offset);
       if (result.kind === 'end' && offset === bytes.length) break;
-      if (result.kind === 'definition' || result.kind === 'skipped') {
-        // Definitions were read before the messages, by recoverDefinitions.
+      if (result.kind === 'definition' || result.kind === 'skipped' || result.kind === 'retired') {
+        // Definitions and retired segments were read before the messages, by recoverDefinitions.
         if (result.kind === 'definition') nextSeq = Math.max(nextSeq, result.definition.seq + 1);
+        if (result.kind === 'retired') nextSeq = Math.max(nextSeq, result.seq + 1);
         offset += result.size;
         continue;
       }

@@ -1,7 +1,8 @@
 import * as amqp from 'amqplib';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
+import { startBroker } from '../../src/index.js';
 import { SYNCED_MARKER_OFFSET } from '../../src/store/segment-header.js';
 import { eventually, within } from '../support/broker.js';
 import { type BrokerProcess, startBrokerProcess, tempDataDir } from '../support/data-dir.js';
@@ -35,6 +36,16 @@ function newestSegment(dataDir: string): string {
 
 function marker(segment: string): number {
   return readFileSync(segment).readUInt32BE(SYNCED_MARKER_OFFSET);
+}
+
+/** How many messages wait in `queue`, over a connection of its own. */
+async function waiting(url: string, queue: string): Promise<number> {
+  const connection = await amqp.connect(url);
+  try {
+    return (await (await connection.createChannel()).checkQueue(queue)).messageCount;
+  } finally {
+    await connection.close();
+  }
 }
 
 async function kill(broker: BrokerProcess): Promise<void> {
@@ -84,4 +95,45 @@ t.test('with --force-recover the damaged record is moved aside and every readabl
   const plain = await startBrokerProcess(t, dataDir);
   t.ok(plain.port > 0, 'and the repaired directory starts without the flag');
   await kill(plain);
+});
+
+t.test('a segment file deleted by hand, in the middle or the newest, is refused by name; legitimately deleted ones are not missed', async (t) => {
+  const dataDir = tempDataDir(t, 'durable-missing-');
+  const journal = join(dataDir, 'journal');
+  const options = { dataDir, logLevel: 'silent', segmentSize: 32 * 1024 } as const;
+  let broker = await startBroker(options);
+  const connection = await amqp.connect(broker.url);
+  const ch = await connection.createConfirmChannel();
+  await ch.assertQueue('drained', { durable: true });
+  await ch.assertQueue('kept', { durable: true });
+  // The first segments fill with messages that are then consumed: they are deleted, as they should be.
+  for (let i = 0; i < 100; i++) ch.sendToQueue('drained', Buffer.alloc(1024, 'd'), { persistent: true });
+  await ch.waitForConfirms();
+  await ch.purgeQueue('drained');
+  for (let i = 0; i < 200; i++) ch.sendToQueue('kept', Buffer.from(`kept ${i} `.padEnd(1024, '.')), { persistent: true });
+  await ch.waitForConfirms();
+  await connection.close();
+  await broker.close();
+
+  broker = await startBroker(options);
+  t.equal(await waiting(broker.url, 'kept'), 200, 'a restart after deletions misses nothing');
+  await broker.close();
+
+  const segments = readdirSync(journal).filter((n) => n.endsWith('.msgs')).sort();
+  t.ok(segments.length >= 4, `several segments: ${segments.join(', ')}`);
+  const middle = segments[1]!;
+  const newest = segments.at(-1)!;
+  for (const name of [middle, newest]) {
+    const path = join(journal, name);
+    const bytes = readFileSync(path);
+    unlinkSync(path);
+    await t.rejects(startBroker(options), { name: 'MissingSegmentError', message: new RegExp(`missing segment file\\(s\\) ${name}`) }, `${name} gone: refused`);
+    writeFileSync(path, bytes);
+  }
+
+  unlinkSync(join(journal, middle));
+  broker = await startBroker({ ...options, forceRecover: true });
+  t.teardown(() => broker.close());
+  const left = await waiting(broker.url, 'kept');
+  t.ok(left > 0 && left < 200, `with forceRecover it starts with what the other segments hold (${left} of 200)`);
 });

@@ -1,0 +1,83 @@
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import type { Decoder } from '../protocol/decoder.js';
+import type { Encoder } from '../protocol/encoder.js';
+import type { StoreFs } from './store-fs.js';
+
+/**
+ * Which segment files the journal must have, so that a missing one (an
+ * operator's rm, a partial restore from a backup) is refused instead of
+ * recovered around, losing its messages quietly:
+ *
+ * - every snapshot lists the older segments that exist when it is written;
+ * - a segment is deleted only after a Retired record naming it is on disk;
+ * - NEWEST names the newest segment ever created, written once that
+ *   segment's file is on disk, so losing the newest file is seen too.
+ */
+export function writeSegmentList(e: Encoder, numbers: readonly number[]): void {
+  e.u32(numbers.length);
+  for (const n of numbers) e.u32(n);
+}
+
+export function readSegmentList(d: Decoder): number[] {
+  const count = d.u32();
+  const numbers: number[] = [];
+  for (let i = 0; i < count; i++) numbers.push(d.u32());
+  return numbers;
+}
+
+/** The segments that should be there and are not. */
+export function missingSegments(
+  present: ReadonlySet<number>,
+  snapshotSegment: number,
+  listed: readonly number[],
+  retired: ReadonlySet<number>,
+  newest: number | undefined,
+): number[] {
+  const expected = new Set(listed.filter((n) => !retired.has(n)));
+  // From the segment with the snapshot on, nothing is deleted before a newer snapshot is on disk, and a newer
+  // one would have been the one recovery took.
+  const last = Math.max(snapshotSegment, newest ?? 0, ...present);
+  for (let n = snapshotSegment; n <= last; n++) expected.add(n);
+  return [...expected].filter((n) => !present.has(n)).sort((a, b) => a - b);
+}
+
+/** A segment the journal says it has is gone: refused, since its messages would be lost without a word. */
+export class MissingSegmentError extends Error {
+  constructor(journalDir: string, missing: readonly number[]) {
+    super(
+      `the journal in ${journalDir} is missing segment file(s) ${missing.map((n) => `${String(n).padStart(10, '0')}.msgs`).join(', ')}, ` +
+        'which it still holds records in. Refusing to start; nothing was changed. Put the file(s) back, or start with --force-recover to go on without them.',
+    );
+    this.name = 'MissingSegmentError';
+  }
+}
+
+const NEWEST_FILE = 'NEWEST';
+
+/** NEWEST: u32 segment number, u32 CRC-32 of it. Replaced whole (temp file, fdatasync, rename, directory sync). */
+export async function writeNewest(dir: string, fs: StoreFs, segment: number): Promise<void> {
+  const data = Buffer.allocUnsafe(8);
+  data.writeUInt32BE(segment, 0);
+  data.writeUInt32BE(crc32(data.subarray(0, 4)), 4);
+  const temp = join(dir, `${NEWEST_FILE}.tmp`);
+  const file = await fs.open(temp, true);
+  try {
+    await file.truncate(0);
+    await file.write(data, 0);
+    await file.datasync();
+  } finally {
+    await file.close();
+  }
+  await fs.rename(temp, join(dir, NEWEST_FILE));
+  await fs.syncDir(dir);
+}
+
+/** The newest segment the journal created, or undefined when NEWEST is missing or unreadable (it is a check, not data). */
+export async function readNewest(dir: string, fs: StoreFs): Promise<number | undefined> {
+  const path = join(dir, NEWEST_FILE);
+  if (!fs.exists(path)) return undefined;
+  const data = fs.readFile(path);
+  if (data.length !== 8 || crc32(data.subarray(0, 4)) !== data.readUInt32BE(4)) return undefined;
+  return data.readUInt32BE(0);
+}
