@@ -48,6 +48,14 @@ async function waiting(url: string, queue: string): Promise<number> {
   }
 }
 
+/** Flips one bit of the byte in the middle of the file, as a failing disk might; returns the new contents. */
+function flipMiddleByte(path: string): Buffer {
+  const bytes = readFileSync(path);
+  bytes[Math.floor(bytes.length / 2)]! ^= 0x01;
+  writeFileSync(path, bytes);
+  return bytes;
+}
+
 async function kill(broker: BrokerProcess): Promise<void> {
   broker.child.kill('SIGKILL');
   await within(broker.exited, 10_000, 'the killed broker exits');
@@ -56,10 +64,7 @@ async function kill(broker: BrokerProcess): Promise<void> {
 t.test('a flipped byte in the middle of the last segment refuses the start, naming file and offset, and changes nothing', async (t) => {
   const dataDir = tempDataDir(t, 'durable-damage-');
   const segment = await journalOfConfirmedMessages(t, dataDir);
-  const bytes = readFileSync(segment);
-  const middle = Math.floor(bytes.length / 2);
-  bytes[middle]! ^= 0x01;
-  writeFileSync(segment, bytes);
+  const bytes = flipMiddleByte(segment);
 
   const refused = await startBrokerProcess(t, dataDir).then(
     () => undefined,
@@ -73,10 +78,7 @@ t.test('a flipped byte in the middle of the last segment refuses the start, nami
 t.test('with --force-recover the damaged record is moved aside and every readable record after it is kept', async (t) => {
   const dataDir = tempDataDir(t, 'durable-force-');
   const segment = await journalOfConfirmedMessages(t, dataDir);
-  const bytes = readFileSync(segment);
-  const middle = Math.floor(bytes.length / 2);
-  bytes[middle]! ^= 0x01;
-  writeFileSync(segment, bytes);
+  const bytes = flipMiddleByte(segment);
 
   const broker = await startBrokerProcess(t, dataDir, ['--force-recover']);
   const damaged = readdirSync(join(dataDir, 'journal', 'damaged'));
