@@ -114,8 +114,8 @@ export class Journal {
   private retryTimer: NodeJS.Timeout | undefined;
   /** A file was created since the directory was last synced. */
   private dirSyncDue = false;
-  /** A .msgs file was created: NEWEST is to name it once its directory entry is on disk. */
-  private newestDue: number | undefined;
+  /** Segments whose .msgs file was created since the directory was last synced. */
+  private newFiles: Segment[] = [];
   /** Brings the synced-length marker up to date once the journal goes quiet. */
   private markerTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -326,8 +326,9 @@ export class Journal {
   private newSegment(number: number): Segment {
     const segment = new Segment(number);
     segment.msgsSize = SEGMENT_HEADER_SIZE;
-    // The older segments the journal still counts on, so recovery can tell one missing from one deleted.
-    const older = [...this.segments.values()].flatMap((s) => (s.retiredAtSeq === undefined ? [s.number] : []));
+    // The older segments the journal counts on, so recovery can tell one missing from one deleted: only files known
+    // to be on disk, since a crash may yet take a newer one that no commit completed.
+    const older = [...this.segments.values()].flatMap((s) => (s.fileDurable && s.retiredAtSeq === undefined ? [s.number] : []));
     segment.msgsSize += writeDefinitionRecord(this.encoder, this.options.epoch, this.nextSeq++, RecordType.Snapshot, (e) => {
       writeSegmentList(e, older);
       this.hooks.writeSnapshot(e);
@@ -415,8 +416,7 @@ export class Journal {
       await Promise.all([...synced].map(datasync));
       if (this.dirSyncDue) await syncFailure(this.fs.syncDir(this.dir));
       this.dirSyncDue = false;
-      if (this.newestDue !== undefined) await writeNewest(this.dir, this.fs, this.newestDue);
-      this.newestDue = undefined;
+      await this.recordNewSegments();
       if (marked !== undefined) this.active.markedSize = marked.length;
       for (const w of writes) w.segment.syncedSize = Math.max(w.segment.syncedSize, w.position + w.data.length);
     } catch (err) {
@@ -442,6 +442,14 @@ export class Journal {
     const due = this.compactionDue;
     this.compactionDue = undefined;
     if (due !== undefined && this.segments.get(due.number) === due) this.startCompaction(due);
+  }
+
+  /** The new .msgs files' directory entries are on disk: later snapshots may list them, and NEWEST names the newest. */
+  private async recordNewSegments(): Promise<void> {
+    if (this.newFiles.length === 0) return;
+    await writeNewest(this.dir, this.fs, Math.max(...this.newFiles.map((s) => s.number)));
+    for (const s of this.newFiles) s.fileDurable = true;
+    this.newFiles = [];
   }
 
   /**
@@ -546,7 +554,7 @@ export class Journal {
     if (segment[kind] !== undefined) return;
     const file = await this.fs.open(join(this.dir, Segment.fileName(segment.number, kind)), true);
     this.dirSyncDue = true;
-    if (kind === 'msgs') this.newestDue = Math.max(this.newestDue ?? 0, segment.number);
+    if (kind === 'msgs') this.newFiles.push(segment);
     try {
       if (file.size() < SEGMENT_HEADER_SIZE) {
         await file.write(encodeSegmentHeader(kind === 'msgs' ? SegmentKind.Messages : SegmentKind.Acks, segment.number), 0);

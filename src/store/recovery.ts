@@ -84,6 +84,7 @@ export async function recoverSegments(
   for (const [index, number] of numbers.entries()) {
     const last = index === numbers.length - 1;
     const segment = new Segment(number);
+    segment.fileDurable = true;
     const msgsPath = join(dir, Segment.fileName(number, 'msgs'));
     segment.msgs = await fs.open(msgsPath, false);
     const bytes = scratch.readAll(segment.msgs);

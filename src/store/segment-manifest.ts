@@ -9,7 +9,8 @@ import type { StoreFs } from './store-fs.js';
  * operator's rm, a partial restore from a backup) is refused instead of
  * recovered around, losing its messages quietly:
  *
- * - every snapshot lists the older segments that exist when it is written;
+ * - every snapshot lists the older segments whose files are on disk when it
+ *   is written;
  * - a segment is deleted only after a Retired record naming it is on disk;
  * - NEWEST names the newest segment ever created, written once that
  *   segment's file is on disk, so losing the newest file is seen too.
@@ -35,10 +36,10 @@ export function missingSegments(
   newest: number | undefined,
 ): number[] {
   const expected = new Set(listed.filter((n) => !retired.has(n)));
-  // From the segment with the snapshot on, nothing is deleted before a newer snapshot is on disk, and a newer
-  // one would have been the one recovery took.
-  const last = Math.max(snapshotSegment, newest ?? 0, ...present);
-  for (let n = snapshotSegment; n <= last; n++) expected.add(n);
+  // Every segment up to NEWEST was on disk once; from the snapshot's segment on, none is deleted before a newer
+  // snapshot is on disk, and recovery would have taken that one. Past NEWEST, a crash may have taken a file
+  // whose creation no commit completed: nothing of it was confirmed.
+  for (let n = snapshotSegment; n <= (newest ?? 0); n++) expected.add(n);
   return [...expected].filter((n) => !present.has(n)).sort((a, b) => a - b);
 }
 

@@ -24,6 +24,8 @@ export class Segment {
   liveAtLastLook = -1;
   /** `live` when a scan found too much still live to be worth copying: no new look until it changes. */
   keptAtLive = -1;
+  /** Its .msgs file's directory entry is on disk (always, for a segment recovery found). */
+  fileDurable = false;
   /** Sequence number of the Retired record naming it: the files go once that is on disk. */
   retiredAtSeq: number | undefined;
   /** Compacted: every live record has a durable copy elsewhere, so the files can go. */
