@@ -114,9 +114,9 @@ export function definitionsMarkdown(r: DefinitionsReport): string {
     { label: 'broker CPU µs per declare, 1 channel', value: (of) => num(of('declare_1ch_overall')?.detail?.['brokerCpuUsPerOp']), lowerIsBetter: true },
     { label: 'broker CPU µs per binding, 1 channel', value: (of) => num(of('bind_1ch_overall')?.detail?.['brokerCpuUsPerOp']), lowerIsBetter: true },
     { label: `broker CPU µs per declare, ${r.config.channels} connections`, value: (of) => num(of(`declare_${r.config.channels}ch_overall`)?.detail?.['brokerCpuUsPerOp']), lowerIsBetter: true },
-    { label: 'broker waited for a CPU, % of the 1-channel declares (other work on its CPU)', value: (of) => num(of('declare_1ch_overall')?.detail?.['brokerCpuWaitPct']) },
-    { label: 'broker waited for a CPU, % of the 1-channel bindings', value: (of) => num(of('bind_1ch_overall')?.detail?.['brokerCpuWaitPct']) },
-    { label: `broker waited for a CPU, % of the ${r.config.channels}-connection declares`, value: (of) => num(of(`declare_${r.config.channels}ch_overall`)?.detail?.['brokerCpuWaitPct']) },
+    { label: "other work on the broker's CPU, % of the 1-channel declares", value: (of) => num(of('declare_1ch_overall')?.detail?.['otherWorkOnBrokerCpuPct']) },
+    { label: "other work on the broker's CPU, % of the 1-channel bindings", value: (of) => num(of('bind_1ch_overall')?.detail?.['otherWorkOnBrokerCpuPct']) },
+    { label: `other work on the broker's CPU, % of the ${r.config.channels}-connection declares`, value: (of) => num(of(`declare_${r.config.channels}ch_overall`)?.detail?.['otherWorkOnBrokerCpuPct']) },
   ];
   const get = (row: Row, of: (name: string) => Measurement | undefined): number | undefined => (typeof row.value === 'string' ? of(row.value)?.value : row.value(of));
   const table = rows

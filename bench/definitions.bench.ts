@@ -54,7 +54,7 @@ import { envNumber, MiB, progress, round } from './bench-util.js';
 import { ensureRabbitMQ, packageVersion, portFree, type RunningBroker, startNullBroker, startOurs, startRabbitMQ } from './brokers.js';
 import { type BrokerName, definitionsMarkdown, type Measurement } from './definitions-report.js';
 import { describeMachine } from './machine.js';
-import { procCpuSeconds, procMemory, procRunqueueWaitSeconds } from './proc-stats.js';
+import { procCpuSeconds, procCpusBusySeconds, procMemory, procRunqueueWaitSeconds } from './proc-stats.js';
 import { sleep, withTimeout } from './with-timeout.js';
 
 const QUEUES = Math.floor(envNumber('BENCH_QUEUES', 100_000));
@@ -151,8 +151,10 @@ interface OpRun {
   readonly clientCpuUsPerOp: number;
   readonly brokerCpuUsPerOp: number;
   readonly brokerCpuPct: number;
-  /** Share of the run the broker's threads were runnable but waiting for a CPU: other work on its CPU. */
+  /** Share of the run the broker's threads were runnable but waiting for a CPU, summed over them (its own threads queue on its one CPU too). */
   readonly brokerCpuWaitPct: number;
+  /** Share of the run the broker's CPU spent on anything but the broker: other work on the machine. */
+  readonly otherWorkOnBrokerCpuPct: number;
 }
 
 /**
@@ -176,6 +178,7 @@ async function runOps(label: string, conns: readonly RawConnection[], op: (c: Ra
   const cpu0 = process.cpuUsage();
   const broker0 = procCpuSeconds(broker.pid);
   const wait0 = procRunqueueWaitSeconds(broker.pid);
+  const busy0 = procCpusBusySeconds(broker.pid);
   let lastLine = t0;
   const line = (extra: string): void => {
     const now = performance.now();
@@ -215,6 +218,7 @@ async function runOps(label: string, conns: readonly RawConnection[], op: (c: Ra
   const cpu = process.cpuUsage(cpu0);
   const brokerCpu = procCpuSeconds(broker.pid) - broker0;
   const brokerWait = procRunqueueWaitSeconds(broker.pid) - wait0;
+  const otherWork = procCpusBusySeconds(broker.pid) - busy0 - brokerCpu;
   line(stoppedBy === 'count' ? '  done' : `  STOPPED by ${stoppedBy}${error === undefined ? '' : `: ${error}`}`);
   if (stoppedBy !== 'count') warnings.push(`${label}: stopped by ${stoppedBy} after ${done} of ${count}${error === undefined ? '' : ` (${error})`}`);
   return {
@@ -227,6 +231,7 @@ async function runOps(label: string, conns: readonly RawConnection[], op: (c: Ra
     brokerCpuUsPerOp: round((brokerCpu * 1e6) / Math.max(done, 1), 1),
     brokerCpuPct: Math.round((brokerCpu / seconds) * 100),
     brokerCpuWaitPct: Math.round((brokerWait / seconds) * 100),
+    otherWorkOnBrokerCpuPct: Math.max(0, Math.round((otherWork / seconds) * 100)),
   };
 }
 
@@ -261,6 +266,7 @@ function recordRates(broker: BrokerName, name: string, what: string, run: OpRun,
       brokerCpuUsPerOp: run.brokerCpuUsPerOp,
       brokerCpuPct: run.brokerCpuPct,
       brokerCpuWaitPct: run.brokerCpuWaitPct,
+      otherWorkOnBrokerCpuPct: run.otherWorkOnBrokerCpuPct,
       ...common,
       ...(run.error === undefined ? {} : { error: run.error }),
       ratePerBlockOf1000: blockRates,
@@ -321,6 +327,7 @@ async function parallelDeclares(name: 'ours' | 'rabbitmq', work: string): Promis
         brokerCpuUsPerOp: run.brokerCpuUsPerOp,
         brokerCpuPct: run.brokerCpuPct,
         brokerCpuWaitPct: run.brokerCpuWaitPct,
+        otherWorkOnBrokerCpuPct: run.otherWorkOnBrokerCpuPct,
         stoppedBy: run.stoppedBy,
         reached: run.done,
         of: PARALLEL_QUEUES,

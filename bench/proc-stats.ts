@@ -61,6 +61,21 @@ export function procCpusStolenSeconds(pid: number): number {
   return ticks / CLOCK_TICKS_PER_SECOND;
 }
 
+/**
+ * Seconds the CPUs this process may use were busy (user, nice, system, irq,
+ * softirq in /proc/stat, summed over those CPUs), whatever ran: less the
+ * process's own CPU time, the other work on its CPUs.
+ */
+export function procCpusBusySeconds(pid: number): number {
+  const cpus = new Set(allowedCpus(pid).map((n) => `cpu${n}`));
+  let ticks = 0;
+  for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
+    const f = line.split(' ');
+    if (cpus.has(f[0]!)) ticks += Number(f[1]) + Number(f[2]) + Number(f[3]) + Number(f[6]) + Number(f[7]);
+  }
+  return ticks / CLOCK_TICKS_PER_SECOND;
+}
+
 /** A broker's CPU counters at one moment (NaN without a pid), for the figures of a measured window. */
 export interface BrokerSample {
   readonly cpu: number;
