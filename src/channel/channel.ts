@@ -456,8 +456,10 @@ export class Channel implements CommandSink, ConsumerChannel, AckDeadlines {
    */
   private whenDefinitionsDurable(reply: () => void, undo: (() => void) | undefined): void {
     const journal = this.host.journal;
-    if (journal === undefined || journal.definitionsDurable) reply();
-    else this.replyWhenDurable(journal, reply, undo);
+    if (journal === undefined || journal.definitionsDurable) return reply();
+    // A commit failing meanwhile may have taken back what this reply would vouch for (another channel's declare).
+    const failedBefore = journal.failedCommits;
+    this.replyWhenDurable(journal, reply, undo, () => journal.failedCommits === failedBefore);
   }
 
   /**
@@ -467,11 +469,11 @@ export class Channel implements CommandSink, ConsumerChannel, AckDeadlines {
    * exchange or binding this command made) and the client gets 541 with the
    * reason; a delete stays done, and reaches the disk when writes go through.
    */
-  private replyWhenDurable(journal: Journal, reply: () => void, undo?: () => void): void {
+  private replyWhenDurable(journal: Journal, reply: () => void, undo?: () => void, stillTrue: () => boolean = () => true): void {
     this.heldBehindDisk = [];
     journal.whenDurable({
       settle: (_seq, ok) => {
-        if (ok) return this.resumeAfterDisk(reply);
+        if (ok && stillTrue()) return this.resumeAfterDisk(reply);
         this.heldBehindDisk = undefined;
         this.closeAfterDisk = undefined;
         if (this.closing || this.released) return;

@@ -14,6 +14,7 @@ import {
 } from '../protocol/generated/amqp-methods.js';
 import type { Queue } from '../queue/queue.js';
 import { assertServerNamedAllowed } from '../vhost/queue-arguments.js';
+import { isDurableQueue } from '../vhost/virtual-host.js';
 import type { ChannelHost } from './channel-host.js';
 import { replyQueueDeclared } from './direct-reply-to.js';
 
@@ -52,7 +53,8 @@ export class EntityCommands {
       { type: m.type, durable: m.durable, autoDelete: m.autoDelete, internal: m.internal, arguments: m.arguments },
       m.passive,
     );
-    this.reply(m.noWait, MethodId.ExchangeDeclareOk, existed ? undefined : () => vhost.exchanges.get(x.name) === x && vhost.deleteExchange(x.name, false));
+    const created = !existed && x.options.durable;
+    this.reply(m.noWait, MethodId.ExchangeDeclareOk, created ? () => vhost.exchanges.get(x.name) === x && vhost.deleteExchange(x.name, false) : undefined);
   }
 
   exchangeDelete(m: ExchangeDelete): void {
@@ -97,7 +99,8 @@ export class EntityCommands {
       serverNamed,
     );
     this.lastQueue = name;
-    const undo = existed ? undefined : () => void vhost.removeQueue(q);
+    // Only what a failed write could have lost is taken back: a durable queue this declare made.
+    const undo = existed || !isDurableQueue(q) ? undefined : () => void vhost.removeQueue(q);
     this.whenStored(() => {
       if (m.noWait) return;
       this.host.writer.method(this.channelNumber, {
@@ -125,7 +128,7 @@ export class EntityCommands {
 
   queuePurge(m: QueuePurge): void {
     const count = this.queue(m.queue).purge();
-    if (!m.noWait) this.whenStored(() => this.host.writer.method(this.channelNumber, { id: MethodId.QueuePurgeOk, messageCount: count }));
+    if (!m.noWait) this.host.writer.method(this.channelNumber, { id: MethodId.QueuePurgeOk, messageCount: count });
   }
 
   queueDelete(m: QueueDelete): void {

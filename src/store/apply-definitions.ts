@@ -30,11 +30,22 @@ export class RestoredEntities {
    * operation's record may already hold its effect.
    */
   apply(op: DefinitionOp): void {
+    // An auto-delete exchange that lost its last durable binding may have lived on, bound to a transient queue; the
+    // live run recorded its deletion when it happened, so replay deletes nothing by itself.
+    const vhost = this.vhost(vhostOf(op));
+    vhost.autoDeleteSuspended = true;
+    try {
+      this.applyTo(vhost, op);
+    } finally {
+      vhost.autoDeleteSuspended = false;
+    }
+  }
+
+  private applyTo(vhost: VirtualHost, op: DefinitionOp): void {
     switch (op.op) {
       case 'exchange.declared':
         return this.declareExchange(op.exchange);
       case 'exchange.deleted': {
-        const vhost = this.vhost(op.vhost);
         const delayed = vhost.exchanges.get(op.name)?.delayed;
         for (const [id, d] of this.delayed) if (d === delayed) this.delayed.delete(id);
         return vhost.deleteExchange(op.name, false);
@@ -42,7 +53,6 @@ export class RestoredEntities {
       case 'queue.declared':
         return this.declareQueue(op.queue);
       case 'queue.deleted': {
-        const vhost = this.vhost(op.vhost);
         const q = vhost.queues.get(op.name);
         if (q === undefined || this.queues.get(op.id) !== q) return;
         this.queues.delete(op.id);
@@ -52,7 +62,6 @@ export class RestoredEntities {
       case 'bound':
       case 'unbound': {
         const b = op.binding;
-        const vhost = this.vhost(b.vhost);
         if (op.op === 'bound' && b.destinationKind === 'queue') vhost.bindQueue(b.source, b.destination, RESTORE_OWNER, b.routingKey, b.arguments);
         else if (op.op === 'bound') vhost.bindExchange(b.source, b.destination, b.routingKey, b.arguments);
         else if (b.destinationKind === 'queue') vhost.unbindQueue(b.source, b.destination, RESTORE_OWNER, b.routingKey, b.arguments);
@@ -83,5 +92,19 @@ export class RestoredEntities {
     const vhost = this.vhosts.get(name);
     if (vhost === undefined) throw new Error(`the definitions name vhost '${name}', which this broker does not have`);
     return vhost;
+  }
+}
+
+function vhostOf(op: DefinitionOp): string {
+  switch (op.op) {
+    case 'exchange.declared':
+      return op.exchange.vhost;
+    case 'queue.declared':
+      return op.queue.vhost;
+    case 'bound':
+    case 'unbound':
+      return op.binding.vhost;
+    default:
+      return op.vhost;
   }
 }

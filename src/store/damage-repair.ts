@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { RECORD_OVERHEAD, readRecord, writeSkippedRecord } from './journal-record.js';
+import { encodeSyncedMarker, SYNCED_MARKER_OFFSET } from './segment-header.js';
 import type { StoreFile, StoreFs } from './store-fs.js';
 
 /** Beside the segments: what --force-recover could not read, kept for an operator to look at. */
@@ -26,12 +27,13 @@ export class DamageRepair {
    * on there. With no readable record after them, the file is cut at
    * `offset` instead. Returns which it did.
    */
-  async setAside(file: StoreFile, path: string, bytes: Buffer, offset: number, why: string): Promise<'skipped' | 'truncated'> {
+  async setAside(file: StoreFile, segment: number, path: string, bytes: Buffer, offset: number, why: string): Promise<'skipped' | 'truncated'> {
     const next = nextReadableRecord(bytes, offset);
     const end = next ?? bytes.length;
     const keptAt = await this.keep(`${baseName(path)}.${offset}-${end}`, bytes.subarray(offset, end));
     if (next === undefined) {
       await file.truncate(offset);
+      await this.lowerMarker(file, segment, offset);
     } else {
       writeSkippedRecord(bytes, offset, end - offset);
       await file.write(bytes.subarray(offset, end), offset);
@@ -39,6 +41,12 @@ export class DamageRepair {
     await file.datasync();
     this.log.error({ file: path, offset, bytes: end - offset, keptAt, why }, 'force-recover: unreadable journal bytes moved aside; the messages in them are lost, the records after them kept');
     return next === undefined ? 'truncated' : 'skipped';
+  }
+
+  /** A file cut below its synced-length marker: the marker comes down with it, so the next start reads it as whole. */
+  async lowerMarker(file: StoreFile, segment: number, length: number): Promise<void> {
+    await file.write(encodeSyncedMarker(segment, length), SYNCED_MARKER_OFFSET);
+    await file.datasync();
   }
 
   /** Moves a whole file whose header is unreadable aside. */
@@ -74,7 +82,7 @@ export class DamageRepair {
  * The first offset after `from` where a whole record with a good checksum
  * starts, far enough on for a Skipped record to fill the gap.
  */
-function nextReadableRecord(bytes: Buffer, from: number): number | undefined {
+export function nextReadableRecord(bytes: Buffer, from: number): number | undefined {
   for (let at = from + RECORD_OVERHEAD; at + RECORD_OVERHEAD <= bytes.length; at++) {
     const kind = readRecord(bytes, at).kind;
     if (kind !== 'bad' && kind !== 'end') return at;

@@ -5,7 +5,8 @@ import { readRecord } from './journal-record.js';
 import { ReadBuffer } from './read-buffer.js';
 import { Segment } from './segment.js';
 import { checkSegmentHeader, SEGMENT_HEADER_SIZE, SegmentKind } from './segment-header.js';
-import { readSegmentList } from './segment-manifest.js';
+import { nextReadableRecord } from './damage-repair.js';
+import { readSegmentLists, type SegmentLists } from './segment-manifest.js';
 import type { StoreFs } from './store-fs.js';
 
 /** The definitions found in a journal: the newest snapshot and the operations after it, in order; and which segments it must have. */
@@ -37,14 +38,14 @@ export class DefinitionRecordError extends Error {
  * the messages afterwards tells a torn tail from corruption and refuses the
  * latter. Undefined when no segment has a snapshot.
  */
-export async function recoverDefinitions(dir: string, fs: StoreFs, numbers: readonly number[]): Promise<JournalDefinitions | undefined> {
+export async function recoverDefinitions(dir: string, fs: StoreFs, numbers: readonly number[], skipDamage: boolean): Promise<JournalDefinitions | undefined> {
   const scratch = new ReadBuffer();
   for (let start = numbers.length - 1; start >= 0; start--) {
     const found = await leadingSnapshot(dir, fs, numbers[start]!, scratch);
     if (found === undefined) continue;
-    const after = { ops: [] as DefinitionOp[], retired: new Set<number>() };
-    for (const number of numbers.slice(start)) await collectOps(dir, fs, number, scratch, after);
-    return { snapshot: found.snapshot, ops: after.ops, snapshotSegment: numbers[start]!, listedSegments: found.segments, retiredSegments: after.retired };
+    const after = { ops: [] as DefinitionOp[], retired: new Set<number>(found.segments.retiring) };
+    for (const number of numbers.slice(start)) await collectOps(dir, fs, number, scratch, after, skipDamage);
+    return { snapshot: found.snapshot, ops: after.ops, snapshotSegment: numbers[start]!, listedSegments: found.segments.kept, retiredSegments: after.retired };
   }
   return undefined;
 }
@@ -61,27 +62,41 @@ async function segmentBytes(dir: string, fs: StoreFs, number: number, scratch: R
 }
 
 /** A snapshot payload: the segment list the journal writes, then the definitions. */
-async function leadingSnapshot(dir: string, fs: StoreFs, number: number, scratch: ReadBuffer): Promise<{ snapshot: Definitions; segments: number[] } | undefined> {
+async function leadingSnapshot(dir: string, fs: StoreFs, number: number, scratch: ReadBuffer): Promise<{ snapshot: Definitions; segments: SegmentLists } | undefined> {
   const segment = await segmentBytes(dir, fs, number, scratch);
   if (segment === undefined) return undefined;
   const result = readRecord(segment.bytes, SEGMENT_HEADER_SIZE);
   if (result.kind !== 'definition' || !result.definition.snapshot) return undefined;
   return decode(segment.path, SEGMENT_HEADER_SIZE, () => {
     const d = new Decoder(result.definition.payload);
-    const segments = readSegmentList(d);
+    const segments = readSegmentLists(d);
     return { segments, snapshot: readSnapshot(d) };
   });
 }
 
 /** Collects the segment's definition operations (not its snapshot) and retired segments, up to the first damaged record. */
-async function collectOps(dir: string, fs: StoreFs, number: number, scratch: ReadBuffer, after: { ops: DefinitionOp[]; retired: Set<number> }): Promise<void> {
+async function collectOps(
+  dir: string,
+  fs: StoreFs,
+  number: number,
+  scratch: ReadBuffer,
+  after: { ops: DefinitionOp[]; retired: Set<number> },
+  skipDamage: boolean,
+): Promise<void> {
   const { ops } = after;
   const segment = await segmentBytes(dir, fs, number, scratch);
   if (segment === undefined) return;
   const { path, bytes } = segment;
   for (let offset = SEGMENT_HEADER_SIZE; ; ) {
     const result = readRecord(bytes, offset);
-    if (result.kind === 'end' || result.kind === 'bad') return;
+    if (result.kind === 'end') return;
+    if (result.kind === 'bad') {
+      // --force-recover steps over damage to the records after it, as recovering the messages will.
+      const next = skipDamage ? nextReadableRecord(bytes, offset) : undefined;
+      if (next === undefined) return;
+      offset = next;
+      continue;
+    }
     if (result.kind === 'retired') after.retired.add(result.segment);
     if (result.kind === 'definition' && !result.definition.snapshot) {
       const payload = result.definition.payload;
@@ -97,4 +112,35 @@ function decode<T>(path: string, offset: number, read: () => T): T {
   } catch (err) {
     throw new DefinitionRecordError(path, offset, (err as Error).message);
   }
+}
+
+/** The numbers of the journal's .msgs files, in order. */
+export function segmentNumbers(dir: string, fs: StoreFs): number[] {
+  return fs
+    .list(dir)
+    .flatMap((name) => {
+      const f = Segment.parseFileName(name);
+      return f?.kind === 'msgs' ? [f.number] : [];
+    })
+    .sort((a, b) => a - b);
+}
+
+/**
+ * Whether any segment holds a record at all (or something unreadable that
+ * might be one). A journal with none never confirmed anything: a first start
+ * cut short before its snapshot reached the disk.
+ */
+export async function holdsAnyRecord(dir: string, fs: StoreFs, numbers: readonly number[]): Promise<boolean> {
+  const scratch = new ReadBuffer();
+  for (const number of numbers) {
+    const file = await fs.open(join(dir, Segment.fileName(number, 'msgs')), false);
+    try {
+      const bytes = scratch.readAll(file);
+      if (bytes.length <= SEGMENT_HEADER_SIZE) continue;
+      if (!checkSegmentHeader(bytes, SegmentKind.Messages, number).ok || readRecord(bytes, SEGMENT_HEADER_SIZE).kind !== 'bad') return true;
+    } finally {
+      await file.close();
+    }
+  }
+  return false;
 }

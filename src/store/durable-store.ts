@@ -7,7 +7,7 @@ import type { Queue } from '../queue/queue.js';
 import { type DurabilityHooks, isDurableBinding, isDurableQueue, type VirtualHost } from '../vhost/virtual-host.js';
 import { RestoredEntities } from './apply-definitions.js';
 import { DataDirLock } from './data-dir-lock.js';
-import { type BindingDefinition, type Definitions, type DefinitionOp, type ExchangeDefinition, type QueueDefinition, writeSnapshot } from './definition-records.js';
+import { type BindingDefinition, type Definitions, type ExchangeDefinition, type QueueDefinition, writeSnapshot } from './definition-records.js';
 import { openDefinitions } from './open-definitions.js';
 import { DEFAULT_SEGMENT_SIZE, Journal } from './journal.js';
 import type { StoreFs } from './store-fs.js';
@@ -69,12 +69,14 @@ export class DurableStore implements DurabilityHooks {
               else delayed.get(id)!.restore(m.seq, location, m.dueAt ?? 0);
             }
           },
+          isRetired: (segment) => opened.retired.has(segment),
           writeSnapshot: (e) => writeSnapshot(e, collect(vhosts, ids)),
           onFailure,
         },
       );
-      // The snapshot now in the journal holds what a legacy definitions file had.
-      await opened.imported();
+      // Once the journal's snapshot holds what a legacy definitions file had (on a full disk, only once it is written).
+      if (journal.writeFailure === undefined) await opened.imported();
+      else journal.afterDurable(() => void opened.imported().catch((err: unknown) => log.error({ err }, 'could not rename the imported definitions file')));
       for (const [id, queue] of queues) {
         queue.restored();
         queue.persistence = { id, journal };
@@ -93,30 +95,30 @@ export class DurableStore implements DurabilityHooks {
   queueDeclared(vhost: VirtualHost, q: Queue): void {
     const id = this.ids.newQueue(q);
     q.persistence = { id, journal: this.journal };
-    this.append({ op: 'queue.declared', queue: queueDefinition(vhost, q, id) });
+    this.journal.appendDefinition({ op: 'queue.declared', queue: queueDefinition(vhost, q, id) });
   }
 
   queueDeleted(vhost: VirtualHost, q: Queue): void {
     const id = this.ids.forgetQueue(q);
-    if (id !== undefined) this.append({ op: 'queue.deleted', vhost: vhost.name, name: q.name, id });
+    if (id !== undefined) this.journal.appendDefinition({ op: 'queue.deleted', vhost: vhost.name, name: q.name, id });
   }
 
   exchangeDeclared(vhost: VirtualHost, x: Exchange): void {
     if (x.delayed !== undefined) x.delayed.attach({ id: this.ids.newDelayed(x.delayed), journal: this.journal });
-    this.append({ op: 'exchange.declared', exchange: exchangeDefinition(vhost, x, this.ids) });
+    this.journal.appendDefinition({ op: 'exchange.declared', exchange: exchangeDefinition(vhost, x, this.ids) });
   }
 
   exchangeDeleted(vhost: VirtualHost, x: Exchange): void {
     if (x.delayed !== undefined) this.ids.forgetDelayed(x.delayed);
-    this.append({ op: 'exchange.deleted', vhost: vhost.name, name: x.name });
+    this.journal.appendDefinition({ op: 'exchange.deleted', vhost: vhost.name, name: x.name });
   }
 
   bound(vhost: VirtualHost, source: Exchange, destination: Destination, routingKey: string, args: FieldTable): void {
-    this.append({ op: 'bound', binding: bindingDefinition(vhost, source, destination, routingKey, args) });
+    this.journal.appendDefinition({ op: 'bound', binding: bindingDefinition(vhost, source, destination, routingKey, args) });
   }
 
   unbound(vhost: VirtualHost, source: Exchange, destination: Destination, routingKey: string, args: FieldTable): void {
-    this.append({ op: 'unbound', binding: bindingDefinition(vhost, source, destination, routingKey, args) });
+    this.journal.appendDefinition({ op: 'unbound', binding: bindingDefinition(vhost, source, destination, routingKey, args) });
   }
 
   /** Once only: a store failure closes the broker, and its owner may close it again. */
@@ -132,9 +134,6 @@ export class DurableStore implements DurabilityHooks {
     return this.closing;
   }
 
-  private append(op: DefinitionOp): void {
-    this.journal.appendDefinition(op);
-  }
 }
 
 /**

@@ -3,13 +3,13 @@ import type { Logger } from 'pino';
 import { Encoder } from '../protocol/encoder.js';
 import { ACK_ENTRY_SIZE, type AckEntry, AckType, readAckEntries, writeAckEntry } from './ack-entry.js';
 import { DamageRepair } from './damage-repair.js';
-import { writeNewest, writeSegmentList } from './segment-manifest.js';
+import { writeNewest, writeSegmentLists } from './segment-manifest.js';
 import { datasync, isRetryableWriteFailure, syncFailure } from './write-failure.js';
 import { Compaction, type CompactionHost, pickCompactionCandidate } from './compaction.js';
 import { type DefinitionOp, writeDefinitionOp } from './definition-records.js';
 import { type MessageRecord, readRecord, RecordType, writeDefinitionRecord, writeMessageRecord } from './journal-record.js';
 import { ReadBuffer, readFully } from './read-buffer.js';
-import { recoverSegments, type RecoveredMessage } from './recovery.js';
+import { deleteSegmentFiles, type RecoveryHooks, recoverSegments } from './recovery.js';
 import { Relocations } from './relocations.js';
 import { Segment } from './segment.js';
 import { encodeSegmentHeader, encodeSyncedMarker, SEGMENT_HEADER_SIZE, SegmentKind, SYNCED_MARKER_OFFSET } from './segment-header.js';
@@ -31,14 +31,12 @@ export interface JournalOptions {
   readonly compactionLookMs?: number | undefined;
   /** Move damaged data aside and keep what is readable, rather than refuse to start (--force-recover). */
   readonly forceRecover?: boolean | undefined;
+  /** How long a commit that found the disk full waits before it is tried again (1 s by default). */
+  readonly retryMs?: number | undefined;
 }
 
-/** What the journal needs from its owner. */
-export interface JournalHooks {
-  /** Whether a queue (or delayed exchange) id still exists: records of others are garbage. */
-  isQueue(id: number): boolean;
-  /** Receives, during open, each message some queue still holds, in journal order. */
-  restore(m: RecoveredMessage): void;
+/** What the journal needs from its owner: recovery's hooks, and these. */
+export interface JournalHooks extends RecoveryHooks {
   /** Encodes every durable definition as they stand now: the snapshot each segment starts with. */
   writeSnapshot(e: Encoder): void;
   /** The store failed: nothing more can be made durable. */
@@ -50,7 +48,7 @@ const DEFAULT_COMPACTION_LOOK_MS = 1000;
 /** How often a commit that found the disk full is tried again. */
 const RETRY_MS = 1000;
 /** How long a quiet journal waits before the commit that only moves the synced-length marker. */
-const MARKER_CATCH_UP_MS = 50;
+const MARKER_CATCH_UP_MS = 500;
 /** Bytes read ahead when a queue reads a stored record back: the records after it usually follow. */
 const READ_WINDOW_SIZE = 256 * 1024;
 
@@ -111,6 +109,8 @@ export class Journal {
   private readonly compactionTimer: NodeJS.Timeout | undefined;
   /** Set while writes fail for want of space: why, for the errors clients get. */
   writeFailure: Error | undefined;
+  /** Commits that failed so far: a reply that waited across one cannot vouch for what the failure took back. */
+  failedCommits = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   /** A file was created since the directory was last synced. */
   private dirSyncDue = false;
@@ -148,7 +148,7 @@ export class Journal {
   static async open(dir: string, fs: StoreFs, log: Logger, options: JournalOptions, hooks: JournalHooks): Promise<Journal> {
     fs.mkdir(dir);
     const repair = options.forceRecover === true ? new DamageRepair(dir, fs, log) : undefined;
-    const { segments, nextSeq } = await recoverSegments(dir, fs, log, hooks.isQueue, hooks.restore, repair);
+    const { segments, nextSeq } = await recoverSegments(dir, fs, log, hooks, repair);
     const journal = new Journal(dir, fs, log, options, segments, nextSeq, hooks);
     // The commit also deletes the segments recovery found dead, now that a newer snapshot is on disk.
     await journal.flush();
@@ -194,6 +194,14 @@ export class Journal {
     segment.live += record.queueIds.length;
     segment.pairs += record.queueIds.length;
     return { segment: segment.number, offset };
+  }
+
+  /**
+   * Runs `then` once everything appended so far is durable, waiting through
+   * failed writes (retried) rather than giving up; never after a fatal failure.
+   */
+  afterDurable(then: () => void): void {
+    this.whenDurable({ settle: (_seq, ok) => (ok ? then() : this.failure === undefined && !this.closed && this.afterDurable(then)) });
   }
 
   /** Tells `waiter` (with seq 0) once everything appended so far is durable. */
@@ -285,7 +293,7 @@ export class Journal {
     return { bytes: w.bytes.subarray(0, w.length), at: offset - w.start };
   }
 
-  /** Resolves once everything appended so far is written and synced. */
+  /** Resolves once everything appended so far is written and synced, or its commit failed (and waits to be retried). */
   async flush(): Promise<void> {
     this.scheduleCommit();
     while (this.commitScheduled || this.committing) await this.idle;
@@ -296,9 +304,10 @@ export class Journal {
     clearInterval(this.compactionTimer);
     clearTimeout(this.markerTimer);
     clearTimeout(this.retryTimer);
-    // The second commit moves the synced-length marker over what the first wrote.
+    this.retryTimer = undefined;
+    // Each commit moves the synced-length marker over what the one before wrote (and may retire segments).
     await this.flush();
-    await this.flush();
+    for (let i = 0; i < 2 && !this.markerCaughtUp; i++) await this.flush();
     for (const s of this.segments.values()) {
       await s.msgs?.close();
       await s.acks?.close();
@@ -328,9 +337,11 @@ export class Journal {
     segment.msgsSize = SEGMENT_HEADER_SIZE;
     // The older segments the journal counts on, so recovery can tell one missing from one deleted: only files known
     // to be on disk, since a crash may yet take a newer one that no commit completed.
-    const older = [...this.segments.values()].flatMap((s) => (s.fileDurable && s.retiredAtSeq === undefined ? [s.number] : []));
+    const older = [...this.segments.values()];
+    const kept = older.flatMap((s) => (s.fileDurable && s.retiredAtSeq === undefined ? [s.number] : []));
+    const retiring = older.flatMap((s) => (s.retiredAtSeq === undefined ? [] : [s.number]));
     segment.msgsSize += writeDefinitionRecord(this.encoder, this.options.epoch, this.nextSeq++, RecordType.Snapshot, (e) => {
-      writeSegmentList(e, older);
+      writeSegmentLists(e, { kept, retiring });
       this.hooks.writeSnapshot(e);
     });
     segment.snapshotEnd = segment.msgsSize;
@@ -396,8 +407,8 @@ export class Journal {
     this.waiterSeqs = [];
     const coveredSeq = this.nextSeq - 1;
 
-    // Where each touched .acks file ended before this commit: a failed write is retried at the same place.
-    const acksStart = acks.map(([segment]) => segment.acksSize);
+    // Where each touched .acks file ended before this commit's entries (after any header): a failed write goes there again.
+    let acksStart: number[] | undefined;
     try {
       this.inflight = writes;
       for (const [i, w] of writes.entries()) {
@@ -409,6 +420,7 @@ export class Journal {
       }
       this.inflight = [];
       for (const [segment] of acks) await this.ensureFiles(segment, 'acks');
+      acksStart = acks.map(([segment]) => segment.acksSize);
       await Promise.all(acks.map(([segment, list]) => this.writeAcks(segment, list)));
       const synced = new Set<StoreFile>([...writes.map((w) => w.segment.msgs!), ...acks.map(([segment]) => segment.acks!)]);
       const marked = await this.writeSyncedMarker();
@@ -420,13 +432,15 @@ export class Journal {
       if (marked !== undefined) this.active.markedSize = marked.length;
       for (const w of writes) w.segment.syncedSize = Math.max(w.segment.syncedSize, w.position + w.data.length);
     } catch (err) {
+      this.failedCommits++;
       for (let i = 0; i < targets.length; i++) targets[i]!.settle(seqs[i]!, false);
       if (!isRetryableWriteFailure(err)) throw err;
-      // Nothing was synced: the same bytes go again, at the same places, with what came since.
+      // Nothing of this commit was confirmed: the same bytes go again, at the same places, with what came since
+      // (rewriting what did reach the disk changes nothing).
       this.inflight = [];
       this.pendingWrites.unshift(...writes);
       for (const [i, [segment, list]] of acks.entries()) {
-        segment.acksSize = acksStart[i]!;
+        if (acksStart !== undefined) segment.acksSize = acksStart[i]!;
         this.pendingAcks.set(segment, [...list, ...(this.pendingAcks.get(segment) ?? [])]);
       }
       this.retryLater(err as Error);
@@ -466,6 +480,10 @@ export class Journal {
     return { file: segment.msgs, length: segment.syncedSize };
   }
 
+  private get markerCaughtUp(): boolean {
+    return this.active.syncedSize <= this.active.markedSize;
+  }
+
   private armMarkerCatchUp(): void {
     const segment = this.active;
     if (this.markerTimer !== undefined || segment.syncedSize <= segment.markedSize || this.closed) return;
@@ -498,7 +516,7 @@ export class Journal {
     const started = Date.now();
     const next = (): void => {
       // Given up when the store failed, or when the segment emptied by itself and was deleted.
-      if (this.compaction !== compaction || this.failure !== undefined || this.segments.get(source.number) !== source) {
+      if (this.compaction !== compaction || this.failure !== undefined || this.closed || this.segments.get(source.number) !== source) {
         if (this.compaction === compaction) this.compaction = undefined;
         return;
       }
@@ -517,7 +535,7 @@ export class Journal {
         this.compaction = undefined;
       } else {
         this.log.info({ segment: source.number, records: compaction.copies.size, bytes: source.msgsSize, ms: Date.now() - started }, 'journal compaction: live records copied');
-        this.whenDurable({ settle: (_seq, ok) => ok && this.finishCompaction(compaction) });
+        this.afterDurable(() => this.finishCompaction(compaction));
       }
     };
     setImmediate(next);
@@ -601,32 +619,25 @@ export class Journal {
       this.relocations.forget(segment.number);
       await segment.msgs?.close();
       await segment.acks?.close();
-      // The .msgs file goes first, durably: a crash in between leaves an .acks file alone, which recovery
-      // deletes, never messages without the acks that removed them.
-      const msgs = join(this.dir, Segment.fileName(segment.number, 'msgs'));
-      const acks = join(this.dir, Segment.fileName(segment.number, 'acks'));
-      if (this.fs.exists(msgs)) await this.fs.unlink(msgs);
-      if (this.fs.exists(acks)) {
-        await this.fs.syncDir(this.dir);
-        await this.fs.unlink(acks);
-      }
+      await deleteSegmentFiles(this.dir, this.fs, segment.number);
       this.log.debug({ segment: segment.number, compacted: segment.superseded }, 'journal segment deleted');
     }
   }
 
   /**
    * A write found the disk full: what it held was nacked, and the same
-   * commit is tried again every RETRY_MS with everything appended since,
+   * commit is tried again every second with everything appended since,
    * while consumers go on reading what is stored. The disk alarm blocks
    * publishers long before this, so it is the exception, logged once.
    */
   private retryLater(err: Error): void {
+    if (this.closed) return;
     if (this.writeFailure === undefined) this.log.error({ err }, 'journal write failed: the disk is full; what it held is nacked, retrying every second');
     this.writeFailure = err;
     this.retryTimer ??= setTimeout(() => {
       this.retryTimer = undefined;
       this.scheduleCommit();
-    }, RETRY_MS);
+    }, this.options.retryMs ?? RETRY_MS);
   }
 
   /** A commit went through after failed ones. */

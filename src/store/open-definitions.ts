@@ -2,9 +2,8 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { RestoredEntities } from './apply-definitions.js';
 import { parseLegacyDefinitions } from './legacy-definitions-file.js';
-import { type JournalDefinitions, recoverDefinitions } from './definitions-recovery.js';
+import { holdsAnyRecord, type JournalDefinitions, recoverDefinitions, segmentNumbers } from './definitions-recovery.js';
 import { MissingSegmentError, missingSegments, readNewest } from './segment-manifest.js';
-import { Segment } from './segment.js';
 import type { StoreFs } from './store-fs.js';
 
 /** A data directory whose journal cannot be matched with its definitions: refused whole, nothing deleted. */
@@ -26,7 +25,8 @@ const LEGACY_FILE = 'definitions.json';
  * newest snapshot and the operations after it, or, for a data directory an
  * earlier version wrote, from its definitions.json. `imported()` is to be
  * called once the journal holds a snapshot of its own: it then renames the
- * old file aside (never deletes it), so it is read only once.
+ * old file aside (never deletes it), so it is read only once. `retired`:
+ * the segments recovery is to finish deleting.
  */
 export async function openDefinitions(
   dataDir: string,
@@ -35,15 +35,11 @@ export async function openDefinitions(
   log: Logger,
   restored: RestoredEntities,
   forceRecover: boolean,
-): Promise<{ imported(): Promise<void> }> {
-  const segments = fs.list(journalDir).flatMap((name) => {
-    const f = Segment.parseFileName(name);
-    return f?.kind === 'msgs' ? [f.number] : [];
-  });
-  segments.sort((a, b) => a - b);
-  const found = await recoverDefinitions(journalDir, fs, segments);
-  const nothingToImport = { imported: async () => {} };
-  await checkNoSegmentMissing(journalDir, fs, log, segments, found, forceRecover);
+): Promise<{ imported(): Promise<void>; readonly retired: ReadonlySet<number> }> {
+  const segments = segmentNumbers(journalDir, fs);
+  const found = await recoverDefinitions(journalDir, fs, segments, forceRecover);
+  checkNoSegmentMissing(journalDir, fs, log, segments, found, forceRecover);
+  const nothingToImport = { imported: async () => {}, retired: found?.retiredSegments ?? new Set<number>() };
   if (found !== undefined) {
     restored.restore(found.snapshot);
     for (const [i, op] of found.ops.entries()) {
@@ -59,6 +55,7 @@ export async function openDefinitions(
   if (fs.exists(legacy)) {
     restored.restore(parseLegacyDefinitions(fs.readFile(legacy), legacy));
     return {
+      retired: nothingToImport.retired,
       imported: async () => {
         await fs.rename(legacy, `${legacy}.imported`);
         await fs.syncDir(dataDir);
@@ -66,7 +63,8 @@ export async function openDefinitions(
       },
     };
   }
-  if (segments.length === 0) return nothingToImport;
+  // A first start cut short before its snapshot was on disk confirmed nothing: recovery cuts the torn segment.
+  if (!(await holdsAnyRecord(journalDir, fs, segments))) return nothingToImport;
   const missing = new MissingDefinitionsError(journalDir, segments.length);
   if (!forceRecover) throw missing;
   // Messages no queue can be named for: the whole journal goes aside and the broker starts empty.
@@ -79,15 +77,15 @@ export async function openDefinitions(
 }
 
 /** Refuses a journal that has lost a segment it still counts on (see segment-manifest.ts), unless forced. */
-async function checkNoSegmentMissing(
+function checkNoSegmentMissing(
   journalDir: string,
   fs: StoreFs,
   log: Logger,
   segments: readonly number[],
   found: JournalDefinitions | undefined,
   forceRecover: boolean,
-): Promise<void> {
-  const newest = await readNewest(journalDir, fs);
+): void {
+  const newest = readNewest(journalDir, fs);
   const present = new Set(segments);
   const missing =
     found === undefined

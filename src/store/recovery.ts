@@ -62,15 +62,13 @@ const PROGRESS_EVERY = 100_000;
  * last segment marks the end of what was ever confirmed: the segment is
  * truncated there. The same in an earlier, sealed segment is corruption.
  */
-export async function recoverSegments(
-  dir: string,
-  fs: StoreFs,
-  log: Logger,
-  isQueue: (id: number) => boolean,
-  restore: (m: RecoveredMessage) => void,
-  repair: DamageRepair | undefined,
-): Promise<{ segments: Segment[]; nextSeq: number }> {
-  const files = fs.list(dir).flatMap((name) => Segment.parseFileName(name) ?? []);
+export async function recoverSegments(dir: string, fs: StoreFs, log: Logger, hooks: RecoveryHooks, repair: DamageRepair | undefined): Promise<{ segments: Segment[]; nextSeq: number }> {
+  const { isQueue, restore } = hooks;
+  const found = fs.list(dir).flatMap((name) => Segment.parseFileName(name) ?? []);
+  // A crash came between a segment's Retired record and its deletion: the deletion is finished, not undone (its
+  // acks may lack removals that went to compaction's copies only).
+  for (const number of new Set(found.map((f) => f.number))) if (hooks.isRetired(number)) await deleteSegmentFiles(dir, fs, number);
+  const files = found.filter((f) => !hooks.isRetired(f.number));
   const numbers = files.flatMap((f) => (f.kind === 'msgs' ? [f.number] : [])).sort((a, b) => a - b);
   const present = new Set(numbers);
   await deleteOrphanAcks(dir, fs, files, present);
@@ -93,6 +91,8 @@ export async function recoverSegments(
     if (!header.ok && bytes.length >= SEGMENT_HEADER_SIZE) {
       await segment.msgs.close();
       await repair!.moveAside(msgsPath, header.reason);
+      // Gone now: copies compaction made of its records count.
+      present.delete(number);
       const acksPath = join(dir, Segment.fileName(number, 'acks'));
       if (fs.exists(acksPath)) await repair!.moveAside(acksPath, 'its segment was moved aside');
       continue;
@@ -123,7 +123,7 @@ export async function recoverSegments(
         if (!last || offset < synced) {
           const damage = new JournalCorruptError(msgsPath, offset, last ? `${reason}, below the synced length ${synced} the header records` : `${reason}, in a sealed segment`);
           if (repair === undefined) throw damage;
-          if ((await repair.setAside(segment.msgs, msgsPath, bytes, offset, damage.message)) === 'skipped') continue;
+          if ((await repair.setAside(segment.msgs, number, msgsPath, bytes, offset, damage.message)) === 'skipped') continue;
           break;
         }
         log.warn({ file: msgsPath, offset, reason }, 'journal ends in a torn or unsynced record; truncating there');
@@ -151,6 +151,7 @@ export async function recoverSegments(
       const damage = new JournalCorruptError(msgsPath, offset, `the file ends before the synced length ${synced} the header records`);
       if (repair === undefined) throw damage;
       log.error({ file: msgsPath, offset, synced }, 'force-recover: the journal file is shorter than what was synced; what it lost cannot be recovered');
+      await repair.lowerMarker(segment.msgs, number, offset);
     }
     segment.msgsSize = Math.max(offset, SEGMENT_HEADER_SIZE);
     segment.writtenSize = segment.msgsSize;
@@ -167,6 +168,31 @@ export async function recoverSegments(
     log.info({ records: recordsRead, messages: restored, segments: numbers.length, ms: Date.now() - started }, 'journal recovered');
   }
   return { segments, nextSeq };
+}
+
+/** What recovery needs from the store: which ids are live queues, where restored messages go, which segments were retired. */
+export interface RecoveryHooks {
+  /** Whether a queue (or delayed exchange) id still exists: records of others are garbage. */
+  isQueue(id: number): boolean;
+  /** Receives each message some queue still holds, in journal order. */
+  restore(m: RecoveredMessage): void;
+  /** Whether a Retired record names the segment: it was being deleted. */
+  isRetired(segment: number): boolean;
+}
+
+/**
+ * Deletes a segment's files: the .msgs file first, durably, so a crash in
+ * between leaves an .acks file alone, which recovery deletes, never messages
+ * without the acks that removed them.
+ */
+export async function deleteSegmentFiles(dir: string, fs: StoreFs, number: number): Promise<void> {
+  const msgs = join(dir, Segment.fileName(number, 'msgs'));
+  const acks = join(dir, Segment.fileName(number, 'acks'));
+  if (fs.exists(msgs)) await fs.unlink(msgs);
+  if (fs.exists(acks)) {
+    await fs.syncDir(dir);
+    await fs.unlink(acks);
+  }
 }
 
 /**

@@ -3,6 +3,7 @@ import { crc32 } from 'node:zlib';
 import type { Decoder } from '../protocol/decoder.js';
 import type { Encoder } from '../protocol/encoder.js';
 import type { StoreFs } from './store-fs.js';
+import { datasync, syncFailure } from './write-failure.js';
 
 /**
  * Which segment files the journal must have, so that a missing one (an
@@ -11,20 +12,35 @@ import type { StoreFs } from './store-fs.js';
  *
  * - every snapshot lists the older segments whose files are on disk when it
  *   is written;
- * - a segment is deleted only after a Retired record naming it is on disk;
+ * - a segment is deleted only after a Retired record naming it is on disk
+ *   (and a snapshot written meanwhile lists it as retiring), and a crash
+ *   before the deletion finishes leaves it for recovery to delete;
  * - NEWEST names the newest segment ever created, written once that
  *   segment's file is on disk, so losing the newest file is seen too.
  */
-export function writeSegmentList(e: Encoder, numbers: readonly number[]): void {
-  e.u32(numbers.length);
-  for (const n of numbers) e.u32(n);
+export interface SegmentLists {
+  /** Older segments whose files are on disk and still counted on. */
+  readonly kept: readonly number[];
+  /** Older segments a Retired record names, whose files may not be deleted yet. */
+  readonly retiring: readonly number[];
 }
 
-export function readSegmentList(d: Decoder): number[] {
-  const count = d.u32();
-  const numbers: number[] = [];
-  for (let i = 0; i < count; i++) numbers.push(d.u32());
-  return numbers;
+export function writeSegmentLists(e: Encoder, lists: SegmentLists): void {
+  for (const numbers of [lists.kept, lists.retiring]) {
+    e.u32(numbers.length);
+    for (const n of numbers) e.u32(n);
+  }
+}
+
+export function readSegmentLists(d: Decoder): SegmentLists {
+  const read = (): number[] => {
+    const count = d.u32();
+    const numbers: number[] = [];
+    for (let i = 0; i < count; i++) numbers.push(d.u32());
+    return numbers;
+  };
+  const kept = read();
+  return { kept, retiring: read() };
 }
 
 /** The segments that should be there and are not. */
@@ -66,16 +82,16 @@ export async function writeNewest(dir: string, fs: StoreFs, segment: number): Pr
   try {
     await file.truncate(0);
     await file.write(data, 0);
-    await file.datasync();
+    await datasync(file);
   } finally {
     await file.close();
   }
   await fs.rename(temp, join(dir, NEWEST_FILE));
-  await fs.syncDir(dir);
+  await syncFailure(fs.syncDir(dir));
 }
 
 /** The newest segment the journal created, or undefined when NEWEST is missing or unreadable (it is a check, not data). */
-export async function readNewest(dir: string, fs: StoreFs): Promise<number | undefined> {
+export function readNewest(dir: string, fs: StoreFs): number | undefined {
   const path = join(dir, NEWEST_FILE);
   if (!fs.exists(path)) return undefined;
   const data = fs.readFile(path);

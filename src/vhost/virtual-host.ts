@@ -59,6 +59,9 @@ export class VirtualHost {
   readonly replyQueues = new Map<string, Queue>();
   readonly router = new Router(this.exchanges);
 
+  /** Set while the store replays journaled definitions: their deletions are records of their own. */
+  autoDeleteSuspended = false;
+
   /** Set by the broker when it has a durable store; restores run with it unset. */
   durability: DurabilityHooks | undefined;
 
@@ -302,6 +305,7 @@ export class VirtualHost {
   }
 
   private deleteIfUnusedAutoDelete(x: Exchange): void {
+    if (this.autoDeleteSuspended) return;
     if (x.options.autoDelete && x.router.bindingCount === 0 && this.exchanges.get(x.name) === x) this.removeExchange(x);
   }
 

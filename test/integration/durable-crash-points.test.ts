@@ -114,3 +114,25 @@ t.test('a power loss at every disk change of a definitions and messages workload
   }
   t.same(problems, []);
 });
+
+t.test('a power loss at every disk change of a first start: the next start works', async (t) => {
+  const boot = (disk: CrashFs): Promise<Broker> => startBroker({ dataDir: DATA_DIR, storeFs: disk.mount(), logLevel: 'silent' });
+  const dry = new CrashFs();
+  await (await boot(dry)).close();
+  const changes = dry.changes;
+  const problems: string[] = [];
+  for (let point = 1; point <= changes; point++) {
+    for (const [seed, keep] of [[1, false], [2, true]] as const) {
+      const disk = new CrashFs(seeded(seed * 10_000 + point));
+      const crashed = disk.crashAt(point, keep);
+      const first = await boot(disk).catch(() => undefined);
+      await crashed;
+      await first?.close();
+      const next = await boot(disk).catch((err: Error) => err);
+      if (next instanceof Error) problems.push(`crash at change ${point} (seed ${seed}): ${next.message}`);
+      else await next.close();
+    }
+  }
+  t.ok(changes > 5, `a first start makes ${changes} disk changes`);
+  t.same(problems, []);
+});

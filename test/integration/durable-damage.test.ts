@@ -139,3 +139,17 @@ t.test('a segment file deleted by hand, in the middle or the newest, is refused 
   const left = await waiting(broker.url, 'kept');
   t.ok(left > 0 && left < 200, `with forceRecover it starts with what the other segments hold (${left} of 200)`);
 });
+
+t.test('with --force-recover damage in the last record is cut off, and the next start without the flag reads the file as whole', async (t) => {
+  const dataDir = tempDataDir(t, 'durable-force-tail-');
+  const segment = await journalOfConfirmedMessages(t, dataDir);
+  const bytes = readFileSync(segment);
+  bytes[bytes.length - 10]! ^= 0x01;
+  writeFileSync(segment, bytes);
+
+  await kill(await startBrokerProcess(t, dataDir, ['--force-recover']));
+  t.ok(readFileSync(segment).length < bytes.length, 'the damaged last record was cut off (and kept aside)');
+  const plain = await startBrokerProcess(t, dataDir);
+  t.equal(await waiting(`amqp://guest:guest@127.0.0.1:${plain.port}`, 'kept'), MESSAGES - 1, 'every other message is there');
+  await kill(plain);
+});

@@ -145,3 +145,24 @@ t.test('a journal with messages but no snapshot of the definitions refuses to st
   t.equal(aside.length, 1, 'the old journal moved aside');
   t.same(readFileSync(join(dataDir, aside[0]!, Segment.fileName(1, 'msgs'))), segment, 'with its segment whole');
 });
+
+t.test('an auto-delete exchange kept alive by a transient binding comes back with the durable bindings made after its last durable one went', async (t) => {
+  const dataDir = tempDataDir(t, 'definitions-autodelete-');
+  let broker = await startBroker({ dataDir, logLevel: 'silent' });
+  const connection = await connect(t, broker);
+  const ch = await connection.createChannel();
+  await ch.assertExchange('ax', 'direct', { durable: true, autoDelete: true });
+  await ch.assertQueue('q1', { durable: true });
+  await ch.assertQueue('q2', { durable: true });
+  const { queue: exclusive } = await ch.assertQueue('', { exclusive: true });
+  await ch.bindQueue(exclusive, 'ax', 'k');
+  await ch.bindQueue('q1', 'ax', 'k');
+  // The exclusive queue's binding keeps ax alive when q1 goes; replaying the journal must not delete it then.
+  await ch.deleteQueue('q1');
+  await ch.bindQueue('q2', 'ax', 'k');
+  await broker.close();
+
+  broker = await startBroker({ dataDir, logLevel: 'silent' });
+  t.teardown(() => broker.close());
+  t.same(broker.exchangeStats('/', 'ax')?.bindings, 1, 'the exchange is back with its one durable binding');
+});

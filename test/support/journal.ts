@@ -1,5 +1,6 @@
 import { pino } from 'pino';
 import { writeSnapshot } from '../../src/store/definition-records.js';
+import { recoverDefinitions, segmentNumbers } from '../../src/store/definitions-recovery.js';
 import { Journal, type JournalOptions } from '../../src/store/journal.js';
 import type { RecoveredMessage } from '../../src/store/recovery.js';
 import type { StoreFs } from '../../src/store/store-fs.js';
@@ -20,7 +21,10 @@ export async function openJournal(
   const recovered: RecoveredMessage[] = [];
   const log = pino({ level: 'silent' });
   // Compaction only when a test asks for it: a timer would make the disk changes of a workload vary from run to run.
+  // Segments a crash kept after their Retired record are finished off, as the store does.
+  const found = await recoverDefinitions(JOURNAL_DIR, fs, segmentNumbers(JOURNAL_DIR, fs), false);
   const journal = await Journal.open(JOURNAL_DIR, fs, log, { compactionLookMs: 0, ...options }, {
+    isRetired: (segment) => found?.retiredSegments.has(segment) ?? false,
     isQueue: (id) => queueIds.includes(id),
     restore: (m) => recovered.push(m),
     // The queues are only ids here: every segment starts with an empty snapshot of the definitions.
