@@ -14,7 +14,7 @@ import {
 } from '../protocol/generated/amqp-methods.js';
 import type { Queue } from '../queue/queue.js';
 import { assertServerNamedAllowed } from '../vhost/queue-arguments.js';
-import { isDurableQueue } from '../vhost/virtual-host.js';
+import { isDurableBinding, isDurableQueue } from '../vhost/virtual-host.js';
 import type { ChannelHost } from './channel-host.js';
 import { replyQueueDeclared } from './direct-reply-to.js';
 
@@ -64,8 +64,8 @@ export class EntityCommands {
 
   exchangeBind(m: ExchangeBind): void {
     const vhost = this.host.vhost;
-    const added = vhost.bindExchange(m.source, m.destination, m.routingKey, m.arguments);
-    this.reply(m.noWait, MethodId.ExchangeBindOk, added ? () => vhost.unbindExchange(m.source, m.destination, m.routingKey, m.arguments) : undefined);
+    const addedDurable = vhost.bindExchange(m.source, m.destination, m.routingKey, m.arguments) && isDurableBinding(vhost.exchange(m.source), vhost.exchange(m.destination));
+    this.reply(m.noWait, MethodId.ExchangeBindOk, addedDurable ? () => vhost.unbindExchange(m.source, m.destination, m.routingKey, m.arguments) : undefined);
   }
 
   exchangeUnbind(m: ExchangeUnbind): void {
@@ -117,8 +117,8 @@ export class EntityCommands {
     // The spec's shortcut: no queue and no routing key binds with the last queue's name as key.
     const routingKey = m.routingKey === '' && m.queue === '' ? name : m.routingKey;
     const vhost = this.host.vhost;
-    const added = vhost.bindQueue(m.exchange, name, this.host.owner, routingKey, m.arguments);
-    this.reply(m.noWait, MethodId.QueueBindOk, added ? () => vhost.unbindQueue(m.exchange, name, this.host.owner, routingKey, m.arguments) : undefined);
+    const addedDurable = vhost.bindQueue(m.exchange, name, this.host.owner, routingKey, m.arguments) && isDurableBinding(vhost.exchange(m.exchange), vhost.queue(name, this.host.owner));
+    this.reply(m.noWait, MethodId.QueueBindOk, addedDurable ? () => vhost.unbindQueue(m.exchange, name, this.host.owner, routingKey, m.arguments) : undefined);
   }
 
   queueUnbind(m: QueueUnbind): void {

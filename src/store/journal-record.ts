@@ -82,7 +82,7 @@ export function writeMessageRecord(e: Encoder, r: MessageRecord): number {
  * Appends a Definition, Snapshot or Retired record whose payload
  * `writePayload` encodes; returns its size in bytes.
  */
-export function writeDefinitionRecord(
+export function writePayloadRecord(
   e: Encoder,
   epoch: number,
   seq: number,

@@ -7,8 +7,9 @@ import { writeNewest, writeSegmentLists } from './segment-manifest.js';
 import { datasync, isRetryableWriteFailure, syncFailure } from './write-failure.js';
 import { Compaction, type CompactionHost, pickCompactionCandidate } from './compaction.js';
 import { type DefinitionOp, writeDefinitionOp } from './definition-records.js';
-import { type MessageRecord, readRecord, RecordType, writeDefinitionRecord, writeMessageRecord } from './journal-record.js';
-import { ReadBuffer, readFully } from './read-buffer.js';
+import { type MessageRecord, readRecord, RecordType, writePayloadRecord, writeMessageRecord } from './journal-record.js';
+import { ReadBuffer } from './read-buffer.js';
+import { ReadWindow } from './read-window.js';
 import { deleteSegmentFiles, type RecoveryHooks, recoverSegments } from './recovery.js';
 import { Relocations } from './relocations.js';
 import { Segment } from './segment.js';
@@ -49,8 +50,6 @@ const DEFAULT_COMPACTION_LOOK_MS = 1000;
 const RETRY_MS = 1000;
 /** How long a quiet journal waits before the commit that only moves the synced-length marker. */
 const MARKER_CATCH_UP_MS = 500;
-/** Bytes read ahead when a queue reads a stored record back: the records after it usually follow. */
-const READ_WINDOW_SIZE = 256 * 1024;
 
 interface PendingWrite {
   readonly segment: Segment;
@@ -75,8 +74,9 @@ export class Journal {
   private readonly segments = new Map<number, Segment>();
   private active: Segment;
   private nextSeq: number;
-  /** Sequence number of the newest definition record, and of the newest record a completed commit covered. */
+  /** Sequence number of the newest definition record. */
   private lastDefinitionSeq = 0;
+  /** Sequence number of the newest record a completed commit covered. */
   private durableSeq = 0;
   /**
    * The newest segment whose leading snapshot is on disk. Older segments may be
@@ -97,12 +97,7 @@ export class Journal {
   private idle: Promise<void> = Promise.resolve();
   private resolveIdle: (() => void) | undefined;
   private readonly relocations = new Relocations();
-  private readonly readWindow: { segment: Segment | undefined; start: number; length: number; bytes: Buffer } = {
-    segment: undefined,
-    start: 0,
-    length: 0,
-    bytes: Buffer.allocUnsafeSlow(READ_WINDOW_SIZE),
-  };
+  private readonly readWindow = new ReadWindow();
   /** The segment picked to be compacted at the end of the running commit, when its acks are all on disk. */
   private compactionDue: Segment | undefined;
   private compaction: Compaction | undefined;
@@ -160,7 +155,7 @@ export class Journal {
   appendDefinition(op: DefinitionOp): void {
     this.rotateIfFull();
     const seq = this.nextSeq++;
-    this.active.msgsSize += writeDefinitionRecord(this.encoder, this.options.epoch, seq, RecordType.Definition, (e) => writeDefinitionOp(e, op));
+    this.active.msgsSize += writePayloadRecord(this.encoder, this.options.epoch, seq, RecordType.Definition, (e) => writeDefinitionOp(e, op));
     this.lastDefinitionSeq = seq;
     this.scheduleCommit();
   }
@@ -250,7 +245,7 @@ export class Journal {
     const { segment: number, offset } = this.relocations.locate(location);
     const segment = this.segments.get(number);
     if (segment === undefined) throw new Error(`journal segment ${number} is gone but a queue still refers to it`);
-    const { bytes, at } = this.bufferedBytes(segment, offset) ?? this.readFromFile(segment, offset);
+    const { bytes, at } = this.bufferedBytes(segment, offset) ?? this.readWindow.read(segment, offset);
     const result = readRecord(bytes, at);
     if (result.kind !== 'record') {
       throw new Error(`journal segment ${number} offset ${offset}: ${result.kind === 'bad' ? result.reason : 'no record'}`);
@@ -267,30 +262,6 @@ export class Journal {
       if (w.segment === segment && offset >= w.position && offset < w.position + w.data.length) return { bytes: w.data, at: offset - w.position };
     }
     return undefined;
-  }
-
-  /**
-   * A record from its segment file, through a read-ahead window: queues read
-   * back records in journal order, so one read serves a run of them, and
-   * nothing is allocated per record (callers copy what they keep).
-   */
-  private readFromFile(segment: Segment, offset: number): { bytes: Buffer; at: number } {
-    const file = segment.msgs;
-    if (file === undefined) throw new Error(`journal segment ${segment.number} has no file yet`);
-    const w = this.readWindow;
-    const at = offset - w.start;
-    const inWindow = w.segment === segment && at >= 0 && at + 4 <= w.length && at + 4 + w.bytes.readUInt32BE(at) <= w.length;
-    if (!inWindow) {
-      const length = Buffer.allocUnsafe(4);
-      readFully(file, length, offset);
-      const size = 4 + length.readUInt32BE(0);
-      if (w.bytes.length < size) w.bytes = Buffer.allocUnsafeSlow(size);
-      w.segment = segment;
-      w.start = offset;
-      // Only bytes whose writes completed: a record never changes after that, so the window stays valid.
-      w.length = readFully(file, w.bytes.subarray(0, Math.max(size, Math.min(w.bytes.length, segment.writtenSize - offset))), offset);
-    }
-    return { bytes: w.bytes.subarray(0, w.length), at: offset - w.start };
   }
 
   /** Resolves once everything appended so far is written and synced, or its commit failed (and waits to be retried). */
@@ -340,7 +311,7 @@ export class Journal {
     const older = [...this.segments.values()];
     const kept = older.flatMap((s) => (s.fileDurable && s.retiredAtSeq === undefined ? [s.number] : []));
     const retiring = older.flatMap((s) => (s.retiredAtSeq === undefined ? [] : [s.number]));
-    segment.msgsSize += writeDefinitionRecord(this.encoder, this.options.epoch, this.nextSeq++, RecordType.Snapshot, (e) => {
+    segment.msgsSize += writePayloadRecord(this.encoder, this.options.epoch, this.nextSeq++, RecordType.Snapshot, (e) => {
       writeSegmentLists(e, { kept, retiring });
       this.hooks.writeSnapshot(e);
     });
@@ -567,7 +538,7 @@ export class Journal {
     return onDisk;
   }
 
-  /** Creates a segment's file with its header the first time something is written to it; true if it did. */
+  /** Creates a segment's file with its header the first time something is written to it. */
   private async ensureFiles(segment: Segment, kind: 'msgs' | 'acks'): Promise<void> {
     if (segment[kind] !== undefined) return;
     const file = await this.fs.open(join(this.dir, Segment.fileName(segment.number, kind)), true);
@@ -610,7 +581,7 @@ export class Journal {
       if (segment.retiredAtSeq === undefined) {
         this.rotateIfFull();
         segment.retiredAtSeq = this.nextSeq++;
-        this.active.msgsSize += writeDefinitionRecord(this.encoder, this.options.epoch, segment.retiredAtSeq, RecordType.Retired, (e) => e.u32(segment.number));
+        this.active.msgsSize += writePayloadRecord(this.encoder, this.options.epoch, segment.retiredAtSeq, RecordType.Retired, (e) => e.u32(segment.number));
         this.scheduleCommit();
         continue;
       }
