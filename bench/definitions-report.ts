@@ -49,8 +49,8 @@ interface Row {
   readonly unit?: string;
   readonly target?: string;
   readonly verdict?: (value: number, of: (name: string) => Measurement | undefined) => string;
-  /** A smaller value is better (the ratio column is still ours ÷ RabbitMQ). */
-  readonly lowerIsBetter?: boolean;
+  /** No ours ÷ RabbitMQ column (a share of the machine, not a figure of the broker). */
+  readonly noRatio?: boolean;
 }
 
 const atLeast =
@@ -106,17 +106,16 @@ export function definitionsMarkdown(r: DefinitionsReport): string {
       value: 'restart_to_accepting',
       target: `< ${fmt(RECOVERY_MS)} ms with ${fmt(RECOVERY_QUEUES)} queues + bindings`,
       verdict: recoveryVerdict,
-      lowerIsBetter: true,
     },
-    { label: 'restart after SIGKILL: spawn to a passive declare of the last queue answered, ms', value: 'restart_to_last_queue', lowerIsBetter: true },
-    { label: 'RSS before the kill, MiB', value: 'rss_before_kill', lowerIsBetter: true },
-    { label: 'RSS after recovery, MiB', value: 'rss_after_recovery', lowerIsBetter: true },
-    { label: 'broker CPU µs per declare, 1 channel', value: (of) => num(of('declare_1ch_overall')?.detail?.['brokerCpuUsPerOp']), lowerIsBetter: true },
-    { label: 'broker CPU µs per binding, 1 channel', value: (of) => num(of('bind_1ch_overall')?.detail?.['brokerCpuUsPerOp']), lowerIsBetter: true },
-    { label: `broker CPU µs per declare, ${r.config.channels} connections`, value: (of) => num(of(`declare_${r.config.channels}ch_overall`)?.detail?.['brokerCpuUsPerOp']), lowerIsBetter: true },
-    { label: "other work on the broker's CPU, % of the 1-channel declares", value: (of) => num(of('declare_1ch_overall')?.detail?.['otherWorkOnBrokerCpuPct']) },
-    { label: "other work on the broker's CPU, % of the 1-channel bindings", value: (of) => num(of('bind_1ch_overall')?.detail?.['otherWorkOnBrokerCpuPct']) },
-    { label: `other work on the broker's CPU, % of the ${r.config.channels}-connection declares`, value: (of) => num(of(`declare_${r.config.channels}ch_overall`)?.detail?.['otherWorkOnBrokerCpuPct']) },
+    { label: 'restart after SIGKILL: spawn to a passive declare of the last queue answered, ms', value: 'restart_to_last_queue' },
+    { label: 'RSS before the kill, MiB', value: 'rss_before_kill' },
+    { label: 'RSS after recovery, MiB', value: 'rss_after_recovery' },
+    { label: 'broker CPU µs per declare, 1 channel', value: (of) => num(of('declare_1ch_overall')?.detail?.['brokerCpuUsPerOp']) },
+    { label: 'broker CPU µs per binding, 1 channel', value: (of) => num(of('bind_1ch_overall')?.detail?.['brokerCpuUsPerOp']) },
+    { label: `broker CPU µs per declare, ${r.config.channels} connections`, value: (of) => num(of(`declare_${r.config.channels}ch_overall`)?.detail?.['brokerCpuUsPerOp']) },
+    { label: "other work on the broker's CPU, % of the 1-channel declares", value: (of) => num(of('declare_1ch_overall')?.detail?.['otherWorkOnBrokerCpuPct']), noRatio: true },
+    { label: "other work on the broker's CPU, % of the 1-channel bindings", value: (of) => num(of('bind_1ch_overall')?.detail?.['otherWorkOnBrokerCpuPct']), noRatio: true },
+    { label: `other work on the broker's CPU, % of the ${r.config.channels}-connection declares`, value: (of) => num(of(`declare_${r.config.channels}ch_overall`)?.detail?.['otherWorkOnBrokerCpuPct']), noRatio: true },
   ];
   const get = (row: Row, of: (name: string) => Measurement | undefined): number | undefined => (typeof row.value === 'string' ? of(row.value)?.value : row.value(of));
   const table = rows
@@ -124,7 +123,7 @@ export function definitionsMarkdown(r: DefinitionsReport): string {
       const o = get(row, ours);
       const q = get(row, rabbit);
       if (o === undefined && q === undefined) return undefined;
-      const ratio = o === undefined || q === undefined || q === 0 ? '—' : `${(o / q).toFixed(2)}×`;
+      const ratio = row.noRatio === true || o === undefined || q === undefined || q === 0 ? '—' : `${(o / q).toFixed(2)}×`;
       const verdict = row.verdict === undefined || o === undefined ? '' : row.verdict(o, ours);
       return `| ${row.label} | ${fmt(o)} | ${fmt(q)} | ${ratio} | ${row.target ?? '—'} | ${verdict} |`;
     })

@@ -33,6 +33,7 @@
  *
  *   npm run bench:definitions
  *   BENCH_QUEUES=3000 npm run bench:definitions                    (quick)
+ *   npm run bench:definitions -- --report-from bench/results/definitions-<date>.json   (the table again)
  *   npm run bench:definitions -- --brokers ours --port 5682 --rabbitmq-port 5675 --null-port 5698 --broker-cpu 1 --client-cpu 0
  *
  * Environment: BENCH_QUEUES (100000), BENCH_PARALLEL_QUEUES (the smaller of
@@ -43,7 +44,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { FrameConstant } from '../src/protocol/generated/amqp-constants.js';
@@ -83,6 +84,7 @@ const { values } = parseArgs({
     'null-port': { type: 'string', default: '5698' },
     'broker-cpu': { type: 'string', default: '1' },
     'client-cpu': { type: 'string', default: '0' },
+    'report-from': { type: 'string' },
   },
   strict: true,
 });
@@ -479,7 +481,25 @@ async function verifyBindings(name: BrokerName, broker: RunningBroker, bound: nu
 
 // ---------------------------------------------------------------- main
 
+/** Writes definitions-latest.md again from a run's JSON lines (after a change to the report). */
+async function rerender(file: string): Promise<void> {
+  const [header, ...rest] = (await readFile(file, 'utf8'))
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const h = header as unknown as Omit<Parameters<typeof definitionsMarkdown>[0], 'measurements' | 'warnings' | 'rawFile'>;
+  const lines = rest.map((l) => {
+    const { bench: _bench, ...m } = l;
+    return m;
+  });
+  const measurements = lines.filter((l) => typeof l['name'] === 'string') as unknown as Measurement[];
+  const warned = lines.flatMap((l) => (typeof l['warning'] === 'string' ? [l['warning']] : []));
+  await writeFile(join(RESULTS, 'definitions-latest.md'), definitionsMarkdown({ ...h, measurements, warnings: warned, rawFile: basename(file) }));
+  progress(`wrote ${RESULTS}definitions-latest.md from ${file}`);
+}
+
 async function main(): Promise<void> {
+  if (values['report-from'] !== undefined) return rerender(values['report-from']);
   const startedAt = new Date();
   const loadBefore = describeMachine().loadAverage;
   // The client on its own CPU, all its threads, as compare.ts runs its generator.
