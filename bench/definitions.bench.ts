@@ -32,12 +32,12 @@
  * bench/results/definitions-latest.md.
  *
  *   npm run bench:definitions
- *   BENCH_QUEUES=3000 npm run bench:definitions                    (quick)
+ *   BENCH_QUEUES=4000 npm run bench:definitions                    (quick)
  *   npm run bench:definitions -- --report-from bench/results/definitions-<date>.json   (the table again)
  *   npm run bench:definitions -- --brokers ours --port 5682 --rabbitmq-port 5675 --null-port 5698 --broker-cpu 1 --client-cpu 0
  *
  * Environment: BENCH_QUEUES (100000), BENCH_PARALLEL_QUEUES (the smaller of
- * 32000 and BENCH_QUEUES), BENCH_CHANNELS (16), BENCH_PHASE_TIMEOUT_S (300,
+ * 32000 and BENCH_QUEUES), BENCH_CHANNELS (16), BENCH_PHASE_TIMEOUT_S (600,
  * each phase), BENCH_START_TIMEOUT_S (600, each broker start), BENCH_KEEP_DATA=1
  * keeps the temp directory.
  */
@@ -61,7 +61,7 @@ import { sleep, withTimeout } from './with-timeout.js';
 const QUEUES = Math.floor(envNumber('BENCH_QUEUES', 100_000));
 const PARALLEL_QUEUES = Math.floor(envNumber('BENCH_PARALLEL_QUEUES', Math.min(32_000, QUEUES)));
 const CHANNELS = Math.floor(envNumber('BENCH_CHANNELS', 16));
-const PHASE_TIMEOUT_MS = envNumber('BENCH_PHASE_TIMEOUT_S', 300) * 1000;
+const PHASE_TIMEOUT_MS = envNumber('BENCH_PHASE_TIMEOUT_S', 600) * 1000;
 const START_TIMEOUT_MS = envNumber('BENCH_START_TIMEOUT_S', 600) * 1000;
 /** Operations per progress line and per recorded time. */
 const BLOCK = 1000;
