@@ -215,3 +215,24 @@ export async function startNullBroker(options: { port: number; cpus: string; ech
     throw err;
   }
 }
+
+/**
+ * Runs a bench's `main`, stopping every broker still in `running` (by its
+ * own pid) when it fails or the bench is interrupted, so no broker outlives
+ * the run. Exits 1 on failure, 130 on SIGINT or SIGTERM.
+ */
+export function runStoppingBrokers(main: () => Promise<void>, running: ReadonlySet<RunningBroker>, stop: (b: RunningBroker) => Promise<void>, say: (line: string) => void): void {
+  const stopAll = (): Promise<unknown> => Promise.allSettled([...running].map((b) => stop(b)));
+  const abort = async (signal: string): Promise<void> => {
+    say(`${signal}: stopping the brokers`);
+    await stopAll();
+    process.exit(130);
+  };
+  process.once('SIGINT', () => void abort('SIGINT'));
+  process.once('SIGTERM', () => void abort('SIGTERM'));
+  main().catch(async (err: unknown) => {
+    say(`bench failed: ${(err as Error).stack ?? String(err)}`);
+    await stopAll();
+    process.exit(1);
+  });
+}

@@ -29,7 +29,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ensureRabbitMQ, packageVersion, portFree, type RunningBroker, startNullBroker, startOurs, startRabbitMQ } from './brokers.js';
+import { ensureRabbitMQ, packageVersion, portFree, runStoppingBrokers, type RunningBroker, startNullBroker, startOurs, startRabbitMQ } from './brokers.js';
 import { holdIdlePolling } from './idle-polling.js';
 import { buildCProgram } from './latency-c/c-latency.js';
 import { describeMachine, type Machine } from './machine.js';
@@ -314,16 +314,4 @@ async function rerender(file: string): Promise<void> {
   await writeReport(raw, basename(file, '.json'));
 }
 
-async function abort(signal: string): Promise<void> {
-  progress(`${signal}: stopping the brokers`);
-  await Promise.allSettled([...running].map((b) => stop(b)));
-  process.exit(130);
-}
-process.once('SIGINT', () => void abort('SIGINT'));
-process.once('SIGTERM', () => void abort('SIGTERM'));
-
-main().catch(async (err: unknown) => {
-  progress(`bench failed: ${(err as Error).stack ?? String(err)}`);
-  await Promise.allSettled([...running].map((b) => stop(b)));
-  process.exit(1);
-});
+runStoppingBrokers(main, running, (b) => stop(b), progress);

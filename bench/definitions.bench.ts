@@ -52,7 +52,7 @@ import { MethodId } from '../src/protocol/generated/amqp-methods.js';
 import { publishFrames } from './amqp/frames.js';
 import { RawConnection } from './amqp/raw-connection.js';
 import { envNumber, MiB, progress, round } from './bench-util.js';
-import { ensureRabbitMQ, packageVersion, portFree, type RunningBroker, startNullBroker, startOurs, startRabbitMQ } from './brokers.js';
+import { ensureRabbitMQ, packageVersion, portFree, runStoppingBrokers, type RunningBroker, startNullBroker, startOurs, startRabbitMQ } from './brokers.js';
 import { type BrokerName, definitionsMarkdown, type Measurement } from './definitions-report.js';
 import { describeMachine } from './machine.js';
 import { procCpuSeconds, procCpusBusySeconds, procMemory, procRunqueueWaitSeconds } from './proc-stats.js';
@@ -263,17 +263,24 @@ function recordRates(broker: BrokerName, name: string, what: string, run: OpRun,
     value: Math.round(run.done / run.seconds),
     unit: `${what}/s`,
     detail: {
-      seconds: round(run.seconds, 2),
-      clientCpuUsPerOp: run.clientCpuUsPerOp,
-      brokerCpuUsPerOp: run.brokerCpuUsPerOp,
-      brokerCpuPct: run.brokerCpuPct,
-      brokerCpuWaitPct: run.brokerCpuWaitPct,
-      otherWorkOnBrokerCpuPct: run.otherWorkOnBrokerCpuPct,
+      ...runFigures(run),
       ...common,
       ...(run.error === undefined ? {} : { error: run.error }),
       ratePerBlockOf1000: blockRates,
     },
   });
+}
+
+/** The time and CPU figures every overall measurement reports. */
+function runFigures(run: OpRun): Record<string, number | undefined> {
+  return {
+    seconds: round(run.seconds, 2),
+    clientCpuUsPerOp: run.clientCpuUsPerOp,
+    brokerCpuUsPerOp: run.brokerCpuUsPerOp,
+    brokerCpuPct: run.brokerCpuPct,
+    brokerCpuWaitPct: run.brokerCpuWaitPct,
+    otherWorkOnBrokerCpuPct: run.otherWorkOnBrokerCpuPct,
+  };
 }
 
 // ---------------------------------------------------------------- phases
@@ -324,12 +331,7 @@ async function parallelDeclares(name: 'ours' | 'rabbitmq', work: string): Promis
       unit: 'declares/s',
       detail: {
         connections: CHANNELS,
-        seconds: round(run.seconds, 2),
-        clientCpuUsPerOp: run.clientCpuUsPerOp,
-        brokerCpuUsPerOp: run.brokerCpuUsPerOp,
-        brokerCpuPct: run.brokerCpuPct,
-        brokerCpuWaitPct: run.brokerCpuWaitPct,
-        otherWorkOnBrokerCpuPct: run.otherWorkOnBrokerCpuPct,
+        ...runFigures(run),
         stoppedBy: run.stoppedBy,
         reached: run.done,
         of: PARALLEL_QUEUES,
@@ -546,16 +548,4 @@ async function main(): Promise<void> {
   else await rm(work, { recursive: true, force: true });
 }
 
-async function abort(signal: string): Promise<void> {
-  progress(`${signal}: stopping the brokers`);
-  await Promise.allSettled([...running].map((b) => stop(b)));
-  process.exit(130);
-}
-process.once('SIGINT', () => void abort('SIGINT'));
-process.once('SIGTERM', () => void abort('SIGTERM'));
-
-main().catch(async (err: unknown) => {
-  progress(`definitions bench failed: ${(err as Error).stack ?? String(err)}`);
-  await Promise.allSettled([...running].map((b) => stop(b)));
-  process.exit(1);
-});
+runStoppingBrokers(main, running, (b) => stop(b), progress);
