@@ -13,7 +13,8 @@ import { ReadWindow } from './read-window.js';
 import { deleteSegmentFiles, type RecoveryHooks, recoverSegments } from './recovery.js';
 import { Relocations } from './relocations.js';
 import { Segment } from './segment.js';
-import { encodeSegmentHeader, encodeSyncedMarker, SEGMENT_HEADER_SIZE, SegmentKind, SYNCED_MARKER_OFFSET } from './segment-header.js';
+import { encodeSegmentHeader, SEGMENT_HEADER_SIZE, SegmentKind } from './segment-header.js';
+import { lags, SyncedMarker } from './synced-marker.js';
 import type { StoreFile, StoreFs } from './store-fs.js';
 import type { StoredLocation } from './stored-location.js';
 
@@ -48,10 +49,6 @@ export const DEFAULT_SEGMENT_SIZE = 32 * 1024 * 1024;
 const DEFAULT_COMPACTION_LOOK_MS = 1000;
 /** How often a commit that found the disk full is tried again. */
 const RETRY_MS = 1000;
-/** How long a quiet journal waits before the commit that only moves the synced-length marker. */
-const MARKER_CATCH_UP_MS = 500;
-/** The least time between two marker writes while commits follow each other. */
-const MARKER_INTERVAL_MS = 100;
 
 interface PendingWrite {
   readonly segment: Segment;
@@ -113,9 +110,7 @@ export class Journal {
   private dirSyncDue = false;
   /** Segments whose .msgs file was created since the directory was last synced. */
   private newFiles: Segment[] = [];
-  /** Brings the synced-length marker up to date once the journal goes quiet. */
-  private markerTimer: NodeJS.Timeout | undefined;
-  private markerWrittenAt = -Infinity;
+  private readonly marker = new SyncedMarker();
   private closed = false;
   /** Set after an I/O error: the store takes no more work and confirms nothing. */
   failure: Error | undefined;
@@ -276,12 +271,12 @@ export class Journal {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.compactionTimer);
-    clearTimeout(this.markerTimer);
+    this.marker.stop();
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     // Each commit moves the synced-length marker over what the one before wrote (and may retire segments).
     await this.flush();
-    for (let i = 0; i < 2 && !this.markerCaughtUp; i++) await this.flush();
+    for (let i = 0; i < 2 && lags(this.active); i++) await this.flush();
     for (const s of this.segments.values()) {
       await s.msgs?.close();
       await s.acks?.close();
@@ -397,7 +392,7 @@ export class Journal {
       acksStart = acks.map(([segment]) => segment.acksSize);
       await Promise.all(acks.map(([segment, list]) => this.writeAcks(segment, list)));
       const synced = new Set<StoreFile>([...writes.map((w) => w.segment.msgs!), ...acks.map(([segment]) => segment.acks!)]);
-      const marked = await this.writeSyncedMarker();
+      const marked = await this.marker.write(this.active, this.closed);
       if (marked !== undefined) synced.add(marked.file);
       await Promise.all([...synced].map(datasync));
       if (this.dirSyncDue) await syncFailure(this.fs.syncDir(this.dir));
@@ -426,7 +421,7 @@ export class Journal {
     for (const w of writes) this.snapshotDurableIn = Math.max(this.snapshotDurableIn, w.segment.number);
     for (let i = 0; i < targets.length; i++) targets[i]!.settle(seqs[i]!, true);
     await this.deleteDeadSegments();
-    this.armMarkerCatchUp();
+    if (!this.closed) this.marker.catchUpLater(this.active, (segment) => segment === this.active && this.scheduleCommit());
     const due = this.compactionDue;
     this.compactionDue = undefined;
     if (due !== undefined && this.segments.get(due.number) === due) this.startCompaction(due);
@@ -438,37 +433,6 @@ export class Journal {
     await writeNewest(this.dir, this.fs, Math.max(...this.newFiles.map((s) => s.number)));
     for (const s of this.newFiles) s.fileDurable = true;
     this.newFiles = [];
-  }
-
-  /**
-   * Writes the active segment's synced-length marker, when it lags what the
-   * last completed commit made durable: recovery then takes damage below it
-   * for corruption, not for a torn write. It lags one commit behind (the
-   * bytes this commit writes are not yet durable), so a quiet journal gets
-   * one more commit that moves only the marker (armMarkerCatchUp).
-   */
-  private async writeSyncedMarker(): Promise<{ file: StoreFile; length: number } | undefined> {
-    const segment = this.active;
-    if (segment.msgs === undefined || segment.syncedSize <= segment.markedSize) return undefined;
-    // A second dirty page slows an fdatasync: under a stream of commits, a marker every MARKER_INTERVAL_MS is enough.
-    const now = performance.now();
-    if (now - this.markerWrittenAt < MARKER_INTERVAL_MS && !this.closed) return undefined;
-    this.markerWrittenAt = now;
-    await segment.msgs.write(encodeSyncedMarker(segment.number, segment.syncedSize), SYNCED_MARKER_OFFSET);
-    return { file: segment.msgs, length: segment.syncedSize };
-  }
-
-  private get markerCaughtUp(): boolean {
-    return this.active.syncedSize <= this.active.markedSize;
-  }
-
-  private armMarkerCatchUp(): void {
-    const segment = this.active;
-    if (this.markerTimer !== undefined || segment.syncedSize <= segment.markedSize || this.closed) return;
-    this.markerTimer = setTimeout(() => {
-      this.markerTimer = undefined;
-      if (segment === this.active && segment.syncedSize > segment.markedSize) this.scheduleCommit();
-    }, MARKER_CATCH_UP_MS).unref();
   }
 
   /**
