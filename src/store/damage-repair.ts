@@ -5,7 +5,7 @@ import { encodeSyncedMarker, SYNCED_MARKER_OFFSET } from './segment-header.js';
 import type { StoreFile, StoreFs } from './store-fs.js';
 
 /** Beside the segments: what --force-recover could not read, kept for an operator to look at. */
-export const DAMAGED_DIR = 'damaged';
+const DAMAGED_DIR = 'damaged';
 
 /**
  * What --force-recover does with damage that recovery would otherwise refuse:
