@@ -12,6 +12,7 @@ import type { ConnectionContext } from './connection/connection-context.js';
 import { HeartbeatClock } from './connection/heartbeat-clock.js';
 import { createLogger } from './log/logger.js';
 import { ReplyCode } from './protocol/generated/amqp-constants.js';
+import { PageFile } from './paging/page-file.js';
 import { DurableStore, type DurableStoreOptions } from './store/durable-store.js';
 import { nodeStoreFs, type StoreFs } from './store/store-fs.js';
 import { VirtualHost } from './vhost/virtual-host.js';
@@ -53,6 +54,8 @@ export class Broker implements ConnectionContext {
   private server: Server | undefined;
   /** Durable definitions and the message journal; opened by start(). */
   store: DurableStore | undefined;
+  /** Where queues page waiting messages out while memory is over the paging threshold. */
+  private readonly pageFile: PageFile;
 
   constructor(
     readonly config: BrokerConfig,
@@ -62,9 +65,12 @@ export class Broker implements ConnectionContext {
     private readonly storage: { readonly fs: StoreFs; readonly options: DurableStoreOptions },
   ) {
     this.clusterName = `amqp-broker@${config.host}`;
-    this.vhosts.set('/', new VirtualHost('/'));
     this.users.add({ name: config.defaultUser, password: config.defaultPassword, loopbackOnly: config.defaultUser === 'guest' });
     this.alarms = new ResourceAlarms(config, alarmOptions, log, (active) => this.onAlarm(active));
+    this.pageFile = new PageFile(join(config.dataDir, 'paging'), this.alarms.memory, log);
+    const vhost = new VirtualHost('/');
+    vhost.pager = this.pageFile;
+    this.vhosts.set('/', vhost);
     this.consumerTimeout = config.consumerTimeout > 0 ? new ConsumerTimeout(config.consumerTimeout) : undefined;
   }
 
@@ -113,6 +119,8 @@ export class Broker implements ConnectionContext {
     const started = Date.now();
     const { fs, options } = this.storage;
     this.store = await DurableStore.open(this.config.dataDir, fs, this.log, this.vhosts, options, (err) => this.onStoreFailure(err));
+    // Only once the store holds the data directory's lock: another broker's paged messages are not ours to delete.
+    this.pageFile.open();
     this.log.info({ ms: Date.now() - started }, 'data directory recovered');
     await this.listen();
   }
@@ -146,6 +154,7 @@ export class Broker implements ConnectionContext {
     // Before the store closes: a TTL or x-expires timer must not reach a closed journal.
     for (const vhost of this.vhosts.values()) vhost.stop();
     await this.store?.close();
+    this.pageFile.close();
     if (this.removeDataDirOnClose) rmSync(this.config.dataDir, { recursive: true, force: true });
     this.log.info('broker stopped');
   }

@@ -1,5 +1,6 @@
 import { getHeapStatistics } from 'node:v8';
 import type { Logger } from 'pino';
+import type { MemoryPressure } from '../paging/page-file.js';
 import type { AvailableMemory } from './available-memory.js';
 
 /** How far under the limit memory must fall before the alarm clears, so it does not flap. */
@@ -17,16 +18,20 @@ export type MemoryWatermark = { readonly relative: number } | { readonly absolut
 /**
  * Watches the process's memory and raises an alarm above the limits, so the
  * broker stops reading from publishers before the OOM killer or V8's heap
- * limit ends the process.
+ * limit ends the process. Below them, at `pagingRatio` of each, it tells
+ * queues to page waiting messages out to disk (`paging`), which keeps the
+ * alarm from being reached while the disk has room.
  */
-export class MemoryAlarm {
+export class MemoryAlarm implements MemoryPressure {
   active = false;
+  paging = false;
   private rssLimit = 0;
   private readonly heapLimit = Math.floor(getHeapStatistics().heap_size_limit * HEAP_SHARE);
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private watermark: MemoryWatermark,
+    private readonly pagingRatio: number,
     private readonly available: AvailableMemory,
     private readonly log: Logger,
     private readonly onChange: (active: boolean) => void,
@@ -44,6 +49,7 @@ export class MemoryAlarm {
 
   start(): void {
     this.logLimits();
+    this.check();
     this.timer = setInterval(() => this.check(), CHECK_INTERVAL_MS);
     this.timer.unref();
   }
@@ -54,6 +60,7 @@ export class MemoryAlarm {
 
   check(): void {
     const { rss, heapUsed } = process.memoryUsage();
+    this.checkPaging(rss, heapUsed);
     const { rssLimit, heapLimit } = this;
     if (!this.active && (rss > rssLimit || heapUsed > heapLimit)) {
       this.active = true;
@@ -63,6 +70,18 @@ export class MemoryAlarm {
       this.active = false;
       this.log.warn({ rss, heapUsed, limit: rssLimit, heapLimit }, 'memory alarm cleared');
       this.onChange(false);
+    }
+  }
+
+  private checkPaging(rss: number, heapUsed: number): void {
+    const rssLimit = this.rssLimit * this.pagingRatio;
+    const heapLimit = this.heapLimit * this.pagingRatio;
+    if (!this.paging && (rss > rssLimit || heapUsed > heapLimit)) {
+      this.paging = true;
+      this.log.info({ rss, heapUsed, limit: rssLimit, heapLimit }, 'memory above the paging threshold: waiting messages go to disk');
+    } else if (this.paging && rss < rssLimit * CLEAR_RATIO && heapUsed < heapLimit * CLEAR_RATIO) {
+      this.paging = false;
+      this.log.info({ rss, heapUsed, limit: rssLimit, heapLimit }, 'memory below the paging threshold: waiting messages stay in memory');
     }
   }
 

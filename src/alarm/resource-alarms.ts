@@ -26,7 +26,7 @@ export class ResourceAlarms {
 
   constructor(config: BrokerConfig, options: AlarmOptions, log: Logger, private readonly onChange: (active: boolean) => void) {
     const watermark = options.memoryLimit === undefined ? { relative: config.memoryHighWatermark } : { absolute: options.memoryLimit };
-    this.memory = new MemoryAlarm(watermark, availableMemory(), log, (raised) => this.set('memory', raised));
+    this.memory = new MemoryAlarm(watermark, config.memoryPagingRatio, availableMemory(), log, (raised) => this.set('memory', raised));
     this.disk = new DiskAlarm(config.dataDir, config.diskFreeLimit, options.diskCheckMs ?? DEFAULT_DISK_CHECK_MS, log, (raised) => this.set('disk', raised));
   }
 

@@ -15,6 +15,9 @@ Options (each also read from the environment variable shown):
   --memory-high-watermark <share|bytes>
                       memory use that blocks publishers AMQP_BROKER_MEMORY_HIGH_WATERMARK
                       (default ${DEFAULT_CONFIG.memoryHighWatermark} of RAM or of the cgroup limit; bytes like 1GB, 512MiB)
+  --memory-paging-ratio <share>
+                      share of that memory use above which waiting messages
+                      are paged out to disk       AMQP_BROKER_MEMORY_PAGING_RATIO (default ${DEFAULT_CONFIG.memoryPagingRatio})
   --disk-free-limit <bytes>
                       free disk space that blocks publishers AMQP_BROKER_DISK_FREE_LIMIT
                       (default ${DEFAULT_CONFIG.diskFreeLimit}; units like 50MB, 2GiB)
@@ -35,6 +38,7 @@ export interface CliOptions {
   readonly memoryHighWatermark?: number;
   /** Set when --memory-high-watermark is bytes. */
   readonly memoryLimit?: number;
+  readonly memoryPagingRatio: number;
   readonly diskFreeLimit: number;
   readonly forceRecover: boolean;
 }
@@ -52,6 +56,7 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
       'log-level': { type: 'string' },
       'consumer-timeout': { type: 'string' },
       'memory-high-watermark': { type: 'string' },
+      'memory-paging-ratio': { type: 'string' },
       'disk-free-limit': { type: 'string' },
       'force-recover': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -65,6 +70,10 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
   if (!LOG_LEVELS.includes(logLevel)) throw new Error(`invalid log level '${logLevel}' (one of ${LOG_LEVELS.join(', ')})`);
   const consumerTimeout = parseConsumerTimeout(values['consumer-timeout'] ?? env['AMQP_BROKER_CONSUMER_TIMEOUT'] ?? String(DEFAULT_CONFIG.consumerTimeout));
   const watermark = values['memory-high-watermark'] ?? env['AMQP_BROKER_MEMORY_HIGH_WATERMARK'];
+  const pagingRatioText = values['memory-paging-ratio'] ?? env['AMQP_BROKER_MEMORY_PAGING_RATIO'] ?? String(DEFAULT_CONFIG.memoryPagingRatio);
+  const memoryPagingRatio = Number(pagingRatioText);
+  // Above 1 it never pages before the alarm, as in RabbitMQ.
+  if (!/^\d*\.?\d+$/.test(pagingRatioText) || memoryPagingRatio <= 0) throw new Error(`invalid memory paging ratio '${pagingRatioText}' (a share such as 0.5; above 1: no paging)`);
   const diskFreeLimitText = values['disk-free-limit'] ?? env['AMQP_BROKER_DISK_FREE_LIMIT'];
   const diskFreeLimit = diskFreeLimitText === undefined ? DEFAULT_CONFIG.diskFreeLimit : parseInformationUnit(diskFreeLimitText);
   if (diskFreeLimit === undefined) throw new Error(`invalid disk free limit '${diskFreeLimitText}' (bytes, or with a unit: 50MB, 2GiB)`);
@@ -76,6 +85,7 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
     logLevel,
     consumerTimeout,
     ...(watermark === undefined ? {} : parseMemoryWatermark(watermark)),
+    memoryPagingRatio,
     diskFreeLimit,
     forceRecover: values['force-recover'] ?? ['1', 'true'].includes(env['AMQP_BROKER_FORCE_RECOVER'] ?? ''),
   };

@@ -19,6 +19,11 @@ export interface BrokerConfig {
    * publishers are blocked (RabbitMQ's vm_memory_high_watermark.relative).
    */
   readonly memoryHighWatermark: number;
+  /**
+   * Share of the memory limit above which waiting messages are paged out to
+   * disk, so that memory stays flat (RabbitMQ's vm_memory_high_watermark_paging_ratio).
+   */
+  readonly memoryPagingRatio: number;
   /** Free bytes on the data directory's file system below which publishers are blocked (RabbitMQ's disk_free_limit). */
   readonly diskFreeLimit: number;
   /**
@@ -41,6 +46,7 @@ export const DEFAULT_CONFIG: Omit<BrokerConfig, 'dataDir'> = {
   handshakeTimeout: 10,
   connectionOutputLimit: 1024 * 1024,
   memoryHighWatermark: 0.4,
+  memoryPagingRatio: 0.5,
   diskFreeLimit: 50_000_000,
   consumerTimeout: 30 * 60 * 1000,
   defaultUser: 'guest',

@@ -3,8 +3,13 @@ import { ArrayDeque } from './array-deque.js';
 import type { QueuedMessage } from './message.js';
 
 const TWO_32 = 0x1_0000_0000;
-/** Location slot of an entry kept in memory (a transient message queued behind paged ones). */
+/**
+ * The location slot: a journal location packed into one number (0 and up),
+ * IN_MEMORY for a message kept in memory (a transient one queued behind paged
+ * ones), or a page file location packed and stored as -2 - packed.
+ */
 const IN_MEMORY = -1;
+const PAGE_FILE_BASE = -2;
 /** Numbers per entry: sequence, packed location, redelivered flag. */
 const STRIDE = 3;
 
@@ -15,16 +20,19 @@ export type PagedEntry =
       readonly redelivered: boolean;
       /** When it expires; undefined if never (or not known before it is read back). */
       readonly expiresAt: number | undefined;
+      /** The location is in the page file (pager), not the journal. */
+      readonly inPageFile: boolean;
       readonly held?: undefined;
     }
   | { readonly held: QueuedMessage };
 
 /**
- * The back of a long durable queue, kept as numbers only: the sequence,
- * journal location and redelivered flag of each message, three array slots per message
- * and no object. The messages stay in the journal until they come near the
- * head and are read back. A message with no journal copy (transient) that
- * arrives behind them waits here too, in memory, so queue order holds.
+ * The back of a long queue, kept as numbers only: the sequence, location and
+ * redelivered flag of each message, three array slots per message and no
+ * object. The messages stay in the journal (persistent ones of a durable
+ * queue) or the page file (any other, paged out while memory is short) until
+ * they come near the head and are read back. A message with neither copy
+ * that arrives behind them waits here too, in memory, so queue order holds.
  *
  * Once a message that can expire is paged, each entry gets a fourth number,
  * its expiry (Infinity for never), in a parallel array: stuck expired
@@ -40,10 +48,11 @@ export class PagedTail {
     return this.entries.length / STRIDE;
   }
 
-  push(seq: number, location: StoredLocation, redelivered: boolean, expiresAt?: number): void {
+  push(seq: number, location: StoredLocation, redelivered: boolean, expiresAt?: number, inPageFile = false): void {
     // segment × 2^32 + offset is exact in a double for any realistic segment count.
+    const packed = location.segment * TWO_32 + location.offset;
     this.entries.push(seq);
-    this.entries.push(location.segment * TWO_32 + location.offset);
+    this.entries.push(inPageFile ? PAGE_FILE_BASE - packed : packed);
     this.entries.push(redelivered ? 1 : 0);
     this.pushExpiry(expiresAt);
   }
@@ -121,10 +130,19 @@ export class PagedTail {
     }
   }
 
+  /** Journal locations of the entries. */
   *storedLocations(): IterableIterator<StoredLocation> {
     for (let i = 1; i < this.entries.length; i += STRIDE) {
       const packed = this.entries.at(i)!;
-      if (packed !== IN_MEMORY) yield unpack(packed);
+      if (packed >= 0) yield unpack(packed);
+    }
+  }
+
+  /** Page file locations of the entries. */
+  *pageFileLocations(): IterableIterator<StoredLocation> {
+    for (let i = 1; i < this.entries.length; i += STRIDE) {
+      const packed = this.entries.at(i)!;
+      if (packed <= PAGE_FILE_BASE) yield unpack(PAGE_FILE_BASE - packed);
     }
   }
 
@@ -140,11 +158,13 @@ export class PagedTail {
     const packed = this.entries.at(at + 1)!;
     if (packed === IN_MEMORY) return { held: this.held.at(h)! };
     const expiresAt = this.expiries?.at(i);
+    const inPageFile = packed <= PAGE_FILE_BASE;
     return {
       seq: this.entries.at(at)!,
-      location: unpack(packed),
+      location: unpack(inPageFile ? PAGE_FILE_BASE - packed : packed),
       redelivered: this.entries.at(at + 2) === 1,
       expiresAt: expiresAt === Infinity ? undefined : expiresAt,
+      inPageFile,
     };
   }
 

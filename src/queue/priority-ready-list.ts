@@ -1,3 +1,4 @@
+import type { Pager } from '../paging/page-file.js';
 import type { FieldTable } from '../protocol/field-value.js';
 import type { StoredLocation } from '../store/journal.js';
 import { integerArgument } from './argument-value.js';
@@ -60,6 +61,15 @@ export class PriorityReadyList implements ReadyMessages {
   set source(source: PageSource | undefined) {
     this.pageSource = source;
     for (const level of this.levels) level.source = source;
+  }
+
+  /** Shared by the levels, through the memory they share. */
+  get pager(): Pager | undefined {
+    return this.memory.pager;
+  }
+
+  set pager(pager: Pager | undefined) {
+    this.memory.pager = pager;
   }
 
   /** Joins the back of its level; returns false when a lower level has messages, which it now goes ahead of. */

@@ -1,3 +1,4 @@
+import type { Pager } from '../paging/page-file.js';
 import type { FieldTable } from '../protocol/field-value.js';
 import type { Journal, StoredLocation } from '../store/journal.js';
 import { ConsumerRing } from './consumer-ring.js';
@@ -94,6 +95,11 @@ export class Queue {
       const recovering = this.options.durable && this.options.exclusiveOwner === undefined && this.store === undefined;
       if (this.consumers.size === 0 && !recovering) this.onUnused?.(this);
     });
+  }
+
+  /** Where waiting messages without a journal copy go while memory is short; set by the virtual host. */
+  set pager(pager: Pager | undefined) {
+    this.ready.pager = pager;
   }
 
   /** Set for durable queues when the broker has a store: persistent messages are journaled under `id`. */

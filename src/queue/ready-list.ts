@@ -1,3 +1,4 @@
+import type { Pager } from '../paging/page-file.js';
 import type { StoredLocation } from '../store/journal.js';
 import { ArrayDeque } from './array-deque.js';
 import type { Message, QueuedMessage } from './message.js';
@@ -22,6 +23,8 @@ export const DEFAULT_QUEUE_MEMORY: MemoryLimit = { messages: 4096, bytes: 8 * 10
 export class MemoryUse {
   messages = 0;
   bytes = 0;
+  /** Where messages without a journal copy go while memory is short; set for the queues of a broker. */
+  pager: Pager | undefined;
 
   constructor(readonly limit: MemoryLimit = DEFAULT_QUEUE_MEMORY) {}
 
@@ -42,6 +45,8 @@ export interface ReadyMessages {
   readonly bytes: number;
   /** Reads paged-out messages back; set once the queue has a journal. */
   source: PageSource | undefined;
+  /** Takes waiting messages that have no journal copy out of memory while memory is short. */
+  pager: Pager | undefined;
   /** Adds a new message; returns false when it went ahead of some that wait (a higher priority). */
   push(qm: QueuedMessage): boolean;
   /** Adds a message recovered from the journal (see ReadyList.pushStored); `priority` is its priority property. */
@@ -67,7 +72,9 @@ const PAGE_IN_BATCH = 256;
  * a `source`), persistent messages past the memory limit wait in a paged tail
  * that holds only their journal locations, and are read back a batch at a
  * time as the head reaches them: a queue of millions costs numbers, not
- * messages.
+ * messages. While the broker's memory is over its paging threshold (the
+ * pager says so), every new message waits in the paged tail, those without
+ * a journal copy written to the pager's file.
  */
 export class ReadyList implements ReadyMessages {
   private readonly fifo = new ArrayDeque<QueuedMessage>();
@@ -96,18 +103,22 @@ export class ReadyList implements ReadyMessages {
     return this.totalBytes;
   }
 
+  get pager(): Pager | undefined {
+    return this.memory.pager;
+  }
+
+  set pager(pager: Pager | undefined) {
+    this.memory.pager = pager;
+  }
+
   /** Appends a message; it always joins the back. */
   push(qm: QueuedMessage): boolean {
     const { location, size } = qm.message;
     this.totalBytes += size;
+    const journaled = this.source !== undefined && location !== undefined;
     // Once anything is paged, later messages must queue behind it, whether they can be paged or not.
-    if (this.paged.length > 0) {
-      if (location === undefined) this.paged.pushHeld(qm);
-      else this.paged.push(qm.seq, location, qm.redelivered, qm.expiresAt);
-      return true;
-    }
-    if (this.source !== undefined && location !== undefined && this.memory.full(size)) {
-      this.paged.push(qm.seq, location, qm.redelivered, qm.expiresAt);
+    if (this.paged.length > 0 || this.memory.pager?.paging === true || (journaled && this.memory.full(size))) {
+      this.pushPaged(qm, journaled);
       return true;
     }
     this.fifo.push(qm);
@@ -200,6 +211,7 @@ export class ReadyList implements ReadyMessages {
   /** Removes everything; returns how many messages were dropped. */
   clear(): number {
     const count = this.length;
+    for (const location of this.paged.pageFileLocations()) this.memory.pager!.release(location);
     this.held(-(this.fifo.length + this.requeued.length), -this.memoryBytes);
     this.fifo.clear();
     this.requeued = [];
@@ -223,6 +235,22 @@ export class ReadyList implements ReadyMessages {
     this.memory.bytes += bytes;
   }
 
+  /**
+   * Queues a message in the paged tail: by its journal location if it has
+   * one, else written to the pager's file while memory is short, else held
+   * in memory.
+   */
+  private pushPaged(qm: QueuedMessage, journaled: boolean): void {
+    if (journaled) {
+      this.paged.push(qm.seq, qm.message.location!, qm.redelivered, qm.expiresAt);
+      return;
+    }
+    const pager = this.memory.pager;
+    const written = pager?.paging === true ? pager.write(qm.message) : undefined;
+    if (written === undefined) this.paged.pushHeld(qm);
+    else this.paged.push(qm.seq, written, qm.redelivered, qm.expiresAt, true);
+  }
+
   /** Reads the next batch of paged messages into the FIFO. */
   private pageIn(): void {
     for (let n = 0; n < PAGE_IN_BATCH && this.paged.length > 0; n++) {
@@ -236,16 +264,23 @@ export class ReadyList implements ReadyMessages {
     }
   }
 
-  /** The message of a paged entry, read back from the journal unless it was held in memory. */
+  /** The message of a paged entry, read back from the journal or the page file unless it was held in memory. */
   private load(entry: PagedEntry): QueuedMessage {
     if (entry.held !== undefined) return entry.held;
-    const source = this.source!;
-    const message = source.load(entry.location);
+    const message = entry.inPageFile ? this.readPageFile(entry.location) : this.source!.load(entry.location);
     const qm: QueuedMessage =
       entry.expiresAt === undefined
         ? { message, seq: entry.seq, redelivered: entry.redelivered }
         : { message, seq: entry.seq, redelivered: entry.redelivered, expiresAt: entry.expiresAt };
-    source.loaded?.(qm);
+    if (!entry.inPageFile) this.source!.loaded?.(qm);
     return qm;
+  }
+
+  /** Reads a message back from the page file, which then forgets it: it is in memory from here on. */
+  private readPageFile(location: StoredLocation): Message {
+    const pager = this.memory.pager!;
+    const message = pager.read(location);
+    pager.release(location);
+    return message;
   }
 }

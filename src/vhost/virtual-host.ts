@@ -3,6 +3,7 @@ import { createExchangeRouter, ExchangeType, isExchangeType } from '../exchange/
 import { DelayedMessages } from '../exchange/delayed-messages.js';
 import type { ExchangeRouter } from '../exchange/exchange-router.js';
 import { type Destination, Exchange, type ExchangeOptions } from '../exchange/exchange.js';
+import type { Pager } from '../paging/page-file.js';
 import { AmqpError } from '../protocol/amqp-error.js';
 import type { FieldTable } from '../protocol/field-value.js';
 import { ReplyCode } from '../protocol/generated/amqp-constants.js';
@@ -64,6 +65,9 @@ export class VirtualHost {
 
   /** Set by the broker when it has a durable store; restores run with it unset. */
   durability: DurabilityHooks | undefined;
+
+  /** Set by the broker: its queues page waiting messages out through it while memory is short. */
+  pager: Pager | undefined;
 
   /** How queues reach their dead-letter exchange: routing as a publish would, alternate exchanges included. */
   private readonly deadLetterRouter: DeadLetterRouter = {
@@ -277,6 +281,7 @@ export class VirtualHost {
 
   private addQueue(name: string, options: QueueOptions): Queue {
     const q = new Queue(name, options);
+    q.pager = this.pager;
     this.queues.set(name, q);
     q.onUnused = (unused) => this.removeQueue(unused);
     q.deadLetters = this.deadLetterRouter;

@@ -9,7 +9,8 @@ export interface Flood {
 
 /**
  * Publishes `body` to `queue`, numbering each message in its messageId, until
- * the broker sends connection.blocked or `max` messages are out. Waits for
+ * the broker sends connection.blocked, `max` messages are out or the clock
+ * passes `until` (epoch milliseconds). Waits for
  * the socket to drain when the client buffers, as a well-behaved publisher
  * does, and for confirms when `window` messages are unconfirmed.
  */
@@ -19,9 +20,9 @@ export async function publishUntilBlocked(
   queue: string,
   body: Buffer,
   options: amqp.Options.Publish,
-  limits: { readonly max: number; readonly window?: number },
+  limits: { readonly max: number; readonly window?: number; readonly until?: number },
 ): Promise<Flood> {
-  const { max, window = Infinity } = limits;
+  const { max, window = Infinity, until = Infinity } = limits;
   const confirmed = new Set<number>();
   let answered = 0;
   let blocked = false;
@@ -34,7 +35,7 @@ export async function publishUntilBlocked(
   // Resolves the wait for a confirm; called for every confirm, waited for or not.
   let confirmArrived = (): void => {};
   let sent = 0;
-  while (sent < max && !blocked) {
+  while (sent < max && !blocked && Date.now() < until) {
     if (sent - answered >= window) {
       await Promise.race([new Promise<void>((resolve) => (confirmArrived = resolve)), blockedEvent]);
       continue;
