@@ -2,6 +2,7 @@ import { closeSync, ftruncateSync, mkdirSync, openSync, readSync, rmSync, unlink
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Message } from '../queue/message.js';
+import { ReadWindow, type WindowedFile } from '../store/read-window.js';
 import type { StoredLocation } from '../store/stored-location.js';
 
 /** A segment is closed, and a new one begun, once it holds this much: the unit in which disk space comes back. */
@@ -54,7 +55,10 @@ export class PageFile implements Pager {
   private retryTimer: NodeJS.Timeout | undefined;
   /** The error of the last write, while the buffered records could not be written. */
   private failure: Error | undefined;
-  private readonly header = Buffer.allocUnsafe(4);
+  /** Reads back through a read-ahead window: queues read their messages in about the order they were written. */
+  private readonly window = new ReadWindow();
+  /** An older segment open for reading: reads go through one segment after another. */
+  private reading: { segment: number; fd: number } | undefined;
 
   constructor(
     private readonly dir: string,
@@ -75,6 +79,7 @@ export class PageFile implements Pager {
     clearTimeout(this.retryTimer);
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
+    this.stopReading();
     rmSync(this.dir, { recursive: true, force: true });
   }
 
@@ -124,8 +129,10 @@ export class PageFile implements Pager {
     }
     this.wanted.delete(segment);
     if (segment !== this.segment) {
+      if (this.reading?.segment === segment) this.stopReading();
       unlinkSync(this.segmentPath(segment));
     } else if (this.failure === undefined) {
+      this.window.forget(segment);
       // Nothing written here is wanted any more: write over it from the start, a file the page cache already holds,
       // giving the space back when there is much of it (a queue paging steadily would otherwise truncate at every turn).
       if (this.flushedTo > BUFFER_BYTES) ftruncateSync(this.fd!, 0);
@@ -141,15 +148,25 @@ export class PageFile implements Pager {
   }
 
   private fromFile({ segment, offset }: StoredLocation): Buffer {
-    const fd = segment === this.segment ? this.fd! : openSync(this.segmentPath(segment), 'r');
-    try {
-      readExactly(fd, this.header, offset);
-      const record = Buffer.allocUnsafe(this.header.readUInt32BE(0));
-      readExactly(fd, record, offset + 4);
-      return record;
-    } finally {
-      if (fd !== this.fd) closeSync(fd);
+    const { bytes, at } = this.window.read(segment, this.windowed(segment), offset);
+    const length = bytes.readUInt32BE(at);
+    if (at + 4 + length > bytes.length) throw new Error(`paged message in ${this.segmentPath(segment)} at ${offset} is cut short`);
+    return Buffer.from(bytes.subarray(at + 4, at + 4 + length));
+  }
+
+  /** The segment as the read window reads it: the one being written up to what is written, an older one whole. */
+  private windowed(segment: number): WindowedFile {
+    if (segment === this.segment) return { file: readerOf(this.fd!), writtenSize: this.flushedTo };
+    if (this.reading?.segment !== segment) {
+      this.stopReading();
+      this.reading = { segment, fd: openSync(this.segmentPath(segment), 'r') };
     }
+    return { file: readerOf(this.reading.fd), writtenSize: Infinity };
+  }
+
+  private stopReading(): void {
+    if (this.reading !== undefined) closeSync(this.reading.fd);
+    this.reading = undefined;
   }
 
   private startSegment(): void {
@@ -222,10 +239,6 @@ function encodeRecord(record: Buffer, message: Message, exchange: Buffer, routin
   message.data.copy(record, at, message.start, message.end);
 }
 
-function readExactly(fd: number, into: Buffer, position: number): void {
-  for (let done = 0; done < into.length; ) {
-    const n = readSync(fd, into, done, into.length - done, position + done);
-    if (n === 0) throw new Error(`paged message cut short at ${position + done}`);
-    done += n;
-  }
+function readerOf(fd: number): WindowedFile['file'] {
+  return { readSync: (target, position) => readSync(fd, target, 0, target.length, position) };
 }

@@ -1,5 +1,6 @@
 import type { StoredLocation } from '../store/journal.js';
 import { ArrayDeque } from './array-deque.js';
+import { NumberDeque } from './number-deque.js';
 import type { QueuedMessage } from './message.js';
 
 const TWO_32 = 0x1_0000_0000;
@@ -40,9 +41,9 @@ export type PagedEntry =
  * message expires pays nothing for it.
  */
 export class PagedTail {
-  private readonly entries = new ArrayDeque<number>();
+  private readonly entries = new NumberDeque();
   private readonly held = new ArrayDeque<QueuedMessage>();
-  private expiries: ArrayDeque<number> | undefined;
+  private expiries: NumberDeque | undefined;
 
   get length(): number {
     return this.entries.length / STRIDE;
@@ -125,7 +126,7 @@ export class PagedTail {
     for (const n of entries) this.entries.push(n);
     for (const qm of held) this.held.push(qm);
     if (expiries !== undefined) {
-      this.expiries = new ArrayDeque<number>();
+      this.expiries = new NumberDeque();
       for (const e of expiries) this.expiries.push(e);
     }
   }
@@ -171,7 +172,7 @@ export class PagedTail {
   private pushExpiry(expiresAt: number | undefined): void {
     if (this.expiries === undefined) {
       if (expiresAt === undefined) return;
-      this.expiries = new ArrayDeque<number>();
+      this.expiries = new NumberDeque();
       for (let i = 1; i < this.length; i++) this.expiries.push(Infinity);
     }
     this.expiries.push(expiresAt ?? Infinity);

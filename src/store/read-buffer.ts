@@ -3,7 +3,7 @@ import type { StoreFile } from './store-fs.js';
 type Readable = Pick<StoreFile, 'size' | 'readSync'>;
 
 /** Fills `target` from `position` on, or as much of it as the file has; returns the bytes read. */
-export function readFully(file: Readable, target: Buffer, position: number): number {
+export function readFully(file: Pick<StoreFile, 'readSync'>, target: Buffer, position: number): number {
   let read = 0;
   while (read < target.length) {
     const n = file.readSync(target.subarray(read), position + read);
