@@ -11,6 +11,8 @@
  *   npx tsc -p . && node --expose-gc --min-semi-space-size=256 --max-semi-space-size=256 dist/bench/publish-routing.bench.js
  */
 import type { Logger } from 'pino';
+import { AccessControl } from '../src/auth/access-control.js';
+import { ResourceAccess } from '../src/auth/resource-access.js';
 import type { ChannelHost } from '../src/channel/channel-host.js';
 import { Publisher } from '../src/channel/publisher.js';
 import { FrameWriter } from '../src/framing/frame-writer.js';
@@ -27,6 +29,8 @@ const ROUNDS = 5;
 const owner = {};
 
 const vhost = new VirtualHost('/');
+const access = new AccessControl(new Set());
+access.apply({ op: 'permission.set', permission: { user: 'guest', vhost: '/', configure: '.*', write: '.*', read: '.*' } });
 const host: ChannelHost = {
   writer: new FrameWriter({ write: () => true } as never),
   vhost,
@@ -36,6 +40,7 @@ const host: ChannelHost = {
   maxMessageSize: 128 * 1024 * 1024,
   consumerTimeout: undefined,
   userName: 'guest',
+  resources: new ResourceAccess(access, 'guest', '/'),
   owner,
   congested: false,
   consumerStalled: () => {},

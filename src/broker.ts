@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { type AlarmOptions, ResourceAlarms } from './alarm/resource-alarms.js';
-import { UserStore } from './auth/user-store.js';
+import { AccessAdmin } from './auth/access-admin.js';
+import type { AccessControl } from './auth/access-control.js';
+import { Tenancy } from './auth/tenancy.js';
 import { ConsumerTimeout } from './channel/consumer-timeout.js';
 import { type BrokerConfig, DEFAULT_CONFIG } from './config/broker-config.js';
 import { Connection } from './connection/connection.js';
@@ -12,10 +14,12 @@ import type { ConnectionContext } from './connection/connection-context.js';
 import { HeartbeatClock } from './connection/heartbeat-clock.js';
 import { createLogger } from './log/logger.js';
 import { ReplyCode } from './protocol/generated/amqp-constants.js';
+import { ControlServer } from './control/control-server.js';
+import { CONTROL_SOCKET } from './control/control-socket.js';
 import { PageFile } from './paging/page-file.js';
 import { DurableStore, type DurableStoreOptions } from './store/durable-store.js';
 import { nodeStoreFs, type StoreFs } from './store/store-fs.js';
-import { VirtualHost } from './vhost/virtual-host.js';
+import type { VirtualHost } from './vhost/virtual-host.js';
 
 export interface BrokerOptions extends Partial<BrokerConfig>, AlarmOptions {
   /** A logger to use instead of one made from logLevel. */
@@ -42,18 +46,22 @@ export interface ExchangeStats {
 
 /** A running broker; from startBroker(). */
 export class Broker implements ConnectionContext {
-  readonly users = new UserStore();
+  /** Vhosts, users and permissions. */
+  readonly tenancy: Tenancy;
+  /** Adds and deletes users and vhosts and sets permissions, durably (what rabbitmqctl does). */
+  readonly admin: AccessAdmin;
   readonly clock = new HeartbeatClock();
   /** Memory and disk alarms; publishers are blocked while any is raised. */
   readonly alarms: ResourceAlarms;
   readonly consumerTimeout: ConsumerTimeout | undefined;
   readonly clusterName: string;
-  private readonly vhosts = new Map<string, VirtualHost>();
   private readonly connections = new Set<Connection>();
   private nextConnectionId = 1;
   private server: Server | undefined;
   /** Durable definitions and the message journal; opened by start(). */
   store: DurableStore | undefined;
+  /** The ctl tool's way in; opened by start(). */
+  private control: ControlServer | undefined;
   /** Where queues page waiting messages out while memory is over the paging threshold. */
   private readonly pageFile: PageFile;
 
@@ -65,12 +73,16 @@ export class Broker implements ConnectionContext {
     private readonly storage: { readonly fs: StoreFs; readonly options: DurableStoreOptions },
   ) {
     this.clusterName = `amqp-broker@${config.host}`;
-    this.users.add({ name: config.defaultUser, password: config.defaultPassword, loopbackOnly: config.defaultUser === 'guest' });
     this.alarms = new ResourceAlarms(config, alarmOptions, log, (active) => this.onAlarm(active));
     this.pageFile = new PageFile(join(config.dataDir, 'paging'), this.alarms.memory, log);
-    const vhost = new VirtualHost('/');
-    vhost.pager = this.pageFile;
-    this.vhosts.set('/', vhost);
+    // RabbitMQ's loopback_users: guest may log in only from this machine.
+    this.tenancy = new Tenancy(new Set(['guest']), this.pageFile);
+    this.admin = new AccessAdmin(this.tenancy, () => this.openStore(), (which, reason) => {
+      for (const c of this.connections) {
+        // A connection still in its handshake has no vhost yet.
+        if (c.isOpen && which({ userName: c.userName, vhostName: c.vhost?.name })) c.close(ReplyCode.CONNECTION_FORCED, `CONNECTION_FORCED - ${reason}`);
+      }
+    });
     this.consumerTimeout = config.consumerTimeout > 0 ? new ConsumerTimeout(config.consumerTimeout) : undefined;
   }
 
@@ -99,15 +111,24 @@ export class Broker implements ConnectionContext {
     this.alarms.disk.setLimit(bytes);
   }
 
+  get access(): AccessControl {
+    return this.tenancy.access;
+  }
+
   virtualHost(name: string): VirtualHost | undefined {
-    return this.vhosts.get(name);
+    return this.tenancy.vhosts.get(name);
   }
 
   /** An exchange's type, bindings and waiting delayed messages; undefined when there is no such exchange. */
   exchangeStats(vhost: string, name: string): ExchangeStats | undefined {
-    const x = this.vhosts.get(vhost)?.exchanges.get(name);
+    const x = this.tenancy.vhosts.get(vhost)?.exchanges.get(name);
     if (x === undefined) return undefined;
     return { type: x.type, durable: x.options.durable, bindings: x.router.bindingCount, messagesDelayed: x.delayed?.count };
+  }
+
+  private openStore(): DurableStore {
+    if (this.store === undefined) throw new Error('the broker has not started');
+    return this.store;
   }
 
   connectionClosed(connection: object): void {
@@ -118,11 +139,24 @@ export class Broker implements ConnectionContext {
   async start(): Promise<void> {
     const started = Date.now();
     const { fs, options } = this.storage;
-    this.store = await DurableStore.open(this.config.dataDir, fs, this.log, this.vhosts, options, (err) => this.onStoreFailure(err));
-    // Only once the store holds the data directory's lock: another broker's paged messages are not ours to delete.
+    const { defaultUser: user, defaultPassword: password } = this.config;
+    const defaults = { vhost: '/', user, password };
+    this.store = await DurableStore.open(this.config.dataDir, fs, this.log, this.tenancy, defaults, options, (err) => this.onStoreFailure(err));
+    // Only once the store holds the data directory's lock: another broker's paged messages and socket are not ours to delete.
     this.pageFile.open();
+    await this.listenForControl();
     this.log.info({ ms: Date.now() - started }, 'data directory recovered');
     await this.listen();
+  }
+
+  /** The ctl tool's socket; a broker whose data directory path is too long for a Unix socket runs without it. */
+  private async listenForControl(): Promise<void> {
+    const path = join(this.config.dataDir, CONTROL_SOCKET);
+    try {
+      this.control = await ControlServer.listen(path, this.admin, this.log);
+    } catch (err) {
+      this.log.warn({ err, path }, 'no control socket: the ctl tool cannot reach this broker');
+    }
   }
 
   private async listen(): Promise<void> {
@@ -152,7 +186,8 @@ export class Broker implements ConnectionContext {
     this.consumerTimeout?.stop();
     await closed;
     // Before the store closes: a TTL or x-expires timer must not reach a closed journal.
-    for (const vhost of this.vhosts.values()) vhost.stop();
+    for (const vhost of this.tenancy.vhosts.values()) vhost.stop();
+    await this.control?.close();
     await this.store?.close();
     this.pageFile.close();
     if (this.removeDataDirOnClose) rmSync(this.config.dataDir, { recursive: true, force: true });

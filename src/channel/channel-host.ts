@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { ResourceAccess } from '../auth/resource-access.js';
 import type { FrameWriter } from '../framing/frame-writer.js';
 import type { Channel } from './channel.js';
 import type { ConsumerTimeout } from './consumer-timeout.js';
@@ -26,6 +27,8 @@ export interface ChannelHost {
   readonly consumerTimeout: ConsumerTimeout | undefined;
   /** The user the connection authenticated as; a published user-id property must name it. */
   readonly userName: string;
+  /** What that user may do in the vhost. */
+  readonly resources: ResourceAccess;
   /** Identity that owns this connection's exclusive queues. */
   readonly owner: object;
   /** True while the socket has more unsent output than the back-pressure limit. */

@@ -270,10 +270,13 @@ export class Channel implements CommandSink, ConsumerChannel, AckDeadlines {
   private publish(m: BasicPublish, data: Buffer, start: number, bodyStart: number, end: number): void {
     if (m.immediate) throw new AmqpError(ReplyCode.NOT_IMPLEMENTED, 'immediate=true');
     this.host.publishing();
+    // In RabbitMQ's order: write access to the exchange, then whether it exists, then whether it is internal, then the topic.
+    this.host.resources.checkPublish(m.exchange);
     const exchange = this.host.vhost.exchange(m.exchange);
     if (exchange.options.internal) {
       throw new AmqpError(ReplyCode.ACCESS_REFUSED, `cannot publish to internal exchange '${m.exchange}' in vhost '${this.host.vhost.name}'`);
     }
+    this.host.resources.checkTopic('write', exchange, m.routingKey);
     // RabbitMQ refuses a reply_to of amq.rabbitmq.reply-to without a reply consumer before it checks anything else of the message.
     // The exchange's own name and the previous routing key when it repeats: strings a million queued messages share.
     const routingKey = m.routingKey === this.lastRoutingKey ? this.lastRoutingKey : (this.lastRoutingKey = m.routingKey);
@@ -343,7 +346,7 @@ export class Channel implements CommandSink, ConsumerChannel, AckDeadlines {
   }
 
   private consume(m: BasicConsume): void {
-    const queue = m.queue === REPLY_TO ? undefined : this.entities.queue(m.queue);
+    const queue = m.queue === REPLY_TO ? undefined : this.entities.readableQueue(m.queue);
     const tag = m.consumerTag === '' ? `amq.ctag-${randomBytes(16).toString('base64url')}` : m.consumerTag;
     if (this.consumers.has(tag)) {
       throw new AmqpError(ReplyCode.NOT_ALLOWED, `attempt to reuse consumer tag '${tag}'`);
@@ -375,7 +378,7 @@ export class Channel implements CommandSink, ConsumerChannel, AckDeadlines {
   }
 
   private get(m: BasicGet): void {
-    const queue = this.entities.queue(m.queue);
+    const queue = this.entities.readableQueue(m.queue);
     const qm = queue.take();
     if (qm === undefined) {
       this.send({ id: MethodId.BasicGetEmpty });

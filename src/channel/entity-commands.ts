@@ -1,4 +1,6 @@
+import { isExchangeType } from '../exchange/create-exchange-router.js';
 import { AmqpError } from '../protocol/amqp-error.js';
+import type { FieldTable } from '../protocol/field-value.js';
 import { ReplyCode } from '../protocol/generated/amqp-constants.js';
 import {
   MethodId,
@@ -14,7 +16,7 @@ import {
 } from '../protocol/generated/amqp-methods.js';
 import type { Queue } from '../queue/queue.js';
 import { assertServerNamedAllowed } from '../vhost/queue-arguments.js';
-import { isDurableBinding, isDurableQueue } from '../vhost/virtual-host.js';
+import { isDurableBinding, isDurableQueue, isPredeclaredExchange } from '../vhost/virtual-host.js';
 import type { ChannelHost } from './channel-host.js';
 import { replyQueueDeclared } from './direct-reply-to.js';
 
@@ -45,8 +47,17 @@ export class EntityCommands {
     return this.host.vhost.queue(this.queueName(name), this.host.owner);
   }
 
+  /** The queue, for basic.consume, basic.get and queue.purge: read access is checked before it is looked up, as in RabbitMQ. */
+  readableQueue(name: string): Queue {
+    const resolved = this.queueName(name);
+    this.host.resources.check('read', 'queue', resolved);
+    return this.host.vhost.queue(resolved, this.host.owner);
+  }
+
   exchangeDeclare(m: ExchangeDeclare): void {
     const vhost = this.host.vhost;
+    // A passive declare needs no permission, as in RabbitMQ; an unknown type and the default exchange are refused first.
+    if (!m.passive && isExchangeType(m.type) && m.exchange !== '') this.host.resources.check('configure', 'exchange', m.exchange);
     const existed = vhost.exchanges.has(m.exchange);
     const x = vhost.declareExchange(
       m.exchange,
@@ -58,17 +69,21 @@ export class EntityCommands {
   }
 
   exchangeDelete(m: ExchangeDelete): void {
+    // The default and amq.* exchanges are refused as such before any permission is looked at.
+    if (!isPredeclaredExchange(m.exchange)) this.host.resources.check('configure', 'exchange', m.exchange);
     this.host.vhost.deleteExchange(m.exchange, m.ifUnused);
     this.reply(m.noWait, MethodId.ExchangeDeleteOk);
   }
 
   exchangeBind(m: ExchangeBind): void {
+    this.checkBinding('exchange', m.destination, m.source, m.routingKey);
     const vhost = this.host.vhost;
     const addedDurable = vhost.bindExchange(m.source, m.destination, m.routingKey, m.arguments) && isDurableBinding(vhost.exchange(m.source), vhost.exchange(m.destination));
     this.reply(m.noWait, MethodId.ExchangeBindOk, addedDurable ? () => vhost.unbindExchange(m.source, m.destination, m.routingKey, m.arguments) : undefined);
   }
 
   exchangeUnbind(m: ExchangeUnbind): void {
+    this.checkBinding('exchange', m.destination, m.source, m.routingKey);
     this.host.vhost.unbindExchange(m.source, m.destination, m.routingKey, m.arguments);
     this.reply(m.noWait, MethodId.ExchangeUnbindOk);
   }
@@ -84,6 +99,7 @@ export class EntityCommands {
     if (serverNamed) assertServerNamedAllowed(m.arguments);
     // A passive declare takes the name as given: RabbitMQ answers '' with "no queue ''", not the last queue.
     const name = serverNamed ? vhost.generateQueueName() : m.queue;
+    if (!m.passive) this.checkQueueDeclare(name, m.arguments);
     const existed = vhost.queues.has(name);
     const q = vhost.declareQueue(
       {
@@ -116,24 +132,54 @@ export class EntityCommands {
     const name = this.queueName(m.queue);
     // The spec's shortcut: no queue and no routing key binds with the last queue's name as key.
     const routingKey = m.routingKey === '' && m.queue === '' ? name : m.routingKey;
+    this.checkBinding('queue', name, m.exchange, routingKey);
     const vhost = this.host.vhost;
     const addedDurable = vhost.bindQueue(m.exchange, name, this.host.owner, routingKey, m.arguments) && isDurableBinding(vhost.exchange(m.exchange), vhost.queue(name, this.host.owner));
     this.reply(m.noWait, MethodId.QueueBindOk, addedDurable ? () => vhost.unbindQueue(m.exchange, name, this.host.owner, routingKey, m.arguments) : undefined);
   }
 
   queueUnbind(m: QueueUnbind): void {
-    this.host.vhost.unbindQueue(m.exchange, this.queueName(m.queue), this.host.owner, m.routingKey, m.arguments);
+    const name = this.queueName(m.queue);
+    this.checkBinding('queue', name, m.exchange, m.routingKey);
+    this.host.vhost.unbindQueue(m.exchange, name, this.host.owner, m.routingKey, m.arguments);
     this.reply(false, MethodId.QueueUnbindOk);
   }
 
   queuePurge(m: QueuePurge): void {
-    const count = this.queue(m.queue).purge();
+    const count = this.readableQueue(m.queue).purge();
     if (!m.noWait) this.host.writer.method(this.channelNumber, { id: MethodId.QueuePurgeOk, messageCount: count });
   }
 
   queueDelete(m: QueueDelete): void {
-    const count = this.host.vhost.deleteQueue(this.queueName(m.queue), this.host.owner, m.ifUnused, m.ifEmpty);
+    const name = this.queueName(m.queue);
+    this.host.resources.check('configure', 'queue', name);
+    const count = this.host.vhost.deleteQueue(name, this.host.owner, m.ifUnused, m.ifEmpty);
     if (!m.noWait) this.whenStored(() => this.host.writer.method(this.channelNumber, { id: MethodId.QueueDeleteOk, messageCount: count }));
+  }
+
+  /** Configure access to the queue; with a dead-letter exchange, also read access to the queue and write access to that exchange. */
+  private checkQueueDeclare(name: string, args: FieldTable): void {
+    const resources = this.host.resources;
+    resources.check('configure', 'queue', name);
+    const deadLetterExchange = args['x-dead-letter-exchange'];
+    if (typeof deadLetterExchange !== 'string') return;
+    resources.check('read', 'queue', name);
+    resources.check('write', 'exchange', deadLetterExchange);
+  }
+
+  /**
+   * As RabbitMQ checks a bind or unbind: the default exchange is refused
+   * first (by the vhost), then write access to the destination, read access
+   * to the source, and on a topic source the routing key against the
+   * user's topic read permission.
+   */
+  private checkBinding(kind: 'queue' | 'exchange', destination: string, source: string, routingKey: string): void {
+    if (source === '' || (kind === 'exchange' && destination === '')) return;
+    const resources = this.host.resources;
+    resources.check('write', kind, destination);
+    resources.check('read', 'exchange', source);
+    const x = this.host.vhost.exchanges.get(source);
+    if (x !== undefined) resources.checkTopic('read', x, routingKey);
   }
 
   private reply(

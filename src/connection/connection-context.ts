@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { UserStore } from '../auth/user-store.js';
+import type { AccessControl } from '../auth/access-control.js';
 import type { ConsumerTimeout } from '../channel/consumer-timeout.js';
 import type { BrokerConfig } from '../config/broker-config.js';
 import type { Journal } from '../store/journal.js';
@@ -9,7 +9,8 @@ import type { HeartbeatClock } from './heartbeat-clock.js';
 /** The broker as a connection sees it. */
 export interface ConnectionContext {
   readonly config: BrokerConfig;
-  readonly users: UserStore;
+  /** Who may log in, and what they may do. */
+  readonly access: AccessControl;
   readonly clock: HeartbeatClock;
   readonly log: Logger;
   readonly clusterName: string;

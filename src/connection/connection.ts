@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { ResourceAccess } from '../auth/resource-access.js';
 import type { ChannelHost, ClientCapabilities } from '../channel/channel-host.js';
 import { Channel } from '../channel/channel.js';
 import type { ConsumerTimeout } from '../channel/consumer-timeout.js';
@@ -51,6 +52,8 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
   capabilities: ClientCapabilities = NO_CAPABILITIES;
   userName = '';
   vhost!: VirtualHost;
+  /** What the user may do in the vhost; set with it at connection.open. */
+  resources!: ResourceAccess;
   private state: State = 'header';
   private readonly header = new ProtocolHeader();
   private readonly reader: FrameReader;
@@ -143,6 +146,7 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
   /** Called by the handshake once connection.open succeeded. */
   opened(vhost: VirtualHost): void {
     this.vhost = vhost;
+    this.resources = new ResourceAccess(this.ctx.access, this.userName, vhost.name);
     this.state = 'open';
     this.secondsInState = 0;
     if (this.ctx.alarms.active) this.alarmChanged(true);

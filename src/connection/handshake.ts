@@ -93,7 +93,7 @@ export class Handshake {
     }
     const credentials = parseSaslResponse(m.mechanism, m.response);
     if (credentials === undefined) throw new AmqpError(ReplyCode.SYNTAX_ERROR, `malformed ${m.mechanism} response`);
-    const result = this.ctx.users.authenticate(credentials.username, credentials.password, this.peer.remoteAddress);
+    const result = this.ctx.access.authenticate(credentials.username, credentials.password, this.peer.remoteAddress);
     if (!result.ok) {
       const reason = `${m.mechanism} login refused: ${result.reason}`;
       // The details stay in the log; clients that announced authentication_failure_close get a
@@ -132,6 +132,10 @@ export class Handshake {
     const vhost = this.ctx.virtualHost(vhostName);
     if (vhost === undefined) {
       throw new AmqpError(ReplyCode.NOT_ALLOWED, `vhost ${vhostName} not found`).withMethod(MethodId.ConnectionOpen);
+    }
+    // Any permission entry, whatever its patterns, lets a user into a vhost, as in RabbitMQ.
+    if (!this.ctx.access.mayAccessVhost(this.peer.userName, vhostName)) {
+      throw new AmqpError(ReplyCode.NOT_ALLOWED, `access to vhost '${vhostName}' refused for user '${this.peer.userName}'`).withMethod(MethodId.ConnectionOpen);
     }
     this.step = 'done';
     this.peer.writer.method(0, { id: MethodId.ConnectionOpenOk });

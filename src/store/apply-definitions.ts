@@ -1,4 +1,6 @@
+import type { DefaultAccess, Tenancy } from '../auth/tenancy.js';
 import type { DelayedMessages } from '../exchange/delayed-messages.js';
+import type { AccessOp } from '../auth/access-definitions.js';
 import type { Queue } from '../queue/queue.js';
 import type { VirtualHost } from '../vhost/virtual-host.js';
 import type { DefinitionOp, Definitions, ExchangeDefinition, QueueDefinition } from './definition-records.js';
@@ -13,10 +15,14 @@ export class RestoredEntities {
   /** The next journal id to hand out: past every id any record used. */
   nextQueueId = 1;
 
-  constructor(private readonly vhosts: ReadonlyMap<string, VirtualHost>) {}
+  constructor(
+    private readonly tenancy: Tenancy,
+    private readonly defaults: DefaultAccess,
+  ) {}
 
-  /** Recreates everything a snapshot lists. */
+  /** Recreates everything a snapshot lists: vhosts, users and permissions first (the defaults when it has none), then what is in the vhosts. */
   restore(d: Definitions): void {
+    this.tenancy.restore(d.access, this.defaults);
     this.nextQueueId = Math.max(this.nextQueueId, d.nextQueueId);
     for (const x of d.exchanges) this.declareExchange(x);
     for (const q of d.queues) this.declareQueue(q);
@@ -30,6 +36,7 @@ export class RestoredEntities {
    * operation's record may already hold its effect.
    */
   apply(op: DefinitionOp): void {
+    if (isAccessOp(op)) return this.tenancy.apply(op);
     // An auto-delete exchange that lost its last durable binding may have lived on, bound to a transient queue; the
     // live run recorded its deletion when it happened, so replay deletes nothing by itself.
     const vhost = this.vhost(vhostOf(op));
@@ -89,13 +96,17 @@ export class RestoredEntities {
   }
 
   private vhost(name: string): VirtualHost {
-    const vhost = this.vhosts.get(name);
+    const vhost = this.tenancy.vhosts.get(name);
     if (vhost === undefined) throw new Error(`the definitions name vhost '${name}', which this broker does not have`);
     return vhost;
   }
 }
 
-function vhostOf(op: DefinitionOp): string {
+function isAccessOp(op: DefinitionOp): op is AccessOp {
+  return op.op.startsWith('vhost.') || op.op.startsWith('user.') || op.op.includes('permission.');
+}
+
+function vhostOf(op: Exclude<DefinitionOp, AccessOp>): string {
   switch (op.op) {
     case 'exchange.declared':
       return op.exchange.vhost;

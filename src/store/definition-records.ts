@@ -1,6 +1,8 @@
 import type { Decoder } from '../protocol/decoder.js';
 import type { Encoder } from '../protocol/encoder.js';
+import { type AccessDefinitions, type AccessOp, readAccessDefinitions, readAccessOp, writeAccessDefinitions, writeAccessOp } from '../auth/access-definitions.js';
 import type { FieldTable } from '../protocol/field-value.js';
+import { readList } from './record-lists.js';
 
 /**
  * Durable definitions as journal records: every declare, delete, bind and
@@ -45,9 +47,12 @@ export interface Definitions {
   readonly exchanges: readonly ExchangeDefinition[];
   readonly queues: readonly QueueDefinition[];
   readonly bindings: readonly BindingDefinition[];
+  /** Vhosts, users and permissions; undefined in a snapshot an earlier version wrote, which had only the vhost "/" and the default user. */
+  readonly access: AccessDefinitions | undefined;
 }
 
 export type DefinitionOp =
+  | AccessOp
   | { readonly op: 'exchange.declared'; readonly exchange: ExchangeDefinition }
   | { readonly op: 'exchange.deleted'; readonly vhost: string; readonly name: string }
   | { readonly op: 'queue.declared'; readonly queue: QueueDefinition }
@@ -93,6 +98,8 @@ export function writeDefinitionOp(e: Encoder, op: DefinitionOp): void {
     case 'unbound':
       e.u8(op.op === 'bound' ? OpCode.Bound : OpCode.Unbound);
       return writeBinding(e, op.binding);
+    default:
+      return writeAccessOp(e, op);
   }
 }
 
@@ -112,8 +119,11 @@ export function readDefinitionOp(d: Decoder): DefinitionOp {
       return { op: 'bound', binding: readBinding(d) };
     case OpCode.Unbound:
       return { op: 'unbound', binding: readBinding(d) };
-    default:
-      throw new Error(`unknown definition operation ${code}`);
+    default: {
+      const op = readAccessOp(code, d);
+      if (op === undefined) throw new Error(`unknown definition operation ${code}`);
+      return op;
+    }
   }
 }
 
@@ -125,6 +135,7 @@ export function writeSnapshot(e: Encoder, d: Definitions): void {
   for (const q of d.queues) writeQueue(e, q);
   e.u32(d.bindings.length);
   for (const b of d.bindings) writeBinding(e, b);
+  if (d.access !== undefined) writeAccessDefinitions(e, d.access);
 }
 
 export function readSnapshot(d: Decoder): Definitions {
@@ -132,14 +143,8 @@ export function readSnapshot(d: Decoder): Definitions {
   const exchanges = readList(d, readExchange);
   const queues = readList(d, readQueue);
   const bindings = readList(d, readBinding);
-  return { nextQueueId, exchanges, queues, bindings };
-}
-
-function readList<T>(d: Decoder, read: (d: Decoder) => T): T[] {
-  const count = d.u32();
-  const items: T[] = [];
-  for (let i = 0; i < count; i++) items.push(read(d));
-  return items;
+  const access = d.remaining === 0 ? undefined : readAccessDefinitions(d);
+  return { nextQueueId, exchanges, queues, bindings, access };
 }
 
 function writeExchange(e: Encoder, x: ExchangeDefinition): void {

@@ -1,10 +1,12 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import type { AccessOp } from '../auth/access-definitions.js';
+import type { DefaultAccess, Tenancy } from '../auth/tenancy.js';
 import type { DelayedMessages } from '../exchange/delayed-messages.js';
 import { type Destination, Exchange } from '../exchange/exchange.js';
 import type { FieldTable } from '../protocol/field-value.js';
 import type { Queue } from '../queue/queue.js';
-import { type DurabilityHooks, isDurableBinding, isDurableQueue, type VirtualHost } from '../vhost/virtual-host.js';
+import { type DurabilityHooks, isDurableBinding, isDurableQueue, isPredeclaredExchange, type VirtualHost } from '../vhost/virtual-host.js';
 import { RestoredEntities } from './apply-definitions.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { type BindingDefinition, type Definitions, type ExchangeDefinition, type QueueDefinition, writeSnapshot } from './definition-records.js';
@@ -32,16 +34,18 @@ export class DurableStore implements DurabilityHooks {
 
   private constructor(
     private readonly lock: DataDirLock,
-    private readonly vhosts: ReadonlyMap<string, VirtualHost>,
+    private readonly tenancy: Tenancy,
     private readonly ids: StoredIds,
     readonly journal: Journal,
   ) {}
 
+  /** `defaults`: the vhost and user a first start creates (and a data directory of an earlier version, which had no others). */
   static async open(
     dataDir: string,
     fs: StoreFs,
     log: Logger,
-    vhosts: ReadonlyMap<string, VirtualHost>,
+    tenancy: Tenancy,
+    defaults: DefaultAccess,
     options: DurableStoreOptions,
     onFailure: (err: Error) => void,
   ): Promise<DurableStore> {
@@ -50,7 +54,7 @@ export class DurableStore implements DurabilityHooks {
     try {
       const journalDir = join(dataDir, 'journal');
       fs.mkdir(journalDir);
-      const restored = new RestoredEntities(vhosts);
+      const restored = new RestoredEntities(tenancy, defaults);
       const opened = await openDefinitions(dataDir, journalDir, fs, log, restored, options.forceRecover === true);
       const ids = new StoredIds(restored);
       const { queues, delayed } = restored;
@@ -70,7 +74,7 @@ export class DurableStore implements DurabilityHooks {
             }
           },
           isRetired: (segment) => opened.retired.has(segment),
-          writeSnapshot: (e) => writeSnapshot(e, collect(vhosts, ids)),
+          writeSnapshot: (e) => writeSnapshot(e, collect(tenancy, ids)),
           onFailure,
         },
       );
@@ -81,8 +85,8 @@ export class DurableStore implements DurabilityHooks {
         queue.restored();
         queue.persistence = { id, journal };
       }
-      const store = new DurableStore(lock, vhosts, ids, journal);
-      for (const vhost of vhosts.values()) vhost.durability = store;
+      const store = new DurableStore(lock, tenancy, ids, journal);
+      tenancy.durability = store;
       // Last: a held message already due is routed as soon as its exchange is attached, to queues now ready for it.
       for (const [id, d] of delayed) d.attach({ id, journal });
       return store;
@@ -121,10 +125,24 @@ export class DurableStore implements DurabilityHooks {
     this.journal.appendDefinition({ op: 'unbound', binding: bindingDefinition(vhost, source, destination, routingKey, args) });
   }
 
+  /**
+   * Journals a change of vhosts, users or permissions, already applied;
+   * resolves once it is on disk, rejects when the disk refused it (the
+   * journal retries the write, so the caller takes the change back).
+   */
+  recordAccess(op: AccessOp): Promise<void> {
+    this.journal.appendDefinition(op);
+    return new Promise((resolve, reject) =>
+      this.journal.whenDurable({
+        settle: (_seq, ok) => (ok ? resolve() : reject(new Error(`could not store it: ${this.journal.writeFailure?.message ?? this.journal.failure?.message ?? 'the journal failed'}`))),
+      }),
+    );
+  }
+
   /** Once only: a store failure closes the broker, and its owner may close it again. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      for (const vhost of this.vhosts.values()) vhost.durability = undefined;
+      this.tenancy.durability = undefined;
       try {
         await this.journal.close();
       } finally {
@@ -189,14 +207,14 @@ class StoredIds {
 }
 
 /** Every durable definition as it stands now: the snapshot that starts each journal segment. */
-function collect(vhosts: ReadonlyMap<string, VirtualHost>, ids: StoredIds): Definitions {
+function collect(tenancy: Tenancy, ids: StoredIds): Definitions {
   const exchanges: ExchangeDefinition[] = [];
   const queues: QueueDefinition[] = [];
   const bindings: BindingDefinition[] = [];
-  for (const vhost of vhosts.values()) {
+  for (const vhost of tenancy.vhosts.values()) {
     for (const x of vhost.exchanges.values()) {
       if (!x.options.durable) continue;
-      if (!isPredeclared(x.name)) exchanges.push(exchangeDefinition(vhost, x, ids));
+      if (!isPredeclaredExchange(x.name)) exchanges.push(exchangeDefinition(vhost, x, ids));
       for (const b of x.router.bindings()) {
         if (isDurableBinding(x, b.destination)) bindings.push(bindingDefinition(vhost, x, b.destination, b.routingKey, b.args));
       }
@@ -206,12 +224,7 @@ function collect(vhosts: ReadonlyMap<string, VirtualHost>, ids: StoredIds): Defi
       if (isDurableQueue(q) && id !== undefined) queues.push(queueDefinition(vhost, q, id));
     }
   }
-  return { nextQueueId: ids.nextId, exchanges, queues, bindings };
-}
-
-/** The nameless and amq.* exchanges exist in every vhost from the start. */
-function isPredeclared(name: string): boolean {
-  return name === '' || name.startsWith('amq.');
+  return { nextQueueId: ids.nextId, exchanges, queues, bindings, access: tenancy.collect() };
 }
 
 function exchangeDefinition(vhost: VirtualHost, x: Exchange, ids: StoredIds): ExchangeDefinition {

@@ -24,6 +24,8 @@ export function parseLegacyDefinitions(bytes: Buffer, path: string): Definitions
     exchanges: withArgs<ExchangeDefinition>(json['exchanges']),
     queues: withArgs<QueueDefinition>(json['queues']),
     bindings: withArgs<BindingDefinition>(json['bindings']),
+    // The file had no users or vhosts: the broker that wrote it had only "/" and the default user.
+    access: undefined,
   };
 }
 

@@ -64,7 +64,12 @@ export async function openDefinitions(
     };
   }
   // A first start cut short before its snapshot was on disk confirmed nothing: recovery cuts the torn segment.
-  if (!(await holdsAnyRecord(journalDir, fs, segments))) return nothingToImport;
+  // A first start, with RabbitMQ's default vhost and user.
+  const startEmpty = (): typeof nothingToImport => {
+    restored.restore({ nextQueueId: 1, exchanges: [], queues: [], bindings: [], access: undefined });
+    return nothingToImport;
+  };
+  if (!(await holdsAnyRecord(journalDir, fs, segments))) return startEmpty();
   const missing = new MissingDefinitionsError(journalDir, segments.length);
   if (!forceRecover) throw missing;
   // Messages no queue can be named for: the whole journal goes aside and the broker starts empty.
@@ -73,7 +78,7 @@ export async function openDefinitions(
   fs.mkdir(journalDir);
   await fs.syncDir(dataDir);
   log.error({ journal: journalDir, movedTo: aside, why: missing.message }, 'force-recover: a journal without definitions moved aside; starting empty');
-  return nothingToImport;
+  return startEmpty();
 }
 
 /** Refuses a journal that has lost a segment it still counts on (see segment-manifest.ts), unless forced. */

@@ -20,6 +20,11 @@ import { assertExchangeArguments } from './exchange-arguments.js';
 import { comparedQueueArguments, validateNewQueue } from './queue-arguments.js';
 import { Router } from './router.js';
 
+/** The nameless and amq.* exchanges exist in every vhost from the start: never declared, deleted or stored. */
+export function isPredeclaredExchange(name: string): boolean {
+  return name === '' || name.startsWith('amq.');
+}
+
 const PREDECLARED: readonly (readonly [string, string])[] = [
   ['', 'direct'],
   ['amq.direct', 'direct'],
@@ -133,7 +138,7 @@ export class VirtualHost {
 
   deleteExchange(name: string, ifUnused: boolean): void {
     if (name === '') throw defaultExchangeRefused();
-    if (name.startsWith('amq.')) {
+    if (isPredeclaredExchange(name)) {
       throw new AmqpError(ReplyCode.ACCESS_REFUSED, `deletion of system exchange '${name}' in vhost '${this.name}' not allowed`);
     }
     const x = this.exchanges.get(name);
@@ -205,6 +210,13 @@ export class VirtualHost {
     const count = q.delete();
     if (isDurableQueue(q)) this.durability?.queueDeleted(this, q);
     return count;
+  }
+
+  /** The vhost is being deleted: every queue (with its messages) and every exchange but the predeclared ones goes, durably. */
+  deleteEverything(): void {
+    for (const q of [...this.queues.values()]) this.removeQueue(q);
+    for (const x of [...this.exchanges.values()]) if (!isPredeclaredExchange(x.name)) this.removeExchange(x);
+    this.stop();
   }
 
   /** The broker is closing: queues cancel what they scheduled (TTL, x-expires), delayed exchanges their timers. */

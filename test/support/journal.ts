@@ -28,7 +28,7 @@ export async function openJournal(
     isQueue: (id) => queueIds.includes(id),
     restore: (m) => recovered.push(m),
     // The queues are only ids here: every segment starts with an empty snapshot of the definitions.
-    writeSnapshot: (e) => writeSnapshot(e, { nextQueueId: Math.max(0, ...queueIds) + 1, exchanges: [], queues: [], bindings: [] }),
+    writeSnapshot: (e) => writeSnapshot(e, { nextQueueId: Math.max(0, ...queueIds) + 1, exchanges: [], queues: [], bindings: [], access: undefined }),
     onFailure: () => {},
   });
   return { journal, recovered };

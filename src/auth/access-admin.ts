@@ -1,0 +1,170 @@
+import type { AccessOp, PermissionDefinition, TopicPermissionDefinition, UserDefinition } from './access-definitions.js';
+import { DEFAULT_HASHING, hashPassword } from './password-hash.js';
+import type { Tenancy } from './tenancy.js';
+
+/** Where access changes are made durable: the store's journal. */
+export interface AccessRecorder {
+  recordAccess(op: AccessOp): Promise<void>;
+}
+
+/** How the admin reaches open connections: closes those `which` picks, with 320 CONNECTION_FORCED and `reason`. */
+export type CloseConnections = (which: (c: { readonly userName: string; readonly vhostName: string | undefined }) => boolean, reason: string) => void;
+
+/** A refused administrative request (no such user, an invalid pattern): the caller's mistake, not a failure. */
+export class AccessAdminError extends Error {
+  override readonly name = 'AccessAdminError';
+}
+
+export interface PermissionPatterns {
+  readonly configure: string;
+  readonly write: string;
+  readonly read: string;
+}
+
+/**
+ * What rabbitmqctl does to users, vhosts and permissions, for the
+ * embedded API and the ctl tool. Each change takes effect at once and
+ * resolves once it is on disk; if the disk refuses it, it is taken back
+ * (a deletion stays done) and the promise rejects.
+ */
+export class AccessAdmin {
+  constructor(
+    private readonly tenancy: Tenancy,
+    private readonly recorder: () => AccessRecorder,
+    private readonly closeConnections: CloseConnections,
+  ) {}
+
+  async addUser(name: string, password: string, tags: readonly string[] = []): Promise<void> {
+    if (name === '') throw new AccessAdminError('a user name cannot be empty');
+    if (this.tenancy.access.user(name) !== undefined) throw new AccessAdminError(`user '${name}' already exists`);
+    await this.change({ op: 'user.put', user: newUser(name, password, tags) });
+  }
+
+  async changePassword(name: string, password: string): Promise<void> {
+    const user = this.existingUser(name);
+    await this.change({ op: 'user.put', user: { ...user, passwordHash: hashPassword(password), hashingAlgorithm: DEFAULT_HASHING } });
+  }
+
+  /** Leaves the user unable to log in with any password (rabbitmqctl clear_password). */
+  async clearPassword(name: string): Promise<void> {
+    const user = this.existingUser(name);
+    await this.change({ op: 'user.put', user: { ...user, passwordHash: '' } });
+  }
+
+  async setUserTags(name: string, tags: readonly string[]): Promise<void> {
+    const user = this.existingUser(name);
+    await this.change({ op: 'user.put', user: { ...user, tags: [...tags] } });
+  }
+
+  /** Imports a user as a RabbitMQ definitions file has it, with its password hash. */
+  async putUser(user: UserDefinition): Promise<void> {
+    await this.change({ op: 'user.put', user });
+  }
+
+  async deleteUser(name: string): Promise<void> {
+    this.existingUser(name);
+    this.closeConnections((c) => c.userName === name, `user '${name}' is deleted`);
+    await this.change({ op: 'user.deleted', name });
+  }
+
+  async addVhost(name: string): Promise<void> {
+    if (name === '') throw new AccessAdminError('a vhost name cannot be empty');
+    if (this.tenancy.vhosts.has(name)) throw new AccessAdminError(`vhost '${name}' already exists`);
+    await this.change({ op: 'vhost.added', name });
+  }
+
+  /** Closes the vhost's connections, deletes its queues (and their messages) and exchanges, then the vhost and its permissions. */
+  async deleteVhost(name: string): Promise<void> {
+    const vhost = this.tenancy.vhosts.get(name);
+    if (vhost === undefined) throw new AccessAdminError(`vhost '${name}' does not exist`);
+    this.closeConnections((c) => c.vhostName === name, `vhost '${name}' is down`);
+    vhost.deleteEverything();
+    await this.change({ op: 'vhost.deleted', name });
+  }
+
+  async setPermissions(user: string, vhost: string, patterns: PermissionPatterns): Promise<void> {
+    this.existingUser(user);
+    this.existingVhost(vhost);
+    const permission: PermissionDefinition = { user, vhost, configure: pattern(patterns.configure), write: pattern(patterns.write), read: pattern(patterns.read) };
+    await this.change({ op: 'permission.set', permission });
+  }
+
+  async clearPermissions(user: string, vhost: string): Promise<void> {
+    this.existingUser(user);
+    this.existingVhost(vhost);
+    await this.change({ op: 'permission.cleared', user, vhost });
+  }
+
+  async setTopicPermissions(user: string, vhost: string, exchange: string, patterns: { readonly write: string; readonly read: string }): Promise<void> {
+    this.existingUser(user);
+    this.existingVhost(vhost);
+    const permission: TopicPermissionDefinition = { user, vhost, exchange, write: pattern(patterns.write), read: pattern(patterns.read) };
+    await this.change({ op: 'topic-permission.set', permission });
+  }
+
+  /** One exchange's topic permissions, or (no exchange) all of the user's in the vhost. */
+  async clearTopicPermissions(user: string, vhost: string, exchange?: string): Promise<void> {
+    this.existingUser(user);
+    this.existingVhost(vhost);
+    const cleared = this.tenancy.access
+      .topicPermissionList()
+      .filter((p) => p.user === user && p.vhost === vhost && (exchange === undefined || p.exchange === exchange));
+    for (const p of cleared) await this.change({ op: 'topic-permission.cleared', user, vhost, exchange: p.exchange });
+  }
+
+  listUsers(): { name: string; tags: readonly string[] }[] {
+    return this.tenancy.access.userList.map((u) => ({ name: u.name, tags: u.tags }));
+  }
+
+  listVhosts(): string[] {
+    return [...this.tenancy.vhosts.keys()];
+  }
+
+  listPermissions(filter: { vhost?: string; user?: string } = {}): PermissionDefinition[] {
+    return this.tenancy.access.permissionList(filter);
+  }
+
+  listTopicPermissions(): TopicPermissionDefinition[] {
+    return this.tenancy.access.topicPermissionList();
+  }
+
+  private async change(op: AccessOp): Promise<void> {
+    const inverse = this.tenancy.inverseOf(op);
+    this.tenancy.apply(op);
+    const recorder = this.recorder();
+    try {
+      await recorder.recordAccess(op);
+    } catch (err) {
+      if (inverse !== undefined) {
+        this.tenancy.apply(inverse);
+        // Journaled too: the refused record is retried, and this one after it takes it back.
+        recorder.recordAccess(inverse).catch(() => {});
+      }
+      throw err;
+    }
+  }
+
+  private existingUser(name: string): UserDefinition {
+    const user = this.tenancy.access.user(name);
+    if (user === undefined) throw new AccessAdminError(`user '${name}' does not exist`);
+    return user;
+  }
+
+  private existingVhost(name: string): void {
+    if (!this.tenancy.vhosts.has(name)) throw new AccessAdminError(`vhost '${name}' does not exist`);
+  }
+}
+
+function newUser(name: string, password: string, tags: readonly string[]): UserDefinition {
+  return { name, passwordHash: hashPassword(password), hashingAlgorithm: DEFAULT_HASHING, tags: [...tags] };
+}
+
+/** A permission pattern must be a valid regular expression: checked here, not at the first check that meets it. */
+function pattern(source: string): string {
+  try {
+    new RegExp(source);
+  } catch (err) {
+    throw new AccessAdminError(`invalid regular expression '${source}': ${(err as Error).message}`);
+  }
+  return source;
+}

@@ -1,0 +1,142 @@
+import type { AccessAdmin } from '../auth/access-admin.js';
+
+/** What a command prints: rows under a header, like rabbitmqctl's tab-separated listings, or a line saying what was done. */
+export type CommandOutput = { readonly header: readonly string[]; readonly rows: readonly (readonly string[])[] } | { readonly done: string };
+
+interface Command {
+  /** Arguments after the command name, for the usage text; [-p <vhost>] is accepted by those that take a vhost. */
+  readonly usage: string;
+  /** How many positional arguments it takes, at least and at most. */
+  readonly arity: readonly [number, number];
+  run(admin: AccessAdmin, args: readonly string[], vhost: string): Promise<CommandOutput> | CommandOutput;
+}
+
+/** A command line's mistake (unknown command, wrong arguments): told to the user with the usage. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+const tags = (list: readonly string[]): string => `[${list.join(', ')}]`;
+
+/** rabbitmqctl's commands for users, vhosts and permissions, with its names and argument order. */
+export const COMMANDS: Readonly<Record<string, Command>> = {
+  add_user: {
+    usage: '<username> <password>',
+    arity: [2, 2],
+    run: async (admin, [user, password]) => (await admin.addUser(user!, password!), { done: `Added user "${user}"` }),
+  },
+  delete_user: {
+    usage: '<username>',
+    arity: [1, 1],
+    run: async (admin, [user]) => (await admin.deleteUser(user!), { done: `Deleted user "${user}"` }),
+  },
+  change_password: {
+    usage: '<username> <new_password>',
+    arity: [2, 2],
+    run: async (admin, [user, password]) => (await admin.changePassword(user!, password!), { done: `Changed password for user "${user}"` }),
+  },
+  clear_password: {
+    usage: '<username>',
+    arity: [1, 1],
+    run: async (admin, [user]) => (await admin.clearPassword(user!), { done: `Cleared password for user "${user}"` }),
+  },
+  set_user_tags: {
+    usage: '<username> [<tag> ...]',
+    arity: [1, Infinity],
+    run: async (admin, [user, ...list]) => (await admin.setUserTags(user!, list), { done: `Set tags ${tags(list)} for user "${user}"` }),
+  },
+  list_users: {
+    usage: '',
+    arity: [0, 0],
+    run: (admin) => ({ header: ['user', 'tags'], rows: admin.listUsers().map((u) => [u.name, tags(u.tags)]) }),
+  },
+  add_vhost: {
+    usage: '<vhost>',
+    arity: [1, 1],
+    run: async (admin, [vhost]) => (await admin.addVhost(vhost!), { done: `Added vhost "${vhost}"` }),
+  },
+  delete_vhost: {
+    usage: '<vhost>',
+    arity: [1, 1],
+    run: async (admin, [vhost]) => (await admin.deleteVhost(vhost!), { done: `Deleted vhost "${vhost}"` }),
+  },
+  list_vhosts: {
+    usage: '',
+    arity: [0, 0],
+    run: (admin) => ({ header: ['name'], rows: admin.listVhosts().map((v) => [v]) }),
+  },
+  set_permissions: {
+    usage: '[-p <vhost>] <username> <conf> <write> <read>',
+    arity: [4, 4],
+    run: async (admin, [user, configure, write, read], vhost) => (
+      await admin.setPermissions(user!, vhost, { configure: configure!, write: write!, read: read! }),
+      { done: `Set permissions for user "${user}" in vhost "${vhost}"` }
+    ),
+  },
+  clear_permissions: {
+    usage: '[-p <vhost>] <username>',
+    arity: [1, 1],
+    run: async (admin, [user], vhost) => (await admin.clearPermissions(user!, vhost), { done: `Cleared permissions for user "${user}" in vhost "${vhost}"` }),
+  },
+  list_permissions: {
+    usage: '[-p <vhost>]',
+    arity: [0, 0],
+    run: (admin, _args, vhost) => ({ header: ['user', 'configure', 'write', 'read'], rows: admin.listPermissions({ vhost }).map((p) => [p.user, p.configure, p.write, p.read]) }),
+  },
+  list_user_permissions: {
+    usage: '<username>',
+    arity: [1, 1],
+    run: (admin, [user]) => ({ header: ['vhost', 'configure', 'write', 'read'], rows: admin.listPermissions({ user: user! }).map((p) => [p.vhost, p.configure, p.write, p.read]) }),
+  },
+  set_topic_permissions: {
+    usage: '[-p <vhost>] <username> <exchange> <write> <read>',
+    arity: [4, 4],
+    run: async (admin, [user, exchange, write, read], vhost) => (
+      await admin.setTopicPermissions(user!, vhost, exchange!, { write: write!, read: read! }),
+      { done: `Set topic permissions on "${exchange}" for user "${user}" in vhost "${vhost}"` }
+    ),
+  },
+  clear_topic_permissions: {
+    usage: '[-p <vhost>] <username> [<exchange>]',
+    arity: [1, 2],
+    run: async (admin, [user, exchange], vhost) => (
+      await admin.clearTopicPermissions(user!, vhost, exchange),
+      { done: `Cleared topic permissions for user "${user}" in vhost "${vhost}"` }
+    ),
+  },
+  list_topic_permissions: {
+    usage: '[-p <vhost>]',
+    arity: [0, 0],
+    run: (admin, _args, vhost) => ({
+      header: ['user', 'exchange', 'write', 'read'],
+      rows: admin.listTopicPermissions().filter((p) => p.vhost === vhost).map((p) => [p.user, p.exchange, p.write, p.read]),
+    }),
+  },
+};
+
+/** Runs one command line (its words after the program name) against the broker. */
+export async function runCommand(admin: AccessAdmin, words: readonly string[]): Promise<CommandOutput> {
+  const [name, ...rest] = words;
+  const command = name === undefined ? undefined : COMMANDS[name];
+  if (command === undefined) throw new UsageError(name === undefined ? 'no command given' : `unknown command '${name}'`);
+  let vhost = '/';
+  const args: string[] = [];
+  for (let i = 0; i < rest.length; i++) {
+    if (rest[i] === '-p' || rest[i] === '--vhost') {
+      if (i + 1 >= rest.length) throw new UsageError(`${rest[i]} needs a vhost`);
+      vhost = rest[++i]!;
+    } else {
+      args.push(rest[i]!);
+    }
+  }
+  const [least, most] = command.arity;
+  if (args.length < least || args.length > most) throw new UsageError(`usage: ${name} ${command.usage}`);
+  return command.run(admin, args, vhost);
+}
+
+/** The usage of every command, one per line. */
+export function commandUsage(): string {
+  return Object.entries(COMMANDS)
+    .map(([name, c]) => `  ${name} ${c.usage}`.trimEnd())
+    .join('\n');
+}

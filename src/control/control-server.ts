@@ -1,0 +1,78 @@
+import { chmodSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { AccessAdminError, type AccessAdmin } from '../auth/access-admin.js';
+import { type CommandOutput, runCommand, UsageError } from './commands.js';
+
+/** A request larger than this is not a command line. */
+const MAX_REQUEST_BYTES = 1024 * 1024;
+
+/** One command line in, one answer out, each a line of JSON. */
+export interface ControlRequest {
+  readonly words: readonly string[];
+}
+
+export type ControlAnswer = { readonly ok: true; readonly output: CommandOutput } | { readonly ok: false; readonly error: string; readonly usage: boolean };
+
+/**
+ * The ctl tool's way in: a Unix socket in the data directory, readable and
+ * writable by the broker's own OS user only, so whoever may administer the
+ * data directory may administer the broker, and nobody over the network.
+ */
+export class ControlServer {
+  private constructor(private readonly server: Server, private readonly path: string) {}
+
+  static async listen(path: string, admin: AccessAdmin, log: Logger): Promise<ControlServer> {
+    // Left by a broker that was killed: the data directory's lock is ours, so nothing else listens on it.
+    rmSync(path, { force: true });
+    const server = createServer((socket) => serve(socket, admin, log));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    chmodSync(path, 0o600);
+    return new ControlServer(server, path);
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    rmSync(this.path, { force: true });
+  }
+}
+
+function serve(socket: Socket, admin: AccessAdmin, log: Logger): void {
+  let request = '';
+  socket.setEncoding('utf8');
+  socket.on('error', () => {});
+  socket.on('data', (chunk: string) => {
+    request += chunk;
+    if (request.length > MAX_REQUEST_BYTES) return void socket.destroy();
+    const end = request.indexOf('\n');
+    if (end < 0) return;
+    socket.removeAllListeners('data');
+    void answer(request.slice(0, end), admin, log).then((a) => socket.end(`${JSON.stringify(a)}\n`));
+  });
+}
+
+async function answer(line: string, admin: AccessAdmin, log: Logger): Promise<ControlAnswer> {
+  let words: readonly string[];
+  try {
+    words = (JSON.parse(line) as ControlRequest).words;
+    if (!Array.isArray(words) || !words.every((w) => typeof w === 'string')) throw new Error('words must be strings');
+  } catch (err) {
+    return { ok: false, error: `malformed request: ${(err as Error).message}`, usage: false };
+  }
+  try {
+    const output = await runCommand(admin, words);
+    // Passwords are not logged: only the command's name.
+    if ('done' in output) log.info({ command: words[0] }, output.done);
+    return { ok: true, output };
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof AccessAdminError) return { ok: false, error: err.message, usage: err instanceof UsageError };
+    log.error({ err, command: words[0] }, 'control command failed');
+    return { ok: false, error: (err as Error).message, usage: false };
+  }
+}

@@ -1,0 +1,2 @@
+/** The control socket's name in the data directory. */
+export const CONTROL_SOCKET = 'ctl.sock';

@@ -1,0 +1,59 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as amqp from 'amqplib';
+import t, { type Test } from 'tap';
+import { startCli } from '../support/cli-process.js';
+
+const ctl = fileURLToPath(new URL('../../dist/src/cli/ctl.js', import.meta.url));
+
+/** Runs the ctl tool; resolves with its exit code and output. */
+function runCtl(dataDir: string, ...words: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [ctl, '--data-dir', dataDir, ...words], { timeout: 20_000 }, (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr });
+    });
+  });
+}
+
+/** A short data directory: a Unix socket path must fit in 107 bytes. */
+function shortDataDir(t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ctl-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+t.test('the ctl tool adds a vhost, a user and permissions to a running broker, and a client uses them', async (t) => {
+  const dataDir = shortDataDir(t);
+  const broker = await startCli(t, ['--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir]);
+  t.equal(statSync(join(dataDir, 'ctl.sock')).mode & 0o777, 0o600, 'the control socket is for the broker\'s own OS user only');
+  t.match(await runCtl(dataDir, 'add_vhost', 'orders'), { code: 0, stdout: 'Added vhost "orders"\n' });
+  t.match(await runCtl(dataDir, 'add_user', 'app', 's3cret'), { code: 0, stdout: 'Added user "app"\n' });
+  t.match(await runCtl(dataDir, 'set_user_tags', 'app', 'monitoring', 'management'), { code: 0 });
+  t.match(await runCtl(dataDir, 'set_permissions', '-p', 'orders', 'app', '^app\\.', '^app\\.', '^app\\.'), { code: 0 });
+  t.equal((await runCtl(dataDir, 'list_users')).stdout, 'user\ttags\nguest\t[administrator]\napp\t[monitoring, management]\n', 'list_users');
+  t.equal((await runCtl(dataDir, 'list_vhosts')).stdout, 'name\n/\norders\n', 'list_vhosts');
+  t.equal((await runCtl(dataDir, 'list_permissions', '-p', 'orders')).stdout, 'user\tconfigure\twrite\tread\napp\t^app\\.\t^app\\.\t^app\\.\n', 'list_permissions');
+
+  const app = await amqp.connect(`amqp://app:s3cret@127.0.0.1:${broker.port}/orders`);
+  t.teardown(() => app.close().catch(() => {}));
+  const ch = await app.createChannel();
+  await ch.assertExchange('app.x', 'direct');
+  await ch.assertQueue('app.inbox');
+  await ch.bindQueue('app.inbox', 'app.x', 'k');
+  ch.publish('app.x', 'k', Buffer.from('hello'));
+  const got = await new Promise<amqp.GetMessage | false>((resolve) => setTimeout(() => void ch.get('app.inbox', { noAck: true }).then(resolve), 100));
+  t.equal(got && got.content.toString(), 'hello', 'a message round-trips in the new vhost as the new user');
+
+  t.match(await runCtl(dataDir, 'add_user', 'app', 'again'), { code: 70, stderr: "Error: user 'app' already exists\n" }, 'a refused command says why');
+  t.match(await runCtl(dataDir, 'set_permissions', 'app'), { code: 64, stderr: /usage: set_permissions \[-p <vhost>\] <username> <conf> <write> <read>/ }, 'wrong arguments print the usage');
+  t.match(await runCtl(dataDir, 'no_such_command'), { code: 64, stderr: /unknown command 'no_such_command'/ });
+});
+
+t.test('the ctl tool says so when no broker runs on the data directory', async (t) => {
+  const result = await runCtl(shortDataDir(t), 'list_users');
+  t.equal(result.code, 69);
+  t.match(result.stderr, /cannot reach a broker on .*is it running with that --data-dir\?/);
+});
