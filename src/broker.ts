@@ -16,6 +16,7 @@ import { createLogger } from './log/logger.js';
 import { ReplyCode } from './protocol/generated/amqp-constants.js';
 import { ControlServer } from './control/control-server.js';
 import { CONTROL_SOCKET } from './control/control-socket.js';
+import { createTlsServer } from './connection/tls-listener.js';
 import { PageFile } from './paging/page-file.js';
 import { DurableStore, type DurableStoreOptions } from './store/durable-store.js';
 import { nodeStoreFs, type StoreFs } from './store/store-fs.js';
@@ -58,6 +59,7 @@ export class Broker implements ConnectionContext {
   private readonly connections = new Set<Connection>();
   private nextConnectionId = 1;
   private server: Server | undefined;
+  private tlsServer: Server | undefined;
   /** Durable definitions and the message journal; opened by start(). */
   store: DurableStore | undefined;
   /** The ctl tool's way in; opened by start(). */
@@ -90,6 +92,12 @@ export class Broker implements ConnectionContext {
   get port(): number {
     const address = this.server?.address();
     return typeof address === 'object' && address !== null ? address.port : this.config.port;
+  }
+
+  /** The amqps port (the real one when configured as 0); undefined without TLS. */
+  get tlsPort(): number | undefined {
+    const address = this.tlsServer?.address();
+    return typeof address === 'object' && address !== null ? address.port : undefined;
   }
 
   /** An amqp:// URL for clients on this machine. */
@@ -160,24 +168,21 @@ export class Broker implements ConnectionContext {
   }
 
   private async listen(): Promise<void> {
-    const server = createServer((socket) => this.accept(socket));
-    this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.config.port, this.config.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    this.server = createServer((socket) => this.accept(socket));
+    await listenOn(this.server, this.config.port, this.config.host);
+    const tls = this.config.tls;
+    if (tls !== undefined) {
+      this.tlsServer = createTlsServer(tls, (socket) => this.accept(socket));
+      await listenOn(this.tlsServer, tls.port, this.config.host);
+    }
     this.alarms.start();
-    this.log.info({ host: this.config.host, port: this.port, dataDir: this.config.dataDir }, 'broker listening');
+    this.log.info({ host: this.config.host, port: this.port, tlsPort: this.tlsPort, dataDir: this.config.dataDir }, 'broker listening');
   }
 
   /** Stops accepting, closes every connection with 320 CONNECTION_FORCED, and releases the data directory. */
   async close(): Promise<void> {
     this.alarms.stop();
-    const server = this.server;
-    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    const closed = Promise.all([this.server, this.tlsServer].map((server) => (server ? new Promise<void>((resolve) => server.close(() => resolve())) : undefined)));
     for (const c of this.connections) {
       if (c.isOpen) c.close(ReplyCode.CONNECTION_FORCED, 'CONNECTION_FORCED - broker shutdown');
       c.terminate();
@@ -243,4 +248,14 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
   });
   await broker.start();
   return broker;
+}
+
+function listenOn(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
 }

@@ -49,6 +49,16 @@ export class AccessControl {
     return { ok: true, user };
   }
 
+  /** EXTERNAL: the user named by a verified client certificate logs in with no password, if they exist. */
+  authenticateExternal(username: string, remoteAddress: string | undefined): AuthResult {
+    const user = this.users.get(username);
+    if (user === undefined) return { ok: false, reason: `user '${username}' (from the client certificate) - no such user` };
+    if (this.loopbackUsers.has(username) && !isLoopback(remoteAddress)) {
+      return { ok: false, reason: `user '${username}' can only connect via localhost` };
+    }
+    return { ok: true, user };
+  }
+
   user(name: string): UserDefinition | undefined {
     return this.users.get(name);
   }

@@ -6,8 +6,17 @@ export interface Credentials {
   readonly password: string;
 }
 
-/** The mechanisms offered in connection.start, in the order RabbitMQ lists them. */
+/** The password mechanisms offered in connection.start, in the order RabbitMQ lists them. */
 export const SASL_MECHANISMS = ['AMQPLAIN', 'PLAIN'] as const;
+
+/**
+ * What connection.start offers: EXTERNAL too (first, as RabbitMQ's
+ * rabbitmq_auth_mechanism_ssl lists it) on a TLS connection whose client
+ * certificate was verified, since it logs in as the certificate's CN.
+ */
+export function offeredMechanisms(certificateName: string | undefined): readonly string[] {
+  return certificateName === undefined ? SASL_MECHANISMS : ['EXTERNAL', ...SASL_MECHANISMS];
+}
 
 /**
  * Reads the client's start-ok response. PLAIN is "authzid NUL authcid NUL

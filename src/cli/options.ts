@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_CONFIG } from '../config/broker-config.js';
+import { DEFAULT_CONFIG, DEFAULT_TLS_PORT, type TlsListenerConfig } from '../config/broker-config.js';
 import { parseInformationUnit } from '../config/information-unit.js';
 
 export const USAGE = `Usage: npm start -- [options]
@@ -21,6 +21,15 @@ Options (each also read from the environment variable shown):
   --disk-free-limit <bytes>
                       free disk space that blocks publishers AMQP_BROKER_DISK_FREE_LIMIT
                       (default ${DEFAULT_CONFIG.diskFreeLimit}; units like 50MB, 2GiB)
+  --tls-cert <file> --tls-key <file>
+                      also listen for amqps (TLS 1.2+)  AMQP_BROKER_TLS_CERT, AMQP_BROKER_TLS_KEY
+  --tls-port <n>      amqps port                       AMQP_BROKER_TLS_PORT   (default ${DEFAULT_TLS_PORT})
+  --tls-ca <file>     CA bundle client certificates must chain to   AMQP_BROKER_TLS_CA
+  --tls-verify <none|peer>
+                      peer: ask for a client certificate and refuse one that does not verify
+                      (then EXTERNAL logs in as its CN)  AMQP_BROKER_TLS_VERIFY (default none)
+  --tls-fail-if-no-peer-cert
+                      with --tls-verify peer, also refuse clients without one   AMQP_BROKER_TLS_FAIL_IF_NO_PEER_CERT=1
   --force-recover     start from a damaged data directory: move what cannot be
                       read aside (journal/damaged/) and keep the rest   AMQP_BROKER_FORCE_RECOVER=1
   --help              print this help
@@ -41,6 +50,7 @@ export interface CliOptions {
   readonly memoryPagingRatio: number;
   readonly diskFreeLimit: number;
   readonly forceRecover: boolean;
+  readonly tls: TlsListenerConfig | undefined;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -59,6 +69,12 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
       'memory-paging-ratio': { type: 'string' },
       'disk-free-limit': { type: 'string' },
       'force-recover': { type: 'boolean' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-port': { type: 'string' },
+      'tls-ca': { type: 'string' },
+      'tls-verify': { type: 'string' },
+      'tls-fail-if-no-peer-cert': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -87,8 +103,30 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
     ...(watermark === undefined ? {} : parseMemoryWatermark(watermark)),
     memoryPagingRatio,
     diskFreeLimit,
-    forceRecover: values['force-recover'] ?? ['1', 'true'].includes(env['AMQP_BROKER_FORCE_RECOVER'] ?? ''),
+    forceRecover: values['force-recover'] ?? isSet(env['AMQP_BROKER_FORCE_RECOVER']),
+    tls: parseTls(values, env),
   };
+}
+
+function isSet(flag: string | undefined): boolean {
+  return ['1', 'true'].includes(flag ?? '');
+}
+
+/** The amqps listener, when a certificate and a key are given (one without the other is a mistake). */
+function parseTls(values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): TlsListenerConfig | undefined {
+  const text = (name: string, variable: string): string | undefined => (values[name] as string | undefined) ?? env[variable];
+  const certFile = text('tls-cert', 'AMQP_BROKER_TLS_CERT');
+  const keyFile = text('tls-key', 'AMQP_BROKER_TLS_KEY');
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined || keyFile === undefined) throw new Error('amqps needs both --tls-cert and --tls-key');
+  const portText = text('tls-port', 'AMQP_BROKER_TLS_PORT') ?? String(DEFAULT_TLS_PORT);
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid TLS port '${portText}'`);
+  const verify = text('tls-verify', 'AMQP_BROKER_TLS_VERIFY') ?? 'none';
+  if (verify !== 'none' && verify !== 'peer') throw new Error(`invalid --tls-verify '${verify}' (none or peer)`);
+  const caFile = text('tls-ca', 'AMQP_BROKER_TLS_CA');
+  const failIfNoPeerCert = (values['tls-fail-if-no-peer-cert'] as boolean | undefined) ?? isSet(env['AMQP_BROKER_TLS_FAIL_IF_NO_PEER_CERT']);
+  return { port, certFile: resolve(certFile), keyFile: resolve(keyFile), caFile: caFile === undefined ? undefined : resolve(caFile), verifyPeer: verify === 'peer', failIfNoPeerCert };
 }
 
 /**

@@ -1,3 +1,10 @@
+import type { TlsOptions } from '../connection/tls-listener.js';
+
+/** The amqps listener: where, and its ssl_options. */
+export interface TlsListenerConfig extends TlsOptions {
+  readonly port: number;
+}
+
 /** Settings of one broker instance, with RabbitMQ's defaults where it has one. */
 export interface BrokerConfig {
   readonly host: string;
@@ -33,6 +40,8 @@ export interface BrokerConfig {
   readonly consumerTimeout: number;
   readonly defaultUser: string;
   readonly defaultPassword: string;
+  /** An amqps listener beside the plain one; none unless a certificate and key are given. */
+  readonly tls: TlsListenerConfig | undefined;
 }
 
 export const DEFAULT_CONFIG: Omit<BrokerConfig, 'dataDir'> = {
@@ -51,4 +60,8 @@ export const DEFAULT_CONFIG: Omit<BrokerConfig, 'dataDir'> = {
   consumerTimeout: 30 * 60 * 1000,
   defaultUser: 'guest',
   defaultPassword: 'guest',
+  tls: undefined,
 };
+
+/** RabbitMQ's amqps port. */
+export const DEFAULT_TLS_PORT = 5671;

@@ -17,6 +17,7 @@ import { NO_CAPABILITIES } from './client-capabilities.js';
 import type { ConnectionContext } from './connection-context.js';
 import { Handshake, type HandshakePeer, unexpectedMethod } from './handshake.js';
 import { ProtocolHeader } from './protocol-header.js';
+import { verifiedCertificateName } from './tls-listener.js';
 
 /**
  * Seconds to wait for the client's close-ok before dropping the socket; also
@@ -95,6 +96,10 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
 
   get remoteAddress(): string | undefined {
     return this.socket.remoteAddress;
+  }
+
+  get certificateName(): string | undefined {
+    return verifiedCertificateName(this.socket);
   }
 
   get journal(): Journal | undefined {

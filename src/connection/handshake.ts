@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { parseSaslResponse, SASL_MECHANISMS } from '../auth/sasl.js';
+import { offeredMechanisms, parseSaslResponse } from '../auth/sasl.js';
 import type { ClientCapabilities } from '../channel/channel-host.js';
 import type { FrameWriter } from '../framing/frame-writer.js';
 import { AmqpError } from '../protocol/amqp-error.js';
@@ -15,6 +15,8 @@ export interface HandshakePeer {
   readonly writer: FrameWriter;
   readonly log: Logger;
   readonly remoteAddress: string | undefined;
+  /** The CN of the client certificate a TLS connection presented and the broker verified; undefined otherwise. */
+  readonly certificateName: string | undefined;
   capabilities: ClientCapabilities;
   /** Set once start-ok authenticated the client. */
   userName: string;
@@ -57,7 +59,7 @@ export class Handshake {
       versionMajor: 0,
       versionMinor: 9,
       serverProperties: serverProperties(this.ctx.clusterName),
-      mechanisms: Buffer.from(SASL_MECHANISMS.join(' ')),
+      mechanisms: Buffer.from(offeredMechanisms(this.peer.certificateName).join(' ')),
       locales: Buffer.from('en_US'),
     });
   }
@@ -88,12 +90,18 @@ export class Handshake {
 
   private startOk(m: ConnectionStartOk): void {
     this.peer.capabilities = readClientCapabilities(m.clientProperties);
-    if (!(SASL_MECHANISMS as readonly string[]).includes(m.mechanism)) {
+    const certificateName = this.peer.certificateName;
+    if (!offeredMechanisms(certificateName).includes(m.mechanism)) {
       throw new AmqpError(ReplyCode.COMMAND_INVALID, `unknown authentication mechanism '${m.mechanism}'`);
     }
-    const credentials = parseSaslResponse(m.mechanism, m.response);
-    if (credentials === undefined) throw new AmqpError(ReplyCode.SYNTAX_ERROR, `malformed ${m.mechanism} response`);
-    const result = this.ctx.access.authenticate(credentials.username, credentials.password, this.peer.remoteAddress);
+    let result;
+    if (m.mechanism === 'EXTERNAL') {
+      result = this.ctx.access.authenticateExternal(certificateName!, this.peer.remoteAddress);
+    } else {
+      const credentials = parseSaslResponse(m.mechanism, m.response);
+      if (credentials === undefined) throw new AmqpError(ReplyCode.SYNTAX_ERROR, `malformed ${m.mechanism} response`);
+      result = this.ctx.access.authenticate(credentials.username, credentials.password, this.peer.remoteAddress);
+    }
     if (!result.ok) {
       const reason = `${m.mechanism} login refused: ${result.reason}`;
       // The details stay in the log; clients that announced authentication_failure_close get a
