@@ -6,21 +6,36 @@
  * "N passed, N failed" as its last line. The last line here is the total for
  * this broker, in the same form.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { makeCertificates } from '../test/support/certificates.js';
 
 /** This file runs as dist/conformance/run.js. */
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const SUITES = [
+/** The clients whose libraries take an amqps URL and a CA from the environment. */
+const TLS_CLIENTS = ['python-pika', 'ruby-bunny', 'node-amqplib', 'node-amqp-client', 'go-amqp091', 'python-amqp'];
+
+/**
+ * `tls`: the suite runs over amqps, as a user of its own in a vhost of its
+ * own (made with the ctl tool), trusting a CA made for the run (the clients
+ * read SSL_CERT_FILE, or NODE_EXTRA_CA_CERTS); `clients`: which of run-all.sh's.
+ */
+const SUITES: readonly { name: string; script: string; tls?: boolean; clients?: readonly string[] }[] = [
   { name: 'amqp091-go', script: 'conformance/amqp091-go/run.sh' },
   { name: 'spec rules', script: 'conformance/rules/run.sh' },
   { name: 'clients', script: 'conformance/clients/run-all.sh' },
-] as const;
+  { name: 'clients over amqps, own vhost', script: 'conformance/clients/run-all.sh', tls: true, clients: TLS_CLIENTS },
+];
+function mkdirAt(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
 const SUITE_TIMEOUT_MS = Number(process.env['SUITE_TIMEOUT'] ?? 1200) * 1000;
 const SUMMARY = /^(\d+) passed, (\d+) failed$/;
 /** Extra figures a suite may report, shown next to its counts (the rules suite's coverage). */
@@ -34,8 +49,15 @@ interface Outcome {
 
 interface LocalBroker {
   readonly url: string;
+  /** What the suite's clients need in their environment: the CA to trust, for amqps. */
+  readonly env: NodeJS.ProcessEnv;
   stop(): Promise<void>;
 }
+
+/** The user and vhost the amqps suite runs as. */
+const TLS_VHOST = 'conformance';
+const TLS_USER = 'conformance';
+const TLS_PASSWORD = 'tls-round-trip';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -70,12 +92,16 @@ async function acceptsConnections(port: number): Promise<boolean> {
 }
 
 /** Our broker as a child process; its log goes to a file, shown only if it dies. */
-async function startBroker(): Promise<LocalBroker> {
+async function startBroker(tls: boolean): Promise<LocalBroker> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'conformance-broker-'));
   const logFile = join(dir, 'broker.log');
   const log = createWriteStream(logFile);
-  const args = ['dist/src/cli/main.js', '--port', String(port), '--host', '127.0.0.1', '--data-dir', join(dir, 'data')];
+  const dataDir = join(dir, 'data');
+  const args = ['dist/src/cli/main.js', '--port', String(port), '--host', '127.0.0.1', '--data-dir', dataDir];
+  const tlsPort = tls ? await freePort() : undefined;
+  const certs = tls ? makeCertificates(mkdirAt(join(dir, 'certs'))) : undefined;
+  if (certs !== undefined) args.push('--tls-port', String(tlsPort), '--tls-cert', certs.serverCert, '--tls-key', certs.serverKey);
   const child = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout.pipe(log);
   child.stderr.pipe(log);
@@ -88,8 +114,14 @@ async function startBroker(): Promise<LocalBroker> {
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+  if (certs !== undefined) {
+    for (const words of [['add_vhost', TLS_VHOST], ['add_user', TLS_USER, TLS_PASSWORD], ['set_permissions', '-p', TLS_VHOST, TLS_USER, '.*', '.*', '.*']]) {
+      execFileSync(process.execPath, ['dist/src/cli/ctl.js', '--data-dir', dataDir, ...words], { cwd: REPO, stdio: 'pipe' });
+    }
+  }
   return {
-    url: `amqp://guest:guest@127.0.0.1:${port}`,
+    url: certs === undefined ? `amqp://guest:guest@127.0.0.1:${port}` : `amqps://${TLS_USER}:${TLS_PASSWORD}@127.0.0.1:${tlsPort}/${TLS_VHOST}`,
+    env: certs === undefined ? {} : { SSL_CERT_FILE: certs.caFile, NODE_EXTRA_CA_CERTS: certs.caFile },
     async stop() {
       if (child.exitCode !== null) console.log(`the broker had exited (status ${child.exitCode}); its last log lines:\n${logTail()}`);
       child.kill('SIGTERM');
@@ -101,8 +133,9 @@ async function startBroker(): Promise<LocalBroker> {
 }
 
 /** Runs one suite, echoing its output, and reads its last line. */
-async function runSuite(script: string, url: string): Promise<Outcome> {
-  const child = spawn('bash', [join(REPO, script), url], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+async function runSuite(script: string, url: string, extra: { env?: NodeJS.ProcessEnv; clients?: readonly string[] | undefined } = {}): Promise<Outcome> {
+  const env = { ...process.env, ...extra.env };
+  const child = spawn('bash', [join(REPO, script), url, ...(extra.clients ?? [])], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   child.stderr.pipe(process.stderr);
   let last = '';
   let coverage = '';
@@ -126,11 +159,11 @@ async function runSuite(script: string, url: string): Promise<Outcome> {
   return { passed: Number(summary[1]), failed: Number(summary[2]), note: coverage };
 }
 
-async function runAgainstOurs(script: string): Promise<Outcome> {
-  const broker = await startBroker();
+async function runAgainstOurs(suite: (typeof SUITES)[number]): Promise<Outcome> {
+  const broker = await startBroker(suite.tls === true);
   try {
     console.log(`== against this broker (${broker.url})`);
-    return await runSuite(script, broker.url);
+    return await runSuite(suite.script, broker.url, { env: broker.env, clients: suite.clients });
   } finally {
     await broker.stop();
   }
@@ -155,8 +188,9 @@ async function main(): Promise<void> {
       console.log(`  not run: ${suite.script} does not exist yet`);
       continue;
     }
-    const ours = await runAgainstOurs(suite.script);
-    if (against === undefined) {
+    const ours = await runAgainstOurs(suite);
+    // Another broker's amqps listener and users are its own: the amqps suite runs against this one only.
+    if (against === undefined || suite.tls === true) {
       rows.push({ name: suite.name, ours });
       continue;
     }

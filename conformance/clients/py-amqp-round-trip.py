@@ -14,10 +14,12 @@ url = urlsplit(scenario.url)
 prefix = 'py-amqp'
 
 # py-amqp takes no URL; confirm_publish makes basic_publish wait for the
-# broker's basic.ack and raise on a nack.
-connection = amqp.Connection(host=f'{url.hostname}:{url.port or 5672}', userid=unquote(url.username or 'guest'),
+# broker's basic.ack and raise on a nack. amqps: TLS with the default CAs
+# (SSL_CERT_FILE) and host name checks.
+tls = url.scheme == 'amqps'
+connection = amqp.Connection(host=f'{url.hostname}:{url.port or (5671 if tls else 5672)}', userid=unquote(url.username or 'guest'),
                              password=unquote(url.password or 'guest'), virtual_host=unquote(url.path[1:]) or '/',
-                             confirm_publish=True)
+                             confirm_publish=True, ssl={'server_hostname': url.hostname} if tls else False)
 connection.connect()
 channel = connection.channel()
 queue = channel.queue_declare(queue='', exclusive=True, auto_delete=False).queue

@@ -23,93 +23,111 @@ export interface PermissionPatterns {
 
 /**
  * What rabbitmqctl does to users, vhosts and permissions, for the
- * embedded API and the ctl tool. Each change takes effect at once and
- * resolves once it is on disk; if the disk refuses it, it is taken back
- * (a deletion stays done) and the promise rejects.
+ * embedded API and the ctl tool. Changes run one at a time; each takes
+ * effect at once and resolves once it is on disk; if the disk refuses it,
+ * it is taken back (a deletion stays done) and the promise rejects. One at
+ * a time, so that taking one back never undoes a later one.
  */
 export class AccessAdmin {
+  /** The change in progress: the next waits for it. */
+  private queue: Promise<unknown> = Promise.resolve();
+
   constructor(
     private readonly tenancy: Tenancy,
     private readonly recorder: () => AccessRecorder,
     private readonly closeConnections: CloseConnections,
   ) {}
 
-  async addUser(name: string, password: string, tags: readonly string[] = []): Promise<void> {
-    if (name === '') throw new AccessAdminError('a user name cannot be empty');
-    if (this.tenancy.access.user(name) !== undefined) throw new AccessAdminError(`user '${name}' already exists`);
-    await this.change({ op: 'user.put', user: newUser(name, password, tags) });
+  addUser(name: string, password: string, tags: readonly string[] = []): Promise<void> {
+    return this.serially(async () => {
+      if (name === '') throw new AccessAdminError('a user name cannot be empty');
+      if (this.tenancy.access.user(name) !== undefined) throw new AccessAdminError(`user '${name}' already exists`);
+      await this.change({ op: 'user.put', user: newUser(name, password, tags) });
+    });
   }
 
-  async changePassword(name: string, password: string): Promise<void> {
-    const user = this.existingUser(name);
-    await this.change({ op: 'user.put', user: { ...user, passwordHash: hashPassword(password), hashingAlgorithm: DEFAULT_HASHING } });
+  changePassword(name: string, password: string): Promise<void> {
+    return this.changeUser(name, () => ({ passwordHash: hashPassword(password), hashingAlgorithm: DEFAULT_HASHING }));
   }
 
   /** Leaves the user unable to log in with any password (rabbitmqctl clear_password). */
-  async clearPassword(name: string): Promise<void> {
-    const user = this.existingUser(name);
-    await this.change({ op: 'user.put', user: { ...user, passwordHash: '' } });
+  clearPassword(name: string): Promise<void> {
+    return this.changeUser(name, () => ({ passwordHash: '' }));
   }
 
-  async setUserTags(name: string, tags: readonly string[]): Promise<void> {
-    const user = this.existingUser(name);
-    await this.change({ op: 'user.put', user: { ...user, tags: [...tags] } });
+  setUserTags(name: string, tags: readonly string[]): Promise<void> {
+    return this.changeUser(name, () => ({ tags: [...tags] }));
   }
 
   /** Imports a user as a RabbitMQ definitions file has it, with its password hash. */
-  async putUser(user: UserDefinition): Promise<void> {
-    await this.change({ op: 'user.put', user });
+  putUser(user: UserDefinition): Promise<void> {
+    return this.serially(() => this.change({ op: 'user.put', user }));
   }
 
-  async deleteUser(name: string): Promise<void> {
-    this.existingUser(name);
-    this.closeConnections((c) => c.userName === name, `user '${name}' is deleted`);
-    await this.change({ op: 'user.deleted', name });
+  deleteUser(name: string): Promise<void> {
+    return this.serially(async () => {
+      this.existingUser(name);
+      this.closeConnections((c) => c.userName === name, `user '${name}' is deleted`);
+      await this.change({ op: 'user.deleted', name });
+    });
   }
 
-  async addVhost(name: string): Promise<void> {
-    if (name === '') throw new AccessAdminError('a vhost name cannot be empty');
-    if (this.tenancy.vhosts.has(name)) throw new AccessAdminError(`vhost '${name}' already exists`);
-    await this.change({ op: 'vhost.added', name });
+  addVhost(name: string): Promise<void> {
+    return this.serially(async () => {
+      if (name === '') throw new AccessAdminError('a vhost name cannot be empty');
+      if (this.tenancy.vhosts.has(name)) throw new AccessAdminError(`vhost '${name}' already exists`);
+      await this.change({ op: 'vhost.added', name });
+    });
   }
 
   /** Closes the vhost's connections, deletes its queues (and their messages) and exchanges, then the vhost and its permissions. */
-  async deleteVhost(name: string): Promise<void> {
-    const vhost = this.tenancy.vhosts.get(name);
-    if (vhost === undefined) throw new AccessAdminError(`vhost '${name}' does not exist`);
-    this.closeConnections((c) => c.vhostName === name, `vhost '${name}' is down`);
-    vhost.deleteEverything();
-    await this.change({ op: 'vhost.deleted', name });
+  deleteVhost(name: string): Promise<void> {
+    return this.serially(async () => {
+      const vhost = this.tenancy.vhosts.get(name);
+      if (vhost === undefined) throw new AccessAdminError(`vhost '${name}' does not exist`);
+      const recorder = this.recorder();
+      this.closeConnections((c) => c.vhostName === name, `vhost '${name}' is down`);
+      vhost.deleteEverything();
+      await this.change({ op: 'vhost.deleted', name }, recorder);
+    });
   }
 
-  async setPermissions(user: string, vhost: string, patterns: PermissionPatterns): Promise<void> {
-    this.existingUser(user);
-    this.existingVhost(vhost);
-    const permission: PermissionDefinition = { user, vhost, configure: pattern(patterns.configure), write: pattern(patterns.write), read: pattern(patterns.read) };
-    await this.change({ op: 'permission.set', permission });
+  setPermissions(user: string, vhost: string, patterns: PermissionPatterns): Promise<void> {
+    return this.serially(async () => {
+      this.existingUser(user);
+      this.existingVhost(vhost);
+      const permission: PermissionDefinition = { user, vhost, configure: pattern(patterns.configure), write: pattern(patterns.write), read: pattern(patterns.read) };
+      await this.change({ op: 'permission.set', permission });
+    });
   }
 
-  async clearPermissions(user: string, vhost: string): Promise<void> {
-    this.existingUser(user);
-    this.existingVhost(vhost);
-    await this.change({ op: 'permission.cleared', user, vhost });
+  clearPermissions(user: string, vhost: string): Promise<void> {
+    return this.serially(async () => {
+      this.existingUser(user);
+      this.existingVhost(vhost);
+      await this.change({ op: 'permission.cleared', user, vhost });
+    });
   }
 
-  async setTopicPermissions(user: string, vhost: string, exchange: string, patterns: { readonly write: string; readonly read: string }): Promise<void> {
-    this.existingUser(user);
-    this.existingVhost(vhost);
-    const permission: TopicPermissionDefinition = { user, vhost, exchange, write: pattern(patterns.write), read: pattern(patterns.read) };
-    await this.change({ op: 'topic-permission.set', permission });
+  setTopicPermissions(user: string, vhost: string, exchange: string, patterns: { readonly write: string; readonly read: string }): Promise<void> {
+    return this.serially(async () => {
+      this.existingUser(user);
+      this.existingVhost(vhost);
+      const permission: TopicPermissionDefinition = { user, vhost, exchange, write: pattern(patterns.write), read: pattern(patterns.read) };
+      await this.change({ op: 'topic-permission.set', permission });
+    });
   }
 
   /** One exchange's topic permissions, or (no exchange) all of the user's in the vhost. */
-  async clearTopicPermissions(user: string, vhost: string, exchange?: string): Promise<void> {
-    this.existingUser(user);
-    this.existingVhost(vhost);
-    const cleared = this.tenancy.access
-      .topicPermissionList()
-      .filter((p) => p.user === user && p.vhost === vhost && (exchange === undefined || p.exchange === exchange));
-    for (const p of cleared) await this.change({ op: 'topic-permission.cleared', user, vhost, exchange: p.exchange });
+  clearTopicPermissions(user: string, vhost: string, exchange?: string): Promise<void> {
+    return this.serially(async () => {
+      this.existingUser(user);
+      this.existingVhost(vhost);
+      const cleared = this.tenancy.access
+        .topicPermissionList()
+        .filter((p) => p.user === user && p.vhost === vhost && (exchange === undefined || p.exchange === exchange));
+      for (const p of cleared) await this.change({ op: 'topic-permission.cleared', user, vhost, exchange: p.exchange });
+    });
   }
 
   listUsers(): { name: string; tags: readonly string[] }[] {
@@ -128,10 +146,24 @@ export class AccessAdmin {
     return this.tenancy.access.topicPermissionList();
   }
 
-  private async change(op: AccessOp): Promise<void> {
+  /** Runs `task` once every change before it has finished, whatever became of them. */
+  private serially(task: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(task, task);
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  private changeUser(name: string, changes: () => Partial<UserDefinition>): Promise<void> {
+    return this.serially(async () => {
+      const user = this.existingUser(name);
+      await this.change({ op: 'user.put', user: { ...user, ...changes() } });
+    });
+  }
+
+  /** `recorder` is looked up first: a broker not started yet refuses the change before anything is applied. */
+  private async change(op: AccessOp, recorder: AccessRecorder = this.recorder()): Promise<void> {
     const inverse = this.tenancy.inverseOf(op);
     this.tenancy.apply(op);
-    const recorder = this.recorder();
     try {
       await recorder.recordAccess(op);
     } catch (err) {

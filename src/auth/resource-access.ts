@@ -4,10 +4,14 @@ import type { AccessControl, Permission } from './access-control.js';
 
 export type ResourceKind = 'exchange' | 'queue';
 
+/** Exchanges whose write access a connection remembers at most: a client publishing to ever new names must not grow it without end. */
+const REMEMBERED_EXCHANGES = 1024;
+
 /**
  * One connection's user in its vhost, as its channels check them: each
  * refusal is 403 ACCESS_REFUSED worded as RabbitMQ words it. Write access to
  * exchanges, checked at every publish, is remembered until permissions change.
+ * The default exchange is amq.default to the patterns, as in RabbitMQ.
  */
 export class ResourceAccess {
   private readonly writable = new Map<string, boolean>();
@@ -20,18 +24,19 @@ export class ResourceAccess {
   ) {}
 
   check(permission: Permission, kind: ResourceKind, name: string): void {
-    if (!this.access.permitted(this.user, this.vhost, permission, name)) throw this.refused(`${kind} '${displayName(kind, name)}'`);
+    const resource = resourceName(kind, name);
+    if (!this.access.permitted(this.user, this.vhost, permission, resource)) throw this.refused(`${kind} '${resource}'`);
   }
 
   /** Write access to an exchange, for a publish. */
   checkPublish(exchange: string): void {
-    if (this.writableAt !== this.access.generation) {
+    if (this.writableAt !== this.access.generation || this.writable.size >= REMEMBERED_EXCHANGES) {
       this.writable.clear();
       this.writableAt = this.access.generation;
     }
     let allowed = this.writable.get(exchange);
-    if (allowed === undefined) this.writable.set(exchange, (allowed = this.access.permitted(this.user, this.vhost, 'write', exchange)));
-    if (!allowed) throw this.refused(`exchange '${displayName('exchange', exchange)}'`);
+    if (allowed === undefined) this.writable.set(exchange, (allowed = this.access.permitted(this.user, this.vhost, 'write', resourceName('exchange', exchange))));
+    if (!allowed) throw this.refused(`exchange '${resourceName('exchange', exchange)}'`);
   }
 
   /** A routing key published with (write) or bound with (read) on a topic exchange, against the user's topic permissions. */
@@ -45,7 +50,7 @@ export class ResourceAccess {
   }
 }
 
-/** RabbitMQ names the nameless default exchange amq.default in its refusals. */
-function displayName(kind: ResourceKind, name: string): string {
+/** RabbitMQ checks and names the nameless default exchange as amq.default. */
+function resourceName(kind: ResourceKind, name: string): string {
   return kind === 'exchange' && name === '' ? 'amq.default' : name;
 }

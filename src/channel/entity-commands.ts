@@ -56,9 +56,9 @@ export class EntityCommands {
 
   exchangeDeclare(m: ExchangeDeclare): void {
     const vhost = this.host.vhost;
-    // A passive declare needs no permission, as in RabbitMQ; an unknown type and the default exchange are refused first.
-    if (!m.passive && isExchangeType(m.type) && m.exchange !== '') this.host.resources.check('configure', 'exchange', m.exchange);
     const existed = vhost.exchanges.has(m.exchange);
+    // A passive declare needs no permission, as in RabbitMQ; an unknown type and the default exchange are refused first.
+    if (!m.passive && isExchangeType(m.type) && m.exchange !== '') this.checkExchangeDeclare(m.exchange, m.arguments, existed);
     const x = vhost.declareExchange(
       m.exchange,
       { type: m.type, durable: m.durable, autoDelete: m.autoDelete, internal: m.internal, arguments: m.arguments },
@@ -155,6 +155,20 @@ export class EntityCommands {
     this.host.resources.check('configure', 'queue', name);
     const count = this.host.vhost.deleteQueue(name, this.host.owner, m.ifUnused, m.ifEmpty);
     if (!m.noWait) this.whenStored(() => this.host.writer.method(this.channelNumber, { id: MethodId.QueueDeleteOk, messageCount: count }));
+  }
+
+  /**
+   * Configure access to the exchange; creating one with an alternate
+   * exchange also needs read access to it and write access to the alternate,
+   * which its unroutable messages reach.
+   */
+  private checkExchangeDeclare(name: string, args: FieldTable, existed: boolean): void {
+    const resources = this.host.resources;
+    resources.check('configure', 'exchange', name);
+    const alternate = args['alternate-exchange'];
+    if (existed || typeof alternate !== 'string') return;
+    resources.check('read', 'exchange', name);
+    resources.check('write', 'exchange', alternate);
   }
 
   /** Configure access to the queue; with a dead-letter exchange, also read access to the queue and write access to that exchange. */

@@ -1,4 +1,5 @@
-import { chmodSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { AccessAdminError, type AccessAdmin } from '../auth/access-admin.js';
@@ -6,6 +7,8 @@ import { type CommandOutput, runCommand, UsageError } from './commands.js';
 
 /** A request larger than this is not a command line. */
 const MAX_REQUEST_BYTES = 1024 * 1024;
+/** A client that sends no whole request within this long is dropped: it must not hold the broker's shutdown. */
+const REQUEST_TIMEOUT_MS = 10_000;
 
 /** One command line in, one answer out, each a line of JSON. */
 export interface ControlRequest {
@@ -20,12 +23,23 @@ export type ControlAnswer = { readonly ok: true; readonly output: CommandOutput 
  * data directory may administer the broker, and nobody over the network.
  */
 export class ControlServer {
-  private constructor(private readonly server: Server, private readonly path: string) {}
+  private constructor(
+    private readonly server: Server,
+    private readonly path: string,
+    private readonly sockets: Set<Socket>,
+  ) {}
 
   static async listen(path: string, admin: AccessAdmin, log: Logger): Promise<ControlServer> {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    chmodSync(dirname(path), 0o700);
     // Left by a broker that was killed: the data directory's lock is ours, so nothing else listens on it.
     rmSync(path, { force: true });
-    const server = createServer((socket) => serve(socket, admin, log));
+    const sockets = new Set<Socket>();
+    const server = createServer((socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+      serve(socket, admin, log);
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(path, () => {
@@ -34,11 +48,14 @@ export class ControlServer {
       });
     });
     chmodSync(path, 0o600);
-    return new ControlServer(server, path);
+    return new ControlServer(server, path, sockets);
   }
 
+  /** Stops listening and drops clients still connected (an answer in progress is cut short). */
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
     rmSync(this.path, { force: true });
   }
 }
@@ -47,12 +64,15 @@ function serve(socket: Socket, admin: AccessAdmin, log: Logger): void {
   let request = '';
   socket.setEncoding('utf8');
   socket.on('error', () => {});
+  socket.setTimeout(REQUEST_TIMEOUT_MS, () => socket.destroy());
   socket.on('data', (chunk: string) => {
     request += chunk;
     if (request.length > MAX_REQUEST_BYTES) return void socket.destroy();
     const end = request.indexOf('\n');
     if (end < 0) return;
     socket.removeAllListeners('data');
+    // The request is in: the command may take its time (a vhost with many queues to delete).
+    socket.setTimeout(0);
     void answer(request.slice(0, end), admin, log).then((a) => socket.end(`${JSON.stringify(a)}\n`));
   });
 }

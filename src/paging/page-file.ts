@@ -11,8 +11,12 @@ const SEGMENT_BYTES = 16 * 1024 * 1024;
 const BUFFER_BYTES = 1024 * 1024;
 /** After a failed write (a full disk), how long until the buffered records are tried again. */
 const RETRY_MS = 1000;
-/** Record header: u32 length of the rest, u32 content length, u32 property bytes, u8 exchange length, u8 routing key length. */
-const HEADER_BYTES = 14;
+/**
+ * Record header: u32 length of the rest, u32 content length, u32 property
+ * bytes, u16 exchange length, u16 routing key length (a name read as UTF-8
+ * from invalid bytes can grow past 255 when written again).
+ */
+const HEADER_BYTES = 16;
 
 /** Whether memory is short enough that waiting messages should leave it; the memory alarm knows. */
 export interface MemoryPressure {
@@ -90,7 +94,7 @@ export class PageFile implements Pager {
     const end = this.flushedTo + this.buffered;
     const rotate = this.fd === undefined || (end > 0 && end + length > SEGMENT_BYTES);
     if ((rotate || this.buffered + length > this.buffer.length) && !this.flush()) return undefined;
-    if (rotate) this.startSegment();
+    if (rotate && !this.startSegment()) return undefined;
     const offset = this.flushedTo + this.buffered;
     // A record larger than the buffer is written on its own, at once.
     const direct = length > this.buffer.length;
@@ -112,8 +116,8 @@ export class PageFile implements Pager {
     const record = segment === this.segment && offset >= this.flushedTo ? this.fromBuffer(offset - this.flushedTo) : this.fromFile(location);
     const contentLength = record.readUInt32BE(0);
     const propertyBytes = record.readUInt32BE(4);
-    const exchangeLength = record.readUInt8(8);
-    const routingKeyLength = record.readUInt8(9);
+    const exchangeLength = record.readUInt16BE(8);
+    const routingKeyLength = record.readUInt16BE(10);
     let at = HEADER_BYTES - 4;
     const exchange = record.toString('utf8', at, (at += exchangeLength));
     const routingKey = record.toString('utf8', at, (at += routingKeyLength));
@@ -169,17 +173,27 @@ export class PageFile implements Pager {
     this.reading = undefined;
   }
 
-  private startSegment(): void {
+  /** Closes the segment being written and opens the next; false (the message stays in memory) when the file cannot be made. */
+  private startSegment(): boolean {
     if (this.fd !== undefined) {
-      closeSync(this.fd);
+      const fd = this.fd;
+      // Cleared first: a number closed here is soon another file's, which nothing here may touch again.
+      this.fd = undefined;
+      closeSync(fd);
       // Everything in the closed segment may already have been read back.
       if (!this.wanted.has(this.segment)) unlinkSync(this.segmentPath(this.segment));
       this.segment++;
-    } else {
-      mkdirSync(this.dir, { recursive: true });
     }
-    this.fd = openSync(this.segmentPath(this.segment), 'w+');
+    try {
+      mkdirSync(this.dir, { recursive: true });
+      this.fd = openSync(this.segmentPath(this.segment), 'w+');
+    } catch (err) {
+      this.failed(err as Error);
+      return false;
+    }
     this.flushedTo = 0;
+    this.recovered();
+    return true;
   }
 
   private scheduleFlush(): void {
@@ -204,14 +218,22 @@ export class PageFile implements Pager {
     try {
       for (let done = 0; done < bytes.length; ) done += writeSync(this.fd!, bytes, done, bytes.length - done, position + done);
     } catch (err) {
-      if (this.failure === undefined) this.log.warn({ err, dir: this.dir }, 'could not page messages out to disk; keeping them in memory and retrying');
-      this.failure = err as Error;
-      this.retryLater();
+      this.failed(err as Error);
       return false;
     }
+    this.recovered();
+    return true;
+  }
+
+  private failed(err: Error): void {
+    if (this.failure === undefined) this.log.warn({ err, dir: this.dir }, 'could not page messages out to disk; keeping them in memory and retrying');
+    this.failure = err;
+    this.retryLater();
+  }
+
+  private recovered(): void {
     if (this.failure !== undefined) this.log.warn({ dir: this.dir }, 'paging messages out to disk again');
     this.failure = undefined;
-    return true;
   }
 
   private retryLater(): void {
@@ -232,8 +254,8 @@ function encodeRecord(record: Buffer, message: Message, exchange: Buffer, routin
   let at = record.writeUInt32BE(record.length - 4, 0);
   at = record.writeUInt32BE(message.end - message.start, at);
   at = record.writeUInt32BE(message.bodyStart - message.start, at);
-  at = record.writeUInt8(exchange.length, at);
-  at = record.writeUInt8(routingKey.length, at);
+  at = record.writeUInt16BE(exchange.length, at);
+  at = record.writeUInt16BE(routingKey.length, at);
   at += exchange.copy(record, at);
   at += routingKey.copy(record, at);
   message.data.copy(record, at, message.start, message.end);

@@ -408,8 +408,11 @@ export class Journal {
       for (const w of writes) w.segment.syncedSize = Math.max(w.segment.syncedSize, w.position + w.data.length);
     } catch (err) {
       this.failedCommits++;
+      const retryable = isRetryableWriteFailure(err);
+      // Set before the waiters hear of it, so that they can tell why.
+      if (retryable) this.retryLater(err as Error);
       for (let i = 0; i < targets.length; i++) targets[i]!.settle(seqs[i]!, false);
-      if (!isRetryableWriteFailure(err)) throw err;
+      if (!retryable) throw err;
       // Nothing of this commit was confirmed: the same bytes go again, at the same places, with what came since
       // (rewriting what did reach the disk changes nothing).
       this.inflight = [];
@@ -418,7 +421,6 @@ export class Journal {
         if (acksStart !== undefined) segment.acksSize = acksStart[i]!;
         this.pendingAcks.set(segment, [...list, ...(this.pendingAcks.get(segment) ?? [])]);
       }
-      this.retryLater(err as Error);
       return;
     }
     this.recovered();

@@ -28,7 +28,8 @@ function shortDataDir(t: Test): string {
 t.test('the ctl tool adds a vhost, a user and permissions to a running broker, and a client uses them', async (t) => {
   const dataDir = shortDataDir(t);
   const broker = await startCli(t, ['--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir]);
-  t.equal(statSync(join(dataDir, 'ctl.sock')).mode & 0o777, 0o600, 'the control socket is for the broker\'s own OS user only');
+  t.equal(statSync(join(dataDir, 'control')).mode & 0o777, 0o700, 'the control socket is in a directory for the broker\'s own OS user only');
+  t.equal(statSync(join(dataDir, 'control', 'ctl.sock')).mode & 0o777, 0o600, 'and is for that user only itself');
   t.match(await runCtl(dataDir, 'add_vhost', 'orders'), { code: 0, stdout: 'Added vhost "orders"\n' });
   t.match(await runCtl(dataDir, 'add_user', 'app', 's3cret'), { code: 0, stdout: 'Added user "app"\n' });
   t.match(await runCtl(dataDir, 'set_user_tags', 'app', 'monitoring', 'management'), { code: 0 });

@@ -1,46 +1,20 @@
-import { unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as amqp from 'amqplib';
 import t, { type Test } from 'tap';
 import { type Broker, startBroker } from '../../src/index.js';
 import { connectionClosed, eventually, queueExists, within } from '../support/broker.js';
-import { mountTmpfs } from '../support/tmpfs.js';
+import { fillDisk, mountTmpfs } from '../support/tmpfs.js';
 
 // A disk that fills up under the journal, with the disk alarm out of the way
 // (limit 0) so that writes really fail: what could not be stored is nacked or
 // refused with 541, nothing of a refused declare stays behind, consumers go
 // on, and once space returns everything works and survives a restart.
 
-const MIB = 1024 * 1024;
-
 async function connect(t: Test, broker: Broker): Promise<amqp.ChannelModel> {
   const c = await amqp.connect(broker.url);
   c.on('error', () => {});
   t.teardown(() => c.close().catch(() => {}));
   return c;
-}
-
-/** Fills the file system with a ballast file; returns a function that frees it. */
-function fillDisk(dir: string): () => void {
-  const ballast = join(dir, 'ballast');
-  // A tmpfs refuses a write past its size: write until it does.
-  for (let i = 0; i < 1000; i++) {
-    try {
-      writeFileSync(join(dir, `ballast-${i}`), Buffer.alloc(MIB));
-    } catch {
-      break;
-    }
-  }
-  writeFileSync(ballast, '');
-  return () => {
-    for (let i = 0; i < 1000; i++) {
-      try {
-        unlinkSync(join(dir, `ballast-${i}`));
-      } catch {
-        break;
-      }
-    }
-  };
 }
 
 t.test('a full disk: a durable declare is refused and leaves nothing; publishes are nacked; consumers go on; all is well once space returns', async (t) => {

@@ -53,6 +53,7 @@ t.test('each operation is refused outside the user\'s permissions, with RabbitMQ
   const cases: [string, (ch: amqp.Channel) => Promise<unknown>, string][] = [
     ['exchange.declare (configure)', (ch) => ch.assertExchange('other-x', 'topic', { durable: false }), refused("exchange 'other-x'")],
     ['exchange.delete (configure)', (ch) => ch.deleteExchange('other-x'), refused("exchange 'other-x'")],
+    ['exchange.declare with an alternate exchange (write on it)', (ch) => ch.assertExchange('bob-ae', 'fanout', { durable: false, alternateExchange: 'other-x' }), refused("exchange 'other-x'")],
     ['queue.declare (configure)', (ch) => ch.assertQueue('other-q', { durable: false }), refused("queue 'other-q'")],
     ['queue.declare of a server-named queue (configure on its name)', (ch) => ch.assertQueue('', { exclusive: true }), "403 ACCESS_REFUSED - access to queue 'amq.gen-"],
     ['queue.declare with a dead-letter exchange (write on it)', (ch) => ch.assertQueue('bob-dlx', { durable: false, deadLetterExchange: 'other-x' }), refused("exchange 'other-x'")],
@@ -84,6 +85,7 @@ t.test('within the permissions everything goes through; passive declares need no
   const bob = await asBob(t, broker);
   const cases: [string, (ch: amqp.Channel) => Promise<unknown>][] = [
     ['exchange.declare', (ch) => ch.assertExchange('bob-y', 'fanout', { durable: false })],
+    ['exchange.declare with an alternate exchange', (ch) => ch.assertExchange('bob-ae', 'fanout', { durable: false, alternateExchange: 'bob-x' })],
     ['queue.declare', (ch) => ch.assertQueue('bob-r', { durable: false })],
     ['queue.bind with a routing key in the topic read pattern', (ch) => ch.bindQueue('bob-q', 'bob-x', 'r.key')],
     ['exchange.bind', (ch) => ch.bindExchange('bob-y', 'bob-x', 'r.key')],
@@ -98,6 +100,15 @@ t.test('within the permissions everything goes through; passive declares need no
     ['exchange.delete', (ch) => ch.deleteExchange('bob-y')],
   ];
   for (const [what, op] of cases) t.equal(await attempt(bob, op), 'ok', what);
+});
+
+t.test('the default exchange is amq.default to the patterns', async (t) => {
+  const broker = await bobsBroker(t);
+  await broker.admin.setPermissions('bob', '/', { configure: '^bob-.*', write: '^amq\\.default$', read: '^bob-.*' });
+  const bob = await asBob(t, broker);
+  t.equal(await attempt(bob, publishThen('', 'bob-q')), 'ok', 'a publish to the default exchange is allowed by a pattern for amq.default');
+  await broker.admin.setPermissions('bob', '/', { configure: '^bob-.*', write: '^$', read: '^bob-.*' });
+  t.equal(await attempt(bob, publishThen('', 'bob-q')), refused("exchange 'amq.default'"), 'and not by one for the empty name');
 });
 
 t.test('a permission change applies to open channels at once', async (t) => {

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmdirSync } from 'node:fs';
+import { mkdtempSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
@@ -29,4 +29,29 @@ export function mountTmpfs(t: Test, mib: number): { dir: string } | { cannot: st
     rmdirSync(dir);
   });
   return { dir };
+}
+
+const MIB = 1024 * 1024;
+
+/** Fills the file system with a ballast file; returns a function that frees it. */
+export function fillDisk(dir: string): () => void {
+  const ballast = join(dir, 'ballast');
+  // A tmpfs refuses a write past its size: write until it does.
+  for (let i = 0; i < 1000; i++) {
+    try {
+      writeFileSync(join(dir, `ballast-${i}`), Buffer.alloc(MIB));
+    } catch {
+      break;
+    }
+  }
+  writeFileSync(ballast, '');
+  return () => {
+    for (let i = 0; i < 1000; i++) {
+      try {
+        unlinkSync(join(dir, `ballast-${i}`));
+      } catch {
+        break;
+      }
+    }
+  };
 }
