@@ -134,6 +134,34 @@ export class Broker implements ConnectionContext {
     return { type: x.type, durable: x.options.durable, bindings: x.router.bindingCount, messagesDelayed: x.delayed?.count };
   }
 
+  connectionRefusal(user: string, vhost: string): string | undefined {
+    const access = this.access;
+    const vhostMax = access.vhostLimit(vhost, 'max-connections');
+    if (vhostMax !== undefined && this.countOpen((c) => c.vhost.name === vhost) >= vhostMax) {
+      return `access to vhost '${vhost}' refused for user '${user}': connection limit (${vhostMax}) is reached`;
+    }
+    const userMax = access.userLimit(user, 'max-connections');
+    if (userMax !== undefined && this.countOpen((c) => c.userName === user) >= userMax) {
+      return `connection refused for user '${user}': user connection limit (${userMax}) is reached`;
+    }
+    return undefined;
+  }
+
+  channelRefusal(user: string): string | undefined {
+    const max = this.access.userLimit(user, 'max-channels');
+    if (max === undefined) return undefined;
+    let channels = 0;
+    for (const c of this.connections) if (c.isOpen && c.userName === user) channels += c.channelCount;
+    return channels >= max ? `number of channels opened for user '${user}' has reached the maximum allowed user limit of (${max})` : undefined;
+  }
+
+  /** Open connections (past connection.open) that `which` picks: counted only when a limit asks. */
+  private countOpen(which: (c: Connection) => boolean): number {
+    let n = 0;
+    for (const c of this.connections) if (c.isOpen && which(c)) n++;
+    return n;
+  }
+
   private openStore(): DurableStore {
     if (this.store === undefined) throw new Error('the broker has not started');
     return this.store;
@@ -200,6 +228,13 @@ export class Broker implements ConnectionContext {
   }
 
   private accept(socket: Socket): void {
+    const max = this.config.maxConnections;
+    if (max > 0 && this.connections.size >= max) {
+      // As RabbitMQ's connection_max: the socket is closed before any AMQP is read.
+      this.log.warn({ peer: `${socket.remoteAddress}:${socket.remotePort}`, maxConnections: max }, 'connection refused: the node connection limit is reached');
+      socket.destroy();
+      return;
+    }
     const connection = new Connection(socket, this, this.nextConnectionId++);
     this.connections.add(connection);
   }

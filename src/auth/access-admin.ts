@@ -1,4 +1,4 @@
-import type { AccessOp, PermissionDefinition, TopicPermissionDefinition, UserDefinition } from './access-definitions.js';
+import type { AccessOp, PermissionDefinition, TopicPermissionDefinition, UserDefinition, UserLimits, VhostLimits } from './access-definitions.js';
 import { DEFAULT_HASHING, hashPassword } from './password-hash.js';
 import type { Tenancy } from './tenancy.js';
 
@@ -130,6 +130,42 @@ export class AccessAdmin {
     });
   }
 
+  /** RabbitMQ's set_vhost_limits: the limits given replace the vhost's; a negative one means none. */
+  setVhostLimits(vhost: string, limits: Record<string, unknown>): Promise<void> {
+    return this.serially(async () => {
+      this.existingVhost(vhost);
+      await this.change({ op: 'vhost.limits', vhost, limits: parseLimits(limits, ['max-connections', 'max-queues']) });
+    });
+  }
+
+  /** RabbitMQ's set_user_limits: merged into the user's limits; a negative one means none. */
+  setUserLimits(user: string, limits: Record<string, unknown>): Promise<void> {
+    return this.serially(async () => {
+      this.existingUser(user);
+      const current = this.tenancy.access.userLimitList().find((l) => l.user === user)?.limits ?? {};
+      const merged = { ...current, ...parseLimits(limits, ['max-connections', 'max-channels']) };
+      await this.change({ op: 'user.limits', user, limits: withoutNegative(merged) });
+    });
+  }
+
+  /** One limit by name, or all of them. */
+  clearUserLimits(user: string, limit: 'max-connections' | 'max-channels' | 'all'): Promise<void> {
+    return this.serially(async () => {
+      this.existingUser(user);
+      const current = this.tenancy.access.userLimitList().find((l) => l.user === user)?.limits ?? {};
+      const { [limit as 'max-connections']: _cleared, ...rest } = current;
+      await this.change({ op: 'user.limits', user, limits: limit === 'all' ? {} : rest });
+    });
+  }
+
+  listVhostLimits(): { vhost: string; limits: VhostLimits }[] {
+    return this.tenancy.access.vhostLimitList();
+  }
+
+  listUserLimits(): { user: string; limits: UserLimits }[] {
+    return this.tenancy.access.userLimitList();
+  }
+
   listUsers(): { name: string; tags: readonly string[] }[] {
     return this.tenancy.access.userList.map((u) => ({ name: u.name, tags: u.tags }));
   }
@@ -189,6 +225,21 @@ export class AccessAdmin {
 
 function newUser(name: string, password: string, tags: readonly string[]): UserDefinition {
   return { name, passwordHash: hashPassword(password), hashingAlgorithm: DEFAULT_HASHING, tags: [...tags] };
+}
+
+/** Limits as RabbitMQ's JSON gives them: integers, negative for no limit (dropped), only the names `known`. */
+function parseLimits<K extends string>(limits: Record<string, unknown>, known: readonly K[]): Partial<Record<K, number>> {
+  const parsed: Partial<Record<K, number>> = {};
+  for (const [name, value] of Object.entries(limits)) {
+    if (!(known as readonly string[]).includes(name)) throw new AccessAdminError(`unknown limit '${name}' (known: ${known.join(', ')})`);
+    if (!Number.isSafeInteger(value)) throw new AccessAdminError(`limit '${name}' must be an integer, not ${JSON.stringify(value)}`);
+    parsed[name as K] = value as number;
+  }
+  return withoutNegative(parsed);
+}
+
+function withoutNegative<T extends Record<string, number | undefined>>(limits: T): T {
+  return Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined && v >= 0)) as T;
 }
 
 /** A permission pattern must be a valid regular expression: checked here, not at the first check that meets it. */

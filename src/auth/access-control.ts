@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { AccessDefinitions, AccessOp, PermissionDefinition, TopicPermissionDefinition, UserDefinition } from './access-definitions.js';
+import type { AccessDefinitions, AccessOp, PermissionDefinition, TopicPermissionDefinition, UserDefinition, UserLimits, VhostLimits } from './access-definitions.js';
 import { checkPassword } from './password-hash.js';
 
 export type Permission = 'configure' | 'write' | 'read';
@@ -32,6 +32,8 @@ export class AccessControl {
   private readonly permissions = new Map<string, Map<string, CompiledPermission>>();
   /** By vhost and user ("vhost\0user"), then exchange. */
   private readonly topicPermissions = new Map<string, Map<string, CompiledTopicPermission>>();
+  private readonly vhostLimits = new Map<string, VhostLimits>();
+  private readonly userLimits = new Map<string, UserLimits>();
   /** Moves with every change: a permission a channel checked and remembered is stale once it has moved. */
   generation = 0;
 
@@ -105,6 +107,22 @@ export class AccessControl {
     return [...this.topicPermissions.values()].flatMap((byExchange) => [...byExchange.values()].map((p) => p.definition));
   }
 
+  vhostLimit(vhost: string, limit: keyof VhostLimits): number | undefined {
+    return this.vhostLimits.get(vhost)?.[limit];
+  }
+
+  userLimit(user: string, limit: keyof UserLimits): number | undefined {
+    return this.userLimits.get(user)?.[limit];
+  }
+
+  vhostLimitList(): { vhost: string; limits: VhostLimits }[] {
+    return [...this.vhostLimits].map(([vhost, limits]) => ({ vhost, limits }));
+  }
+
+  userLimitList(): { user: string; limits: UserLimits }[] {
+    return [...this.userLimits].map(([user, limits]) => ({ user, limits }));
+  }
+
   /** Applies a change of users or permissions (vhost operations: only what they do to permissions). Idempotent, for recovery. */
   apply(op: AccessOp): void {
     this.generation++;
@@ -113,6 +131,7 @@ export class AccessControl {
         return;
       case 'vhost.deleted':
         this.permissions.delete(op.name);
+        this.vhostLimits.delete(op.name);
         for (const key of this.topicPermissions.keys()) if (key.startsWith(`${op.name}\0`)) this.topicPermissions.delete(key);
         return;
       case 'user.put':
@@ -120,6 +139,7 @@ export class AccessControl {
         return;
       case 'user.deleted':
         this.users.delete(op.name);
+        this.userLimits.delete(op.name);
         for (const byUser of this.permissions.values()) byUser.delete(op.name);
         for (const key of this.topicPermissions.keys()) if (key.endsWith(`\0${op.name}`)) this.topicPermissions.delete(key);
         return;
@@ -144,6 +164,12 @@ export class AccessControl {
       case 'topic-permission.cleared':
         this.topicPermissions.get(`${op.vhost}\0${op.user}`)?.delete(op.exchange);
         return;
+      case 'vhost.limits':
+        setOrDelete(this.vhostLimits, op.vhost, op.limits);
+        return;
+      case 'user.limits':
+        setOrDelete(this.userLimits, op.user, op.limits);
+        return;
     }
   }
 
@@ -151,7 +177,15 @@ export class AccessControl {
     for (const user of a.users) this.apply({ op: 'user.put', user });
     for (const permission of a.permissions) this.apply({ op: 'permission.set', permission });
     for (const permission of a.topicPermissions) this.apply({ op: 'topic-permission.set', permission });
+    for (const { vhost, limits } of a.vhostLimits) this.apply({ op: 'vhost.limits', vhost, limits });
+    for (const { user, limits } of a.userLimits) this.apply({ op: 'user.limits', user, limits });
   }
+}
+
+/** No limit left: the entry goes. */
+function setOrDelete<T extends object>(map: Map<string, T>, key: string, limits: T): void {
+  if (Object.keys(limits).length === 0) map.delete(key);
+  else map.set(key, limits);
 }
 
 /** RabbitMQ reads an empty pattern as "nothing", not as the empty regular expression (which matches everything). */

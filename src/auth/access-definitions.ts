@@ -35,11 +35,25 @@ export interface TopicPermissionDefinition {
   readonly read: string;
 }
 
+/** RabbitMQ's vhost limits; absent: no limit. */
+export interface VhostLimits {
+  readonly 'max-connections'?: number;
+  readonly 'max-queues'?: number;
+}
+
+/** RabbitMQ's user limits; absent: no limit. */
+export interface UserLimits {
+  readonly 'max-connections'?: number;
+  readonly 'max-channels'?: number;
+}
+
 export interface AccessDefinitions {
   readonly vhosts: readonly string[];
   readonly users: readonly UserDefinition[];
   readonly permissions: readonly PermissionDefinition[];
   readonly topicPermissions: readonly TopicPermissionDefinition[];
+  readonly vhostLimits: readonly { readonly vhost: string; readonly limits: VhostLimits }[];
+  readonly userLimits: readonly { readonly user: string; readonly limits: UserLimits }[];
 }
 
 export type AccessOp =
@@ -50,7 +64,9 @@ export type AccessOp =
   | { readonly op: 'permission.set'; readonly permission: PermissionDefinition }
   | { readonly op: 'permission.cleared'; readonly user: string; readonly vhost: string }
   | { readonly op: 'topic-permission.set'; readonly permission: TopicPermissionDefinition }
-  | { readonly op: 'topic-permission.cleared'; readonly user: string; readonly vhost: string; readonly exchange: string };
+  | { readonly op: 'topic-permission.cleared'; readonly user: string; readonly vhost: string; readonly exchange: string }
+  | { readonly op: 'vhost.limits'; readonly vhost: string; readonly limits: VhostLimits }
+  | { readonly op: 'user.limits'; readonly user: string; readonly limits: UserLimits };
 
 /** Op codes, after those of definition-records.ts (1-6). */
 export const AccessOpCode = {
@@ -62,7 +78,12 @@ export const AccessOpCode = {
   PermissionCleared: 12,
   TopicPermissionSet: 13,
   TopicPermissionCleared: 14,
+  VhostLimits: 15,
+  UserLimits: 16,
 } as const;
+
+/** A limit on the wire: -1 for none. */
+const NO_LIMIT = -1;
 
 export function writeAccessOp(e: Encoder, op: AccessOp): void {
   switch (op.op) {
@@ -95,7 +116,36 @@ export function writeAccessOp(e: Encoder, op: AccessOp): void {
       e.shortstr(op.vhost);
       e.shortstr(op.exchange);
       return;
+    case 'vhost.limits':
+      e.u8(AccessOpCode.VhostLimits);
+      e.shortstr(op.vhost);
+      return writeLimits(e, [op.limits['max-connections'], op.limits['max-queues']]);
+    case 'user.limits':
+      e.u8(AccessOpCode.UserLimits);
+      e.shortstr(op.user);
+      return writeLimits(e, [op.limits['max-connections'], op.limits['max-channels']]);
   }
+}
+
+function writeLimits(e: Encoder, limits: readonly (number | undefined)[]): void {
+  for (const limit of limits) e.u32((limit ?? NO_LIMIT) >>> 0);
+}
+
+function readLimit(d: Decoder): number | undefined {
+  const limit = d.u32() | 0;
+  return limit === NO_LIMIT ? undefined : limit;
+}
+
+function readVhostLimits(d: Decoder): VhostLimits {
+  return withoutUndefined<VhostLimits>({ 'max-connections': readLimit(d), 'max-queues': readLimit(d) });
+}
+
+function readUserLimits(d: Decoder): UserLimits {
+  return withoutUndefined<UserLimits>({ 'max-connections': readLimit(d), 'max-channels': readLimit(d) });
+}
+
+function withoutUndefined<T extends object>(o: { readonly [K in keyof T]-?: T[K] | undefined }): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
 /** The operation after its op code (already read); undefined for a code that is not an access operation. */
@@ -117,6 +167,10 @@ export function readAccessOp(code: number, d: Decoder): AccessOp | undefined {
       return { op: 'topic-permission.set', permission: readTopicPermission(d) };
     case AccessOpCode.TopicPermissionCleared:
       return { op: 'topic-permission.cleared', user: d.shortstr(), vhost: d.shortstr(), exchange: d.shortstr() };
+    case AccessOpCode.VhostLimits:
+      return { op: 'vhost.limits', vhost: d.shortstr(), limits: readVhostLimits(d) };
+    case AccessOpCode.UserLimits:
+      return { op: 'user.limits', user: d.shortstr(), limits: readUserLimits(d) };
     default:
       return undefined;
   }
@@ -127,6 +181,14 @@ export function writeAccessDefinitions(e: Encoder, a: AccessDefinitions): void {
   writeList(e, a.users, writeUser);
   writeList(e, a.permissions, writePermission);
   writeList(e, a.topicPermissions, writeTopicPermission);
+  writeList(e, a.vhostLimits, (e, { vhost, limits }) => {
+    e.shortstr(vhost);
+    writeLimits(e, [limits['max-connections'], limits['max-queues']]);
+  });
+  writeList(e, a.userLimits, (e, { user, limits }) => {
+    e.shortstr(user);
+    writeLimits(e, [limits['max-connections'], limits['max-channels']]);
+  });
 }
 
 export function readAccessDefinitions(d: Decoder): AccessDefinitions {
@@ -135,6 +197,8 @@ export function readAccessDefinitions(d: Decoder): AccessDefinitions {
     users: readList(d, readUser),
     permissions: readList(d, readPermission),
     topicPermissions: readList(d, readTopicPermission),
+    vhostLimits: readList(d, (d) => ({ vhost: d.shortstr(), limits: readVhostLimits(d) })),
+    userLimits: readList(d, (d) => ({ user: d.shortstr(), limits: readUserLimits(d) })),
   };
 }
 

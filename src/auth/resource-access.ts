@@ -39,6 +39,13 @@ export class ResourceAccess {
     if (!allowed) throw this.refused(`exchange '${resourceName('exchange', exchange)}'`);
   }
 
+  /** A vhost's max-queues, checked before a queue is created (never when recovery brings queues back). */
+  checkQueueLimit(queue: string, queuesNow: number): void {
+    const max = this.access.vhostLimit(this.vhost, 'max-queues');
+    if (max === undefined || queuesNow < max) return;
+    throw new AmqpError(ReplyCode.PRECONDITION_FAILED, `cannot declare queue '${queue}': queue limit in vhost '${this.vhost}' (${max}) is reached`);
+  }
+
   /** A routing key published with (write) or bound with (read) on a topic exchange, against the user's topic permissions. */
   checkTopic(permission: 'write' | 'read', exchange: { readonly name: string; readonly type: string }, routingKey: string): void {
     if (exchange.type !== 'topic' || this.access.topicPermitted(this.user, this.vhost, exchange.name, permission, routingKey)) return;

@@ -67,6 +67,8 @@ export class Tenancy {
       users: this.access.userList,
       permissions: this.access.permissionList(),
       topicPermissions: this.access.topicPermissionList(),
+      vhostLimits: this.access.vhostLimitList(),
+      userLimits: this.access.userLimitList(),
     };
   }
 
@@ -93,6 +95,10 @@ export class Tenancy {
         const before = this.access.topicPermissionList().find((p) => p.user === user && p.vhost === vhost && p.exchange === exchange);
         return before === undefined ? { op: 'topic-permission.cleared', user, vhost, exchange } : { op: 'topic-permission.set', permission: before };
       }
+      case 'vhost.limits':
+        return { op: 'vhost.limits', vhost: op.vhost, limits: this.access.vhostLimitList().find((l) => l.vhost === op.vhost)?.limits ?? {} };
+      case 'user.limits':
+        return { op: 'user.limits', user: op.user, limits: this.access.userLimitList().find((l) => l.user === op.user)?.limits ?? {} };
       default:
         return undefined;
     }

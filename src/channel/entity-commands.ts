@@ -101,6 +101,7 @@ export class EntityCommands {
     const name = serverNamed ? vhost.generateQueueName() : m.queue;
     if (!m.passive) this.checkQueueDeclare(name, m.arguments);
     const existed = vhost.queues.has(name);
+    if (!existed && !m.passive) this.host.resources.checkQueueLimit(name, vhost.queues.size);
     const q = vhost.declareQueue(
       {
         name,

@@ -21,6 +21,8 @@ Options (each also read from the environment variable shown):
   --disk-free-limit <bytes>
                       free disk space that blocks publishers AMQP_BROKER_DISK_FREE_LIMIT
                       (default ${DEFAULT_CONFIG.diskFreeLimit}; units like 50MB, 2GiB)
+  --max-connections <n>
+                      connections the node takes at most  AMQP_BROKER_MAX_CONNECTIONS (default 0: no limit)
   --tls-cert <file> --tls-key <file>
                       also listen for amqps (TLS 1.2+)  AMQP_BROKER_TLS_CERT, AMQP_BROKER_TLS_KEY
   --tls-port <n>      amqps port                       AMQP_BROKER_TLS_PORT   (default ${DEFAULT_TLS_PORT})
@@ -51,6 +53,7 @@ export interface CliOptions {
   readonly diskFreeLimit: number;
   readonly forceRecover: boolean;
   readonly tls: TlsListenerConfig | undefined;
+  readonly maxConnections: number;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -69,6 +72,7 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
       'memory-paging-ratio': { type: 'string' },
       'disk-free-limit': { type: 'string' },
       'force-recover': { type: 'boolean' },
+      'max-connections': { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'tls-port': { type: 'string' },
@@ -105,7 +109,13 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
     diskFreeLimit,
     forceRecover: values['force-recover'] ?? isSet(env['AMQP_BROKER_FORCE_RECOVER']),
     tls: parseTls(values, env),
+    maxConnections: parseCount('max connections', values['max-connections'] ?? env['AMQP_BROKER_MAX_CONNECTIONS'] ?? String(DEFAULT_CONFIG.maxConnections)),
   };
+}
+
+function parseCount(what: string, text: string): number {
+  if (!/^\d+$/.test(text)) throw new Error(`invalid ${what} '${text}' (a whole number)`);
+  return Number(text);
 }
 
 function isSet(flag: string | undefined): boolean {

@@ -40,6 +40,8 @@ export interface BrokerConfig {
   readonly consumerTimeout: number;
   readonly defaultUser: string;
   readonly defaultPassword: string;
+  /** Connections the node takes at most, plain and TLS together (RabbitMQ's connection_max); 0: no limit. */
+  readonly maxConnections: number;
   /** An amqps listener beside the plain one; none unless a certificate and key are given. */
   readonly tls: TlsListenerConfig | undefined;
 }
@@ -60,6 +62,7 @@ export const DEFAULT_CONFIG: Omit<BrokerConfig, 'dataDir'> = {
   consumerTimeout: 30 * 60 * 1000,
   defaultUser: 'guest',
   defaultPassword: 'guest',
+  maxConnections: 0,
   tls: undefined,
 };
 

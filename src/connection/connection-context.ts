@@ -20,5 +20,9 @@ export interface ConnectionContext {
   /** Closes channels that leave a delivery unacknowledged too long; undefined when consumer_timeout is off. */
   readonly consumerTimeout: ConsumerTimeout | undefined;
   virtualHost(name: string): VirtualHost | undefined;
+  /** Why a user may not open one more connection to a vhost (its or the vhost's max-connections), in RabbitMQ's words; undefined if they may. */
+  connectionRefusal(user: string, vhost: string): string | undefined;
+  /** Why a user may not open one more channel (their max-channels); undefined if they may. */
+  channelRefusal(user: string): string | undefined;
   connectionClosed(connection: object): void;
 }

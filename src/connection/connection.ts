@@ -98,6 +98,10 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
     return this.socket.remoteAddress;
   }
 
+  get channelCount(): number {
+    return this.channels.size;
+  }
+
   get certificateName(): string | undefined {
     return verifiedCertificateName(this.socket);
   }
@@ -311,6 +315,8 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
         `number of channels opened (${this.channels.size}) has reached the negotiated channel_max (${this.channelMax})`,
       );
     }
+    const refusal = this.ctx.channelRefusal(this.userName);
+    if (refusal !== undefined) throw new AmqpError(ReplyCode.NOT_ALLOWED, refusal);
     this.channels.set(channelNumber, new Channel(this, channelNumber, this.decoder));
     this.writer.method(channelNumber, { id: MethodId.ChannelOpenOk });
   }

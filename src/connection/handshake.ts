@@ -145,6 +145,8 @@ export class Handshake {
     if (!this.ctx.access.mayAccessVhost(this.peer.userName, vhostName)) {
       throw new AmqpError(ReplyCode.NOT_ALLOWED, `access to vhost '${vhostName}' refused for user '${this.peer.userName}'`).withMethod(MethodId.ConnectionOpen);
     }
+    const refusal = this.ctx.connectionRefusal(this.peer.userName, vhostName);
+    if (refusal !== undefined) throw new AmqpError(ReplyCode.NOT_ALLOWED, refusal).withMethod(MethodId.ConnectionOpen);
     this.step = 'done';
     this.peer.writer.method(0, { id: MethodId.ConnectionOpenOk });
     this.peer.opened(vhost);

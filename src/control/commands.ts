@@ -104,6 +104,40 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
       { done: `Cleared topic permissions for user "${user}" in vhost "${vhost}"` }
     ),
   },
+  set_vhost_limits: {
+    usage: "[-p <vhost>] '<json, e.g. {\"max-connections\": 100, \"max-queues\": 1000}>'",
+    arity: [1, 1],
+    run: async (admin, [json], vhost) => (await admin.setVhostLimits(vhost, jsonObject(json!)), { done: `Set limits for vhost "${vhost}"` }),
+  },
+  clear_vhost_limits: {
+    usage: '[-p <vhost>]',
+    arity: [0, 0],
+    run: async (admin, _args, vhost) => (await admin.setVhostLimits(vhost, {}), { done: `Cleared limits for vhost "${vhost}"` }),
+  },
+  list_vhost_limits: {
+    usage: '',
+    arity: [0, 0],
+    run: (admin) => ({ header: ['vhost', 'limits'], rows: admin.listVhostLimits().map((l) => [l.vhost, JSON.stringify(l.limits)]) }),
+  },
+  set_user_limits: {
+    usage: "<username> '<json, e.g. {\"max-connections\": 10, \"max-channels\": 100}>'",
+    arity: [2, 2],
+    run: async (admin, [user, json]) => (await admin.setUserLimits(user!, jsonObject(json!)), { done: `Set limits for user "${user}"` }),
+  },
+  clear_user_limits: {
+    usage: '<username> <max-connections|max-channels|all>',
+    arity: [2, 2],
+    run: async (admin, [user, limit]) => {
+      if (limit !== 'max-connections' && limit !== 'max-channels' && limit !== 'all') throw new UsageError(`unknown limit '${limit}'`);
+      await admin.clearUserLimits(user!, limit);
+      return { done: `Cleared ${limit} limits for user "${user}"` };
+    },
+  },
+  list_user_limits: {
+    usage: '',
+    arity: [0, 0],
+    run: (admin) => ({ header: ['user', 'limits'], rows: admin.listUserLimits().map((l) => [l.user, JSON.stringify(l.limits)]) }),
+  },
   list_topic_permissions: {
     usage: '[-p <vhost>]',
     arity: [0, 0],
@@ -113,6 +147,17 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     }),
   },
 };
+
+function jsonObject(text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`not JSON: ${(err as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError('limits must be a JSON object');
+  return value as Record<string, unknown>;
+}
 
 /** Runs one command line (its words after the program name) against the broker. */
 export async function runCommand(admin: AccessAdmin, words: readonly string[]): Promise<CommandOutput> {

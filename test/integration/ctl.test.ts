@@ -36,6 +36,9 @@ t.test('the ctl tool adds a vhost, a user and permissions to a running broker, a
   t.match(await runCtl(dataDir, 'set_permissions', '-p', 'orders', 'app', '^app\\.', '^app\\.', '^app\\.'), { code: 0 });
   t.equal((await runCtl(dataDir, 'list_users')).stdout, 'user\ttags\nguest\t[administrator]\napp\t[monitoring, management]\n', 'list_users');
   t.equal((await runCtl(dataDir, 'list_vhosts')).stdout, 'name\n/\norders\n', 'list_vhosts');
+  t.match(await runCtl(dataDir, 'set_vhost_limits', '-p', 'orders', '{"max-queues": 5}'), { code: 0 });
+  t.equal((await runCtl(dataDir, 'list_vhost_limits')).stdout, 'vhost\tlimits\norders\t{"max-queues":5}\n', 'list_vhost_limits');
+  t.match(await runCtl(dataDir, 'set_user_limits', 'app', 'not json'), { code: 64, stderr: /not JSON/ }, 'limits must be JSON');
   t.equal((await runCtl(dataDir, 'list_permissions', '-p', 'orders')).stdout, 'user\tconfigure\twrite\tread\napp\t^app\\.\t^app\\.\t^app\\.\n', 'list_permissions');
 
   const app = await amqp.connect(`amqp://app:s3cret@127.0.0.1:${broker.port}/orders`);
