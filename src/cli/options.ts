@@ -21,6 +21,8 @@ Options (each also read from the environment variable shown):
   --disk-free-limit <bytes>
                       free disk space that blocks publishers AMQP_BROKER_DISK_FREE_LIMIT
                       (default ${DEFAULT_CONFIG.diskFreeLimit}; units like 50MB, 2GiB)
+  --handshake-timeout <s>
+                      seconds a client has to open its connection AMQP_BROKER_HANDSHAKE_TIMEOUT (default ${DEFAULT_CONFIG.handshakeTimeout})
   --max-connections <n>
                       connections the node takes at most  AMQP_BROKER_MAX_CONNECTIONS (default 0: no limit)
   --tls-cert <file> --tls-key <file>
@@ -54,6 +56,7 @@ export interface CliOptions {
   readonly forceRecover: boolean;
   readonly tls: TlsListenerConfig | undefined;
   readonly maxConnections: number;
+  readonly handshakeTimeout: number;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -73,6 +76,7 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
       'disk-free-limit': { type: 'string' },
       'force-recover': { type: 'boolean' },
       'max-connections': { type: 'string' },
+      'handshake-timeout': { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'tls-port': { type: 'string' },
@@ -109,6 +113,7 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
     diskFreeLimit,
     forceRecover: values['force-recover'] ?? isSet(env['AMQP_BROKER_FORCE_RECOVER']),
     tls: parseTls(values, env),
+    handshakeTimeout: parseCount('handshake timeout', values['handshake-timeout'] ?? env['AMQP_BROKER_HANDSHAKE_TIMEOUT'] ?? String(DEFAULT_CONFIG.handshakeTimeout)),
     maxConnections: parseCount('max connections', values['max-connections'] ?? env['AMQP_BROKER_MAX_CONNECTIONS'] ?? String(DEFAULT_CONFIG.maxConnections)),
   };
 }

@@ -475,7 +475,8 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
     this.readSinceTick = false;
     this.secondsSinceWrite = this.writer.wroteSinceTick ? 0 : this.secondsSinceWrite + 1;
     this.writer.wroteSinceTick = false;
-    if ((this.state === 'header' || this.state === 'handshake') && this.secondsInState >= this.ctx.config.handshakeTimeout) {
+    // More than the timeout's seconds of ticks: the first tick may come at once after the accept, so a client always has the full time.
+    if ((this.state === 'header' || this.state === 'handshake') && this.secondsInState > this.ctx.config.handshakeTimeout) {
       this.log.info('handshake timeout');
       this.socket.destroy();
       return;
