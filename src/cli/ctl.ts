@@ -47,6 +47,8 @@ async function main(): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
+  // The broker reads the file: it is named to it as this process sees it.
+  if (words[0] === 'import_definitions' && words[1] !== undefined) words[1] = resolve(words[1]);
   const socketPath = join(dataDir, CONTROL_SOCKET);
   let answer: ControlAnswer;
   try {

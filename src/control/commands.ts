@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import type { AccessAdmin } from '../auth/access-admin.js';
+import { importAccessDefinitions } from '../auth/definitions-import.js';
 
 /** What a command prints: rows under a header, like rabbitmqctl's tab-separated listings, or a line saying what was done. */
 export type CommandOutput = { readonly header: readonly string[]; readonly rows: readonly (readonly string[])[] } | { readonly done: string };
@@ -137,6 +139,20 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     usage: '',
     arity: [0, 0],
     run: (admin) => ({ header: ['user', 'limits'], rows: admin.listUserLimits().map((l) => [l.user, JSON.stringify(l.limits)]) }),
+  },
+  import_definitions: {
+    usage: '<file, as rabbitmqctl export_definitions writes it: its vhosts, users, permissions and topic permissions>',
+    arity: [1, 1],
+    run: async (admin, [file]) => {
+      let json: unknown;
+      try {
+        json = JSON.parse(readFileSync(file!, 'utf8'));
+      } catch (err) {
+        throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
+      }
+      const n = await importAccessDefinitions(admin, json);
+      return { done: `Imported ${n.vhosts} vhosts, ${n.users} users, ${n.permissions} permissions and ${n.topicPermissions} topic permissions from ${file}` };
+    },
   },
   list_topic_permissions: {
     usage: '[-p <vhost>]',
