@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { type AlarmOptions, ResourceAlarms } from './alarm/resource-alarms.js';
 import { AccessAdmin } from './auth/access-admin.js';
 import type { AccessControl } from './auth/access-control.js';
+import { ConnectionLimits } from './auth/connection-limits.js';
 import { Tenancy } from './auth/tenancy.js';
 import { ConsumerTimeout } from './channel/consumer-timeout.js';
 import { type BrokerConfig, DEFAULT_CONFIG } from './config/broker-config.js';
@@ -51,6 +52,7 @@ export class Broker implements ConnectionContext {
   readonly tenancy: Tenancy;
   /** Adds and deletes users and vhosts and sets permissions, durably (what rabbitmqctl does). */
   readonly admin: AccessAdmin;
+  private readonly limits: ConnectionLimits;
   readonly clock = new HeartbeatClock();
   /** Memory and disk alarms; publishers are blocked while any is raised. */
   readonly alarms: ResourceAlarms;
@@ -79,11 +81,9 @@ export class Broker implements ConnectionContext {
     this.pageFile = new PageFile(join(config.dataDir, 'paging'), this.alarms.memory, log);
     // RabbitMQ's loopback_users: guest may log in only from this machine.
     this.tenancy = new Tenancy(new Set(['guest']), this.pageFile);
+    this.limits = new ConnectionLimits(this.tenancy.access, this.connections);
     this.admin = new AccessAdmin(this.tenancy, () => this.openStore(), (which, reason) => {
-      for (const c of this.connections) {
-        // A connection still in its handshake has no vhost yet.
-        if (c.isOpen && which({ userName: c.userName, vhostName: c.vhost?.name })) c.close(ReplyCode.CONNECTION_FORCED, `CONNECTION_FORCED - ${reason}`);
-      }
+      for (const c of this.connections) if (c.isOpen && which(c)) c.close(ReplyCode.CONNECTION_FORCED, `CONNECTION_FORCED - ${reason}`);
     });
     this.consumerTimeout = config.consumerTimeout > 0 ? new ConsumerTimeout(config.consumerTimeout) : undefined;
   }
@@ -135,31 +135,11 @@ export class Broker implements ConnectionContext {
   }
 
   connectionRefusal(user: string, vhost: string): string | undefined {
-    const access = this.access;
-    const vhostMax = access.vhostLimit(vhost, 'max-connections');
-    if (vhostMax !== undefined && this.countOpen((c) => c.vhost.name === vhost) >= vhostMax) {
-      return `access to vhost '${vhost}' refused for user '${user}': connection limit (${vhostMax}) is reached`;
-    }
-    const userMax = access.userLimit(user, 'max-connections');
-    if (userMax !== undefined && this.countOpen((c) => c.userName === user) >= userMax) {
-      return `connection refused for user '${user}': user connection limit (${userMax}) is reached`;
-    }
-    return undefined;
+    return this.limits.connectionRefusal(user, vhost);
   }
 
   channelRefusal(user: string): string | undefined {
-    const max = this.access.userLimit(user, 'max-channels');
-    if (max === undefined) return undefined;
-    let channels = 0;
-    for (const c of this.connections) if (c.isOpen && c.userName === user) channels += c.channelCount;
-    return channels >= max ? `number of channels opened for user '${user}' has reached the maximum allowed user limit of (${max})` : undefined;
-  }
-
-  /** Open connections (past connection.open) that `which` picks: counted only when a limit asks. */
-  private countOpen(which: (c: Connection) => boolean): number {
-    let n = 0;
-    for (const c of this.connections) if (c.isOpen && which(c)) n++;
-    return n;
+    return this.limits.channelRefusal(user);
   }
 
   private openStore(): DurableStore {

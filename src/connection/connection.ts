@@ -98,6 +98,11 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
     return this.socket.remoteAddress;
   }
 
+  /** The vhost's name once connection.open succeeded. */
+  get vhostName(): string | undefined {
+    return this.vhost?.name;
+  }
+
   get channelCount(): number {
     return this.channels.size;
   }
