@@ -7,6 +7,8 @@ import { type CommandOutput, runCommand, UsageError } from './commands.js';
 
 /** A request larger than this is not a command line. */
 const MAX_REQUEST_BYTES = 1024 * 1024;
+/** The longest path a Unix socket may have on Linux (sun_path holds 108 bytes with its terminating zero). */
+const MAX_SOCKET_PATH_BYTES = 107;
 /** A client that sends no whole request within this long is dropped: it must not hold the broker's shutdown. */
 const REQUEST_TIMEOUT_MS = 10_000;
 
@@ -30,6 +32,7 @@ export class ControlServer {
   ) {}
 
   static async listen(path: string, admin: AccessAdmin, log: Logger): Promise<ControlServer> {
+    if (Buffer.byteLength(path) > MAX_SOCKET_PATH_BYTES) throw new Error(`the path is longer than a Unix socket path may be (${MAX_SOCKET_PATH_BYTES} bytes)`);
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     chmodSync(dirname(path), 0o700);
     // Left by a broker that was killed: the data directory's lock is ours, so nothing else listens on it.
@@ -41,9 +44,13 @@ export class ControlServer {
       serve(socket, admin, log);
     });
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      server.once('error', (err) => {
+        // Nothing must stay open behind a failed listen: it would keep the process alive.
+        server.close();
+        reject(err);
+      });
       server.listen(path, () => {
-        server.off('error', reject);
+        server.removeAllListeners('error');
         resolve();
       });
     });

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,6 +69,18 @@ t.test('import_definitions takes the users, vhosts and permissions of a RabbitMQ
   t.teardown(() => bob.close().catch(() => {}));
   t.pass('bob logs in with the password RabbitMQ hashed, into the imported vhost');
   t.match(await runCtl(dataDir, 'import_definitions', join(dataDir, 'missing.json')), { code: 64, stderr: /cannot read/ });
+});
+
+t.test('a data directory too deep for a Unix socket: the broker runs without the control socket and leaves nothing open when closed', async (t) => {
+  const dataDir = join(shortDataDir(t), 'd'.repeat(110));
+  const { startBroker } = await import('../../src/index.js');
+  const before = process.getActiveResourcesInfo().filter((r) => r === 'PipeServerWrap').length;
+  const broker = await startBroker({ dataDir, logLevel: 'silent' });
+  t.notOk(existsSync(join(dataDir, 'control', 'ctl.sock')), 'no control socket');
+  const c = await amqp.connect(broker.url);
+  await c.close();
+  await broker.close();
+  t.equal(process.getActiveResourcesInfo().filter((r) => r === 'PipeServerWrap').length, before, 'no listening socket left behind to keep the process alive');
 });
 
 t.test('the ctl tool says so when no broker runs on the data directory', async (t) => {
