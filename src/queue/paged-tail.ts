@@ -1,6 +1,5 @@
 import type { StoredLocation } from '../store/journal.js';
 import { ArrayDeque } from './array-deque.js';
-import { NumberDeque } from './number-deque.js';
 import type { QueuedMessage } from './message.js';
 
 const TWO_32 = 0x1_0000_0000;
@@ -41,9 +40,9 @@ export type PagedEntry =
  * message expires pays nothing for it.
  */
 export class PagedTail {
-  private readonly entries = new NumberDeque();
+  private readonly entries = new ArrayDeque<number>();
   private readonly held = new ArrayDeque<QueuedMessage>();
-  private expiries: NumberDeque | undefined;
+  private expiries: ArrayDeque<number> | undefined;
 
   get length(): number {
     return this.entries.length / STRIDE;
@@ -126,7 +125,7 @@ export class PagedTail {
     for (const n of entries) this.entries.push(n);
     for (const qm of held) this.held.push(qm);
     if (expiries !== undefined) {
-      this.expiries = new NumberDeque();
+      this.expiries = new ArrayDeque<number>();
       for (const e of expiries) this.expiries.push(e);
     }
   }
@@ -172,7 +171,7 @@ export class PagedTail {
   private pushExpiry(expiresAt: number | undefined): void {
     if (this.expiries === undefined) {
       if (expiresAt === undefined) return;
-      this.expiries = new NumberDeque();
+      this.expiries = new ArrayDeque<number>();
       for (let i = 1; i < this.length; i++) this.expiries.push(Infinity);
     }
     this.expiries.push(expiresAt ?? Infinity);
