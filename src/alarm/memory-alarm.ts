@@ -1,7 +1,11 @@
 import { getHeapStatistics } from 'node:v8';
 import type { Logger } from 'pino';
-import type { MemoryPressure } from '../paging/page-file.js';
 import type { AvailableMemory } from './available-memory.js';
+
+/** Whether memory is short enough that waiting messages should leave it; the memory alarm knows. */
+export interface MemoryPressure {
+  readonly paging: boolean;
+}
 
 /** How far under the limit memory must fall before the alarm clears, so it does not flap. */
 const CLEAR_RATIO = 0.9;

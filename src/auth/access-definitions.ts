@@ -1,6 +1,6 @@
 import type { Decoder } from '../protocol/decoder.js';
 import type { Encoder } from '../protocol/encoder.js';
-import { readList, writeList } from '../store/record-lists.js';
+import { readList, writeList } from '../protocol/record-lists.js';
 import { type HashingAlgorithm, isHashingAlgorithm } from './password-hash.js';
 
 /**

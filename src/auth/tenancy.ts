@@ -1,4 +1,4 @@
-import type { Pager } from '../paging/page-file.js';
+import type { Pager } from '../queue/ready-list.js';
 import { type DurabilityHooks, VirtualHost } from '../vhost/virtual-host.js';
 import type { AccessDefinitions, AccessOp } from './access-definitions.js';
 import { AccessControl } from './access-control.js';

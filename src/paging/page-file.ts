@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import { Message } from '../queue/message.js';
 import { ReadWindow, type WindowedFile } from '../store/read-window.js';
 import type { StoredLocation } from '../store/stored-location.js';
+import type { MemoryPressure } from '../alarm/memory-alarm.js';
+import type { Pager } from '../queue/ready-list.js';
 
 /** A segment is closed, and a new one begun, once it holds this much: the unit in which disk space comes back. */
 const SEGMENT_BYTES = 16 * 1024 * 1024;
@@ -17,27 +19,6 @@ const RETRY_MS = 1000;
  * from invalid bytes can grow past 255 when written again).
  */
 const HEADER_BYTES = 16;
-
-/** Whether memory is short enough that waiting messages should leave it; the memory alarm knows. */
-export interface MemoryPressure {
-  readonly paging: boolean;
-}
-
-/**
- * Where a queue puts waiting messages that have no journal copy (transient
- * ones, and any in a non-durable queue) while memory is short: the
- * ReadyList writes them here and keeps only their location.
- */
-export interface Pager {
-  /** Whether waiting messages should go to disk now. */
-  readonly paging: boolean;
-  /** Writes a message; undefined when it cannot (the disk refused an earlier write): the caller keeps it in memory. */
-  write(message: Message): StoredLocation | undefined;
-  /** Reads a written message back; its record stays until released. */
-  read(location: StoredLocation): Message;
-  /** The queue is done with a record (read back, purged, expired): its segment goes once no record in it is wanted. */
-  release(location: StoredLocation): void;
-}
 
 /**
  * Messages paged out of memory, in append-only segment files under the
@@ -62,7 +43,9 @@ export class PageFile implements Pager {
   /** Reads back through a read-ahead window: queues read their messages in about the order they were written. */
   private readonly window = new ReadWindow();
   /** An older segment open for reading: reads go through one segment after another. */
-  private reading: { segment: number; fd: number } | undefined;
+  private reading: { segment: number; file: FdReader } | undefined;
+  /** The segment being written, as the read window reads it. */
+  private writingFile: FdReader | undefined;
 
   constructor(
     private readonly dir: string,
@@ -152,24 +135,26 @@ export class PageFile implements Pager {
   }
 
   private fromFile({ segment, offset }: StoredLocation): Buffer {
-    const { bytes, at } = this.window.read(segment, this.windowed(segment), offset);
+    const { bytes, at } =
+      segment === this.segment
+        ? this.window.read(segment, this.writingFile!, this.flushedTo, offset)
+        : this.window.read(segment, this.olderSegment(segment), Infinity, offset);
     const length = bytes.readUInt32BE(at);
     if (at + 4 + length > bytes.length) throw new Error(`paged message in ${this.segmentPath(segment)} at ${offset} is cut short`);
     return Buffer.from(bytes.subarray(at + 4, at + 4 + length));
   }
 
-  /** The segment as the read window reads it: the one being written up to what is written, an older one whole. */
-  private windowed(segment: number): WindowedFile {
-    if (segment === this.segment) return { file: readerOf(this.fd!), writtenSize: this.flushedTo };
+  /** An older segment, complete, opened for reading unless it is the one read last. */
+  private olderSegment(segment: number): FdReader {
     if (this.reading?.segment !== segment) {
       this.stopReading();
-      this.reading = { segment, fd: openSync(this.segmentPath(segment), 'r') };
+      this.reading = { segment, file: new FdReader(openSync(this.segmentPath(segment), 'r')) };
     }
-    return { file: readerOf(this.reading.fd), writtenSize: Infinity };
+    return this.reading.file;
   }
 
   private stopReading(): void {
-    if (this.reading !== undefined) closeSync(this.reading.fd);
+    if (this.reading !== undefined) closeSync(this.reading.file.fd);
     this.reading = undefined;
   }
 
@@ -187,6 +172,7 @@ export class PageFile implements Pager {
     try {
       mkdirSync(this.dir, { recursive: true });
       this.fd = openSync(this.segmentPath(this.segment), 'w+');
+      this.writingFile = new FdReader(this.fd);
     } catch (err) {
       this.failed(err as Error);
       return false;
@@ -261,6 +247,11 @@ function encodeRecord(record: Buffer, message: Message, exchange: Buffer, routin
   message.data.copy(record, at, message.start, message.end);
 }
 
-function readerOf(fd: number): WindowedFile['file'] {
-  return { readSync: (target, position) => readSync(fd, target, 0, target.length, position) };
+/** A descriptor as the read window reads it. */
+class FdReader implements WindowedFile {
+  constructor(readonly fd: number) {}
+
+  readSync(target: Buffer, position: number): number {
+    return readSync(this.fd, target, 0, target.length, position);
+  }
 }

@@ -1,9 +1,8 @@
-import type { Pager } from '../paging/page-file.js';
 import type { FieldTable } from '../protocol/field-value.js';
 import type { StoredLocation } from '../store/journal.js';
 import { integerArgument } from './argument-value.js';
 import type { QueuedMessage } from './message.js';
-import { DEFAULT_QUEUE_MEMORY, type MemoryLimit, MemoryUse, type PageSource, ReadyList, type ReadyMessages } from './ready-list.js';
+import { DEFAULT_QUEUE_MEMORY, type MemoryLimit, MemoryUse, type PageSource, type Pager, ReadyList, type ReadyMessages } from './ready-list.js';
 
 /** The ready list for a queue's arguments: one level per priority with x-max-priority, else one plain list. */
 export function readyListFor(args: FieldTable): ReadyMessages {

@@ -1,4 +1,3 @@
-import type { Pager } from '../paging/page-file.js';
 import type { FieldTable } from '../protocol/field-value.js';
 import type { Journal, StoredLocation } from '../store/journal.js';
 import { ConsumerRing } from './consumer-ring.js';
@@ -10,7 +9,7 @@ import { Message, type QueuedMessage } from './message.js';
 import { QueueTimer } from './queue-timer.js';
 import { QuorumDeliveries } from './quorum-deliveries.js';
 import { readyListFor } from './priority-ready-list.js';
-import type { PageSource, ReadyMessages } from './ready-list.js';
+import type { PageSource, Pager, ReadyMessages } from './ready-list.js';
 import { SingleActiveConsumers } from './single-active-consumer.js';
 import type { DeadLetterReason } from './x-death.js';
 

@@ -1,4 +1,3 @@
-import type { Pager } from '../paging/page-file.js';
 import type { StoredLocation } from '../store/journal.js';
 import { ArrayDeque } from './array-deque.js';
 import type { Message, QueuedMessage } from './message.js';
@@ -9,6 +8,22 @@ export interface PageSource {
   load(location: StoredLocation): Message;
   /** Called with each message read back, which the queue may complete (the expiry of a recovered message). */
   loaded?(qm: QueuedMessage): void;
+}
+
+/**
+ * Where a queue puts waiting messages that have no journal copy (transient
+ * ones, and any in a non-durable queue) while memory is short: the
+ * ReadyList writes them here and keeps only their location.
+ */
+export interface Pager {
+  /** Whether waiting messages should go to disk now. */
+  readonly paging: boolean;
+  /** Writes a message; undefined when it cannot (the disk refused an earlier write): the caller keeps it in memory. */
+  write(message: Message): StoredLocation | undefined;
+  /** Reads a written message back; its record stays until released. */
+  read(location: StoredLocation): Message;
+  /** The queue is done with a record (read back, purged, expired): its segment goes once no record in it is wanted. */
+  release(location: StoredLocation): void;
 }
 
 /** How much of a durable queue stays in memory before persistent messages wait in the journal only. */

@@ -2,7 +2,7 @@ import type { Decoder } from '../protocol/decoder.js';
 import type { Encoder } from '../protocol/encoder.js';
 import { type AccessDefinitions, type AccessOp, readAccessDefinitions, readAccessOp, writeAccessDefinitions, writeAccessOp } from '../auth/access-definitions.js';
 import type { FieldTable } from '../protocol/field-value.js';
-import { readList } from './record-lists.js';
+import { readList, writeList } from '../protocol/record-lists.js';
 
 /**
  * Durable definitions as journal records: every declare, delete, bind and
@@ -129,12 +129,9 @@ export function readDefinitionOp(d: Decoder): DefinitionOp {
 
 export function writeSnapshot(e: Encoder, d: Definitions): void {
   e.u32(d.nextQueueId);
-  e.u32(d.exchanges.length);
-  for (const x of d.exchanges) writeExchange(e, x);
-  e.u32(d.queues.length);
-  for (const q of d.queues) writeQueue(e, q);
-  e.u32(d.bindings.length);
-  for (const b of d.bindings) writeBinding(e, b);
+  writeList(e, d.exchanges, writeExchange);
+  writeList(e, d.queues, writeQueue);
+  writeList(e, d.bindings, writeBinding);
   if (d.access !== undefined) writeAccessDefinitions(e, d.access);
 }
 

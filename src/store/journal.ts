@@ -9,7 +9,7 @@ import { Compaction, type CompactionHost, pickCompactionCandidate } from './comp
 import { type DefinitionOp, writeDefinitionOp } from './definition-records.js';
 import { type MessageRecord, readRecord, RecordType, writePayloadRecord, writeMessageRecord } from './journal-record.js';
 import { ReadBuffer } from './read-buffer.js';
-import { ReadWindow, type WindowedFile } from './read-window.js';
+import { ReadWindow } from './read-window.js';
 import { deleteSegmentFiles, type RecoveryHooks, recoverSegments } from './recovery.js';
 import { Relocations } from './relocations.js';
 import { Segment } from './segment.js';
@@ -243,7 +243,7 @@ export class Journal {
     const { segment: number, offset } = this.relocations.locate(location);
     const segment = this.segments.get(number);
     if (segment === undefined) throw new Error(`journal segment ${number} is gone but a queue still refers to it`);
-    const { bytes, at } = this.bufferedBytes(segment, offset) ?? this.readWindow.read(segment, this.windowed(segment), offset);
+    const { bytes, at } = this.bufferedBytes(segment, offset) ?? this.readFromFile(segment, offset);
     const result = readRecord(bytes, at);
     if (result.kind !== 'record') {
       throw new Error(`journal segment ${number} offset ${offset}: ${result.kind === 'bad' ? result.reason : 'no record'}`);
@@ -251,10 +251,10 @@ export class Journal {
     return result.record;
   }
 
-  private windowed(segment: Segment): WindowedFile {
+  private readFromFile(segment: Segment, offset: number): { bytes: Buffer; at: number } {
     const file = segment.msgs;
     if (file === undefined) throw new Error(`journal segment ${segment.number} has no file yet`);
-    return { file, writtenSize: segment.writtenSize };
+    return this.readWindow.read(segment, file, segment.writtenSize, offset);
   }
 
   private bufferedBytes(segment: Segment, offset: number): { bytes: Buffer; at: number } | undefined {

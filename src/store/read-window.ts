@@ -2,11 +2,7 @@ import { readFully } from './read-buffer.js';
 import type { StoreFile } from './store-fs.js';
 
 /** A file records are read back from, each a u32 length and that many bytes. */
-export interface WindowedFile {
-  readonly file: Pick<StoreFile, 'readSync'>;
-  /** Bytes whose writes have completed: what a read may look at. */
-  readonly writtenSize: number;
-}
+export type WindowedFile = Pick<StoreFile, 'readSync'>;
 
 /** Bytes read ahead when a queue reads a stored record back: the records after it usually follow. */
 const READ_WINDOW_SIZE = 256 * 1024;
@@ -24,8 +20,12 @@ export class ReadWindow {
   private length = 0;
   private bytes = Buffer.allocUnsafeSlow(READ_WINDOW_SIZE);
 
-  /** The bytes holding the record at `offset` of the file, and where in them it starts. */
-  read(key: unknown, { file, writtenSize }: WindowedFile, offset: number): { bytes: Buffer; at: number } {
+  /**
+   * The bytes holding the record at `offset` of the file, and where in them
+   * it starts; `writtenSize`: the bytes whose writes have completed, what a
+   * read may look at. Nothing is allocated per call but the answer.
+   */
+  read(key: unknown, file: WindowedFile, writtenSize: number, offset: number): { bytes: Buffer; at: number } {
     const at = offset - this.start;
     const inWindow = this.key === key && at >= 0 && at + 4 <= this.length && at + 4 + this.bytes.readUInt32BE(at) <= this.length;
     if (!inWindow) {

@@ -3,7 +3,7 @@ import { createExchangeRouter, ExchangeType, isExchangeType } from '../exchange/
 import { DelayedMessages } from '../exchange/delayed-messages.js';
 import type { ExchangeRouter } from '../exchange/exchange-router.js';
 import { type Destination, Exchange, type ExchangeOptions } from '../exchange/exchange.js';
-import type { Pager } from '../paging/page-file.js';
+import type { Pager } from '../queue/ready-list.js';
 import { AmqpError } from '../protocol/amqp-error.js';
 import type { FieldTable } from '../protocol/field-value.js';
 import { ReplyCode } from '../protocol/generated/amqp-constants.js';

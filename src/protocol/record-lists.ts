@@ -1,5 +1,5 @@
-import type { Decoder } from '../protocol/decoder.js';
-import type { Encoder } from '../protocol/encoder.js';
+import type { Decoder } from './decoder.js';
+import type { Encoder } from './encoder.js';
 
 /** A u32 count, then each item: how definition snapshots write their lists. */
 export function writeList<T>(e: Encoder, items: readonly T[], write: (e: Encoder, item: T) => void): void {
