@@ -15,11 +15,17 @@ import type { ConnectionContext } from './connection/connection-context.js';
 import { HeartbeatClock } from './connection/heartbeat-clock.js';
 import { createLogger } from './log/logger.js';
 import { ReplyCode } from './protocol/generated/amqp-constants.js';
+import { CommandRefusal, type ReplicationControl } from './control/commands.js';
 import { ControlServer } from './control/control-server.js';
 import { CONTROL_SOCKET } from './control/control-socket.js';
 import { createTlsServer } from './connection/tls-listener.js';
 import { PageFile } from './paging/page-file.js';
+import { Replicator } from './replication/replicator.js';
+import type { ReplicationStatus } from './replication/replication-status.js';
+import { Standby } from './replication/standby.js';
+import { DataDirLock } from './store/data-dir-lock.js';
 import { DurableStore, type DurableStoreOptions } from './store/durable-store.js';
+import { DEFAULT_SEGMENT_SIZE } from './store/journal.js';
 import { nodeStoreFs, type StoreFs } from './store/store-fs.js';
 import type { VirtualHost } from './vhost/virtual-host.js';
 
@@ -46,8 +52,11 @@ export interface ExchangeStats {
   readonly messagesDelayed: number | undefined;
 }
 
+/** How long a primary shutting down waits for its standby to hold everything. */
+const SHUTDOWN_DRAIN_MS = 10_000;
+
 /** A running broker; from startBroker(). */
-export class Broker implements ConnectionContext {
+export class Broker implements ConnectionContext, ReplicationControl {
   /** Vhosts, users and permissions. */
   readonly tenancy: Tenancy;
   /** Adds and deletes users and vhosts and sets permissions, durably (what rabbitmqctl does). */
@@ -68,6 +77,11 @@ export class Broker implements ConnectionContext {
   private control: ControlServer | undefined;
   /** Where queues page waiting messages out while memory is over the paging threshold. */
   private readonly pageFile: PageFile;
+  /** A primary's replication: its standby's link, and the gate confirms pass. */
+  private replicator: Replicator | undefined;
+  /** Set while this node is a standby, with the data directory's lock it holds meanwhile. */
+  private standby: { readonly follower: Standby; readonly lock: DataDirLock } | undefined;
+  private promoting = false;
 
   constructor(
     readonly config: BrokerConfig,
@@ -143,8 +157,60 @@ export class Broker implements ConnectionContext {
   }
 
   private openStore(): DurableStore {
+    if (this.standby !== undefined) throw new CommandRefusal(`this node is a standby: make changes on the primary (${this.standby.follower.primary})`);
     if (this.store === undefined) throw new Error('the broker has not started');
     return this.store;
+  }
+
+  /** The replication port (the real one when configured as 0); undefined when not listening for a standby. */
+  get replicationPort(): number | undefined {
+    return this.replicator?.port;
+  }
+
+  get role(): 'primary' | 'standby' {
+    return this.standby === undefined ? 'primary' : 'standby';
+  }
+
+  serviceRefusal(): string | undefined {
+    if (this.promoting) return 'this node is being promoted to primary; try again in a moment';
+    const standby = this.standby?.follower;
+    if (standby === undefined) return undefined;
+    const port = standby.primaryAmqpPort;
+    return `this node is a standby; the primary is ${this.config.replication!.standbyOf!.host}${port === undefined ? '' : `:${port}`}`;
+  }
+
+  replicationStatus(): ReplicationStatus | undefined {
+    return this.standby?.follower.status() ?? this.replicator?.status();
+  }
+
+  detachStandby(): string {
+    if (this.replicator === undefined) throw new CommandRefusal('this node is not a primary with a standby');
+    return this.replicator.detach();
+  }
+
+  /**
+   * Makes this standby the primary: it stops following, recovers the
+   * mirrored journal as any restart would, in a new epoch, and serves
+   * clients (and a standby of its own, on its replication port).
+   */
+  async promote(force: boolean): Promise<string> {
+    const standby = this.standby;
+    if (standby === undefined) throw new CommandRefusal('this node is the primary already');
+    if (this.promoting) throw new CommandRefusal('a promotion is under way');
+    const refusal = standby.follower.promotionRefusal(force);
+    if (refusal !== undefined) throw new CommandRefusal(refusal);
+    this.promoting = true;
+    try {
+      this.standby = undefined;
+      const journal = await standby.follower.stopForPromotion();
+      standby.lock.release();
+      await this.openAsPrimary(true);
+      const epoch = this.store!.journal.epoch;
+      this.log.warn({ epoch, journal, forced: force }, 'replication: promoted to primary');
+      return `Promoted to primary in epoch ${epoch} (journal: ${journal})`;
+    } finally {
+      this.promoting = false;
+    }
   }
 
   connectionClosed(connection: object): void {
@@ -154,22 +220,64 @@ export class Broker implements ConnectionContext {
   /** Recovers the data directory, then accepts connections. */
   async start(): Promise<void> {
     const started = Date.now();
+    const replication = this.config.replication;
+    if (replication?.standbyOf !== undefined) {
+      const lock = DataDirLock.acquire(this.config.dataDir);
+      try {
+        const { fs, options } = this.storage;
+        const follower = await Standby.start(replication, {
+          dataDir: this.config.dataDir,
+          fs,
+          log: this.log,
+          defaults: this.defaultAccess,
+          segmentSize: options.segmentSize ?? DEFAULT_SEGMENT_SIZE,
+          compactionLookMs: options.compactionLookMs,
+          onFailure: (err) => this.onStoreFailure(err),
+        });
+        this.standby = { follower, lock };
+      } catch (err) {
+        lock.release();
+        throw err;
+      }
+    } else {
+      await this.openAsPrimary(false);
+      this.log.info({ ms: Date.now() - started }, 'data directory recovered');
+    }
+    await this.listenForControl();
+    await this.listen();
+  }
+
+  private get defaultAccess(): { vhost: string; user: string; password: string } {
+    return { vhost: '/', user: this.config.defaultUser, password: this.config.defaultPassword };
+  }
+
+  /** Recovers the data directory (a promotion: in a new epoch) and, when configured, listens for a standby. */
+  private async openAsPrimary(newEpoch: boolean): Promise<void> {
     const { fs, options } = this.storage;
-    const { defaultUser: user, defaultPassword: password } = this.config;
-    const defaults = { vhost: '/', user, password };
-    this.store = await DurableStore.open(this.config.dataDir, fs, this.log, this.tenancy, defaults, options, (err) => this.onStoreFailure(err));
+    const store = await DurableStore.open(this.config.dataDir, fs, this.log, this.tenancy, this.defaultAccess, { ...options, newEpoch }, (err) => this.onStoreFailure(err));
+    this.store = store;
     // Only once the store holds the data directory's lock: another broker's paged messages and socket are not ours to delete.
     this.pageFile.open();
-    await this.listenForControl();
-    this.log.info({ ms: Date.now() - started }, 'data directory recovered');
-    await this.listen();
+    const replication = this.config.replication;
+    if (replication === undefined) return;
+    const broker = this;
+    this.replicator = await Replicator.listen(replication, this.config.host, {
+      journal: store.journal,
+      journalDir: join(this.config.dataDir, 'journal'),
+      fs,
+      log: this.log,
+      get amqpPort() {
+        return broker.port;
+      },
+      isQueue: (id) => store.isStored(id),
+    });
   }
 
   /** The ctl tool's socket; a broker whose data directory path is too long for a Unix socket runs without it. */
   private async listenForControl(): Promise<void> {
     const path = join(this.config.dataDir, CONTROL_SOCKET);
     try {
-      this.control = await ControlServer.listen(path, this.admin, this.log);
+      this.control = await ControlServer.listen(path, { admin: this.admin, replication: this }, this.log);
     } catch (err) {
       this.log.warn({ err, path }, 'no control socket: the ctl tool cannot reach this broker');
     }
@@ -201,10 +309,25 @@ export class Broker implements ConnectionContext {
     // Before the store closes: a TTL or x-expires timer must not reach a closed journal.
     for (const vhost of this.tenancy.vhosts.values()) vhost.stop();
     await this.control?.close();
+    await this.handOverToStandby();
+    await this.standby?.follower.close();
+    this.standby?.lock.release();
     await this.store?.close();
     this.pageFile.close();
     if (this.removeDataDirOnClose) rmSync(this.config.dataDir, { recursive: true, force: true });
     this.log.info('broker stopped');
+  }
+
+  /** A primary closing waits, a bounded time, for its standby to hold everything it confirmed, and says whether it did. */
+  private async handOverToStandby(): Promise<void> {
+    const replicator = this.replicator;
+    if (replicator === undefined) return;
+    const attached = replicator.status().peer !== undefined;
+    const inSync = attached && this.store?.journal.failure === undefined && (await replicator.drain(SHUTDOWN_DRAIN_MS));
+    if (inSync) this.log.info('replication: the standby holds everything this primary stored');
+    else if (!attached) this.log.warn('replication: stopping with no standby attached');
+    else this.log.warn({ waitedMs: SHUTDOWN_DRAIN_MS, status: replicator.status() }, 'replication: stopping while the standby is not in sync');
+    await replicator.close();
   }
 
   private accept(socket: Socket): void {

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_CONFIG, DEFAULT_TLS_PORT, type TlsListenerConfig } from '../config/broker-config.js';
+import { readFileSync } from 'node:fs';
+import { DEFAULT_CONFIG, DEFAULT_REPLICATION_PORT, DEFAULT_REPLICATION_TIMEOUT_MS, DEFAULT_TLS_PORT, type ReplicationConfig, type TlsListenerConfig } from '../config/broker-config.js';
 import { parseInformationUnit } from '../config/information-unit.js';
 
 export const USAGE = `Usage: npm start -- [options]
@@ -34,6 +35,18 @@ Options (each also read from the environment variable shown):
                       (then EXTERNAL logs in as its CN)  AMQP_BROKER_TLS_VERIFY (default none)
   --tls-fail-if-no-peer-cert
                       with --tls-verify peer, also refuse clients without one   AMQP_BROKER_TLS_FAIL_IF_NO_PEER_CERT=1
+  --replication-port <n>
+                      mirror to a standby that connects here   AMQP_BROKER_REPLICATION_PORT (default ${DEFAULT_REPLICATION_PORT} once replication is on)
+  --standby-of <host:port>
+                      start as the standby of the primary whose replication port this is
+                                                       AMQP_BROKER_STANDBY_OF
+  --cluster-secret <text> | --cluster-secret-file <file>
+                      what both nodes prove they know (never sent)  AMQP_BROKER_CLUSTER_SECRET, AMQP_BROKER_CLUSTER_SECRET_FILE
+  --replication-policy <hold|alone>
+                      while the standby is out of sync: hold confirms, or confirm alone
+                                                       AMQP_BROKER_REPLICATION_POLICY (default hold)
+  --replication-timeout <ms>
+                      a silent peer is dropped after this   AMQP_BROKER_REPLICATION_TIMEOUT (default ${DEFAULT_REPLICATION_TIMEOUT_MS})
   --force-recover     start from a damaged data directory: move what cannot be
                       read aside (journal/damaged/) and keep the rest   AMQP_BROKER_FORCE_RECOVER=1
   --help              print this help
@@ -57,6 +70,7 @@ export interface CliOptions {
   readonly tls: TlsListenerConfig | undefined;
   readonly maxConnections: number;
   readonly handshakeTimeout: number;
+  readonly replication: ReplicationConfig | undefined;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -83,6 +97,12 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
       'tls-ca': { type: 'string' },
       'tls-verify': { type: 'string' },
       'tls-fail-if-no-peer-cert': { type: 'boolean' },
+      'replication-port': { type: 'string' },
+      'standby-of': { type: 'string' },
+      'cluster-secret': { type: 'string' },
+      'cluster-secret-file': { type: 'string' },
+      'replication-policy': { type: 'string' },
+      'replication-timeout': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -115,7 +135,37 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
     tls: parseTls(values, env),
     handshakeTimeout: parseCount('handshake timeout', values['handshake-timeout'] ?? env['AMQP_BROKER_HANDSHAKE_TIMEOUT'] ?? String(DEFAULT_CONFIG.handshakeTimeout)),
     maxConnections: parseCount('max connections', values['max-connections'] ?? env['AMQP_BROKER_MAX_CONNECTIONS'] ?? String(DEFAULT_CONFIG.maxConnections)),
+    replication: parseReplication(values, env),
   };
+}
+
+/** The replication link, when a replication port or a primary is given; both nodes need the cluster secret. */
+function parseReplication(values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): ReplicationConfig | undefined {
+  const text = (name: string, variable: string): string | undefined => (values[name] as string | undefined) ?? env[variable];
+  const portText = text('replication-port', 'AMQP_BROKER_REPLICATION_PORT');
+  const standbyOfText = text('standby-of', 'AMQP_BROKER_STANDBY_OF');
+  if (portText === undefined && standbyOfText === undefined) return undefined;
+  const port = parsePort('replication port', portText ?? String(DEFAULT_REPLICATION_PORT));
+  let standbyOf: ReplicationConfig['standbyOf'];
+  if (standbyOfText !== undefined) {
+    const m = /^(.+):(\d+)$/.exec(standbyOfText);
+    if (m === null) throw new Error(`invalid --standby-of '${standbyOfText}' (host:port of the primary's replication port)`);
+    standbyOf = { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port: parsePort('primary replication port', m[2]!) };
+  }
+  const secretFile = text('cluster-secret-file', 'AMQP_BROKER_CLUSTER_SECRET_FILE');
+  const secret = secretFile === undefined ? text('cluster-secret', 'AMQP_BROKER_CLUSTER_SECRET') : readFileSync(secretFile, 'utf8').trim();
+  if (secret === undefined || secret === '') throw new Error('replication needs the cluster secret: --cluster-secret or --cluster-secret-file (the same on both nodes)');
+  const policy = text('replication-policy', 'AMQP_BROKER_REPLICATION_POLICY') ?? 'hold';
+  if (policy !== 'hold' && policy !== 'alone') throw new Error(`invalid --replication-policy '${policy}' (hold or alone)`);
+  const timeoutMs = parseCount('replication timeout', text('replication-timeout', 'AMQP_BROKER_REPLICATION_TIMEOUT') ?? String(DEFAULT_REPLICATION_TIMEOUT_MS));
+  if (timeoutMs < 100) throw new Error('the replication timeout is in milliseconds, at least 100');
+  return { port, standbyOf, secret, policy, timeoutMs };
+}
+
+function parsePort(what: string, text: string): number {
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port > 65535) throw new Error(`invalid ${what} '${text}'`);
+  return port;
 }
 
 function parseCount(what: string, text: string): number {

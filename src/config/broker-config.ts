@@ -5,6 +5,23 @@ export interface TlsListenerConfig extends TlsOptions {
   readonly port: number;
 }
 
+/** Replication policy while the standby is away: hold confirms, or confirm alone. */
+export type ReplicationPolicy = 'hold' | 'alone';
+
+/** The replication link (spec/replication.md). */
+export interface ReplicationConfig {
+  /** Where the link listens: a primary's standby connects here (a standby listens too, for after a promotion). */
+  readonly port: number;
+  /** The primary's replication address: this node starts as its standby. */
+  readonly standbyOf: { readonly host: string; readonly port: number } | undefined;
+  /** Both nodes prove they know it when the link opens; it never crosses the link. */
+  readonly secret: string;
+  /** What a primary does about confirms while its standby is out of sync. */
+  readonly policy: ReplicationPolicy;
+  /** A peer silent this long (or a standby this late acknowledging) is dropped. */
+  readonly timeoutMs: number;
+}
+
 /** Settings of one broker instance, with RabbitMQ's defaults where it has one. */
 export interface BrokerConfig {
   readonly host: string;
@@ -44,6 +61,8 @@ export interface BrokerConfig {
   readonly maxConnections: number;
   /** An amqps listener beside the plain one; none unless a certificate and key are given. */
   readonly tls: TlsListenerConfig | undefined;
+  /** Mirroring to (or from) a peer node; none unless a replication port or a primary is given. */
+  readonly replication: ReplicationConfig | undefined;
 }
 
 export const DEFAULT_CONFIG: Omit<BrokerConfig, 'dataDir'> = {
@@ -64,7 +83,14 @@ export const DEFAULT_CONFIG: Omit<BrokerConfig, 'dataDir'> = {
   defaultPassword: 'guest',
   maxConnections: 0,
   tls: undefined,
+  replication: undefined,
 };
+
+/** The replication link's port: RabbitMQ's inter-node port, which a node replacing it leaves free. */
+export const DEFAULT_REPLICATION_PORT = 25672;
+
+/** How long a silent peer is waited for before the link is dropped. */
+export const DEFAULT_REPLICATION_TIMEOUT_MS = 5000;
 
 /** RabbitMQ's amqps port. */
 export const DEFAULT_TLS_PORT = 5671;

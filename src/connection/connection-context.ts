@@ -25,4 +25,6 @@ export interface ConnectionContext {
   /** Why a user may not open one more channel (their max-channels); undefined if they may. */
   channelRefusal(user: string): string | undefined;
   connectionClosed(connection: object): void;
+  /** Why this node takes no clients now (a standby names its primary); undefined when it does. */
+  serviceRefusal(): string | undefined;
 }

@@ -90,6 +90,13 @@ export class Handshake {
 
   private startOk(m: ConnectionStartOk): void {
     this.peer.capabilities = readClientCapabilities(m.clientProperties);
+    // Before authentication: a standby has no users to check, and the client is better off elsewhere at once.
+    const refusal = this.ctx.serviceRefusal();
+    if (refusal !== undefined) {
+      this.peer.log.info({ reason: refusal }, 'connection refused');
+      this.peer.close(ReplyCode.CONNECTION_FORCED, `CONNECTION_FORCED - ${refusal}`);
+      return;
+    }
     const certificateName = this.peer.certificateName;
     if (!offeredMechanisms(certificateName).includes(m.mechanism)) {
       throw new AmqpError(ReplyCode.COMMAND_INVALID, `unknown authentication mechanism '${m.mechanism}'`);

@@ -2,8 +2,8 @@ import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { AccessAdminError, type AccessAdmin } from '../auth/access-admin.js';
-import { type CommandOutput, runCommand, UsageError } from './commands.js';
+import { AccessAdminError } from '../auth/access-admin.js';
+import { CommandRefusal, type CommandOutput, type ControlledNode, runCommand, UsageError } from './commands.js';
 
 /** A request larger than this is not a command line. */
 const MAX_REQUEST_BYTES = 1024 * 1024;
@@ -31,7 +31,7 @@ export class ControlServer {
     private readonly sockets: Set<Socket>,
   ) {}
 
-  static async listen(path: string, admin: AccessAdmin, log: Logger): Promise<ControlServer> {
+  static async listen(path: string, node: ControlledNode, log: Logger): Promise<ControlServer> {
     if (Buffer.byteLength(path) > MAX_SOCKET_PATH_BYTES) throw new Error(`the path is longer than a Unix socket path may be (${MAX_SOCKET_PATH_BYTES} bytes)`);
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     chmodSync(dirname(path), 0o700);
@@ -41,7 +41,7 @@ export class ControlServer {
     const server = createServer((socket) => {
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
-      serve(socket, admin, log);
+      serve(socket, node, log);
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => {
@@ -67,7 +67,7 @@ export class ControlServer {
   }
 }
 
-function serve(socket: Socket, admin: AccessAdmin, log: Logger): void {
+function serve(socket: Socket, node: ControlledNode, log: Logger): void {
   let request = '';
   socket.setEncoding('utf8');
   socket.on('error', () => {});
@@ -80,11 +80,11 @@ function serve(socket: Socket, admin: AccessAdmin, log: Logger): void {
     socket.removeAllListeners('data');
     // The request is in: the command may take its time (a vhost with many queues to delete).
     socket.setTimeout(0);
-    void answer(request.slice(0, end), admin, log).then((a) => socket.end(`${JSON.stringify(a)}\n`));
+    void answer(request.slice(0, end), node, log).then((a) => socket.end(`${JSON.stringify(a)}\n`));
   });
 }
 
-async function answer(line: string, admin: AccessAdmin, log: Logger): Promise<ControlAnswer> {
+async function answer(line: string, node: ControlledNode, log: Logger): Promise<ControlAnswer> {
   let words: readonly string[];
   try {
     words = (JSON.parse(line) as ControlRequest).words;
@@ -93,12 +93,12 @@ async function answer(line: string, admin: AccessAdmin, log: Logger): Promise<Co
     return { ok: false, error: `malformed request: ${(err as Error).message}`, usage: false };
   }
   try {
-    const output = await runCommand(admin, words);
+    const output = await runCommand(node, words);
     // Passwords are not logged: only the command's name.
     if ('done' in output) log.info({ command: words[0] }, output.done);
     return { ok: true, output };
   } catch (err) {
-    if (err instanceof UsageError || err instanceof AccessAdminError) return { ok: false, error: err.message, usage: err instanceof UsageError };
+    if (err instanceof UsageError || err instanceof AccessAdminError || err instanceof CommandRefusal) return { ok: false, error: err.message, usage: err instanceof UsageError };
     log.error({ err, command: words[0] }, 'control command failed');
     return { ok: false, error: (err as Error).message, usage: false };
   }

@@ -137,7 +137,7 @@ export class DelayedMessages {
     const remove = (): void => {
       for (const location of served) p.journal.removed(p.id, location);
     };
-    if (afterSync) p.journal.whenDurable({ settle: (_seq, ok) => ok && remove() });
+    if (afterSync) p.journal.afterDurable(remove);
     else remove();
   }
 }

@@ -144,3 +144,19 @@ export async function holdsAnyRecord(dir: string, fs: StoreFs, numbers: readonly
   }
   return false;
 }
+
+/**
+ * The epoch of the newest snapshot in a journal: what a node holds, as far as
+ * replication goes (a promotion writes a snapshot in its new epoch at once).
+ * 0 for an empty journal.
+ */
+export async function newestSnapshotEpoch(dir: string, fs: StoreFs): Promise<number> {
+  if (!fs.exists(dir)) return 0;
+  const scratch = new ReadBuffer();
+  for (const number of segmentNumbers(dir, fs).reverse()) {
+    const segment = await segmentBytes(dir, fs, number, scratch);
+    const result = segment === undefined ? undefined : readRecord(segment.bytes, SEGMENT_HEADER_SIZE);
+    if (result?.kind === 'definition' && result.definition.snapshot) return result.definition.epoch;
+  }
+  return 0;
+}

@@ -16,7 +16,8 @@ import type { StoreFs } from './store-fs.js';
 
 export interface DurableStoreOptions {
   readonly segmentSize?: number | undefined;
-  readonly epoch?: number;
+  /** A promotion: records are written in the epoch after the newest one the journal holds. */
+  readonly newEpoch?: boolean | undefined;
   readonly compactionLookMs?: number | undefined;
   /** Move damaged or unmatched data aside and start with what is readable, rather than refuse to start. */
   readonly forceRecover?: boolean | undefined;
@@ -62,7 +63,7 @@ export class DurableStore implements DurabilityHooks {
         journalDir,
         fs,
         log,
-        { segmentSize: options.segmentSize ?? DEFAULT_SEGMENT_SIZE, epoch: options.epoch ?? 1, compactionLookMs: options.compactionLookMs, forceRecover: options.forceRecover },
+        { segmentSize: options.segmentSize ?? DEFAULT_SEGMENT_SIZE, newEpoch: options.newEpoch, compactionLookMs: options.compactionLookMs, forceRecover: options.forceRecover },
         {
           isQueue: (id) => queues.has(id) || delayed.has(id),
           restore: (m) => {
@@ -74,7 +75,7 @@ export class DurableStore implements DurabilityHooks {
             }
           },
           isRetired: (segment) => opened.retired.has(segment),
-          writeSnapshot: (e) => writeSnapshot(e, collect(tenancy, ids)),
+          writeSnapshot: (e) => writeSnapshot(e, collectDefinitions(tenancy, ids)),
           onFailure,
         },
       );
@@ -139,6 +140,11 @@ export class DurableStore implements DurabilityHooks {
     );
   }
 
+  /** Whether a journal id names a durable queue or delayed exchange that still exists. */
+  isStored(id: number): boolean {
+    return this.ids.has(id);
+  }
+
   /** Once only: a store failure closes the broker, and its owner may close it again. */
   close(): Promise<void> {
     this.closing ??= (async () => {
@@ -159,15 +165,21 @@ export class DurableStore implements DurabilityHooks {
  * than read from the queues, so the snapshot written while the journal opens
  * (before restored queues are attached to it) names them all.
  */
-class StoredIds {
+export class StoredIds {
   private readonly queueIds = new Map<Queue, number>();
   private readonly delayedIds = new Map<DelayedMessages, number>();
+  private readonly live = new Set<number>();
   private next: number;
 
   constructor(restored: RestoredEntities) {
     for (const [id, q] of restored.queues) this.queueIds.set(q, id);
     for (const [id, d] of restored.delayed) this.delayedIds.set(d, id);
+    for (const id of [...restored.queues.keys(), ...restored.delayed.keys()]) this.live.add(id);
     this.next = restored.nextQueueId;
+  }
+
+  has(id: number): boolean {
+    return this.live.has(id);
   }
 
   get nextId(): number {
@@ -186,28 +198,33 @@ class StoredIds {
   newQueue(q: Queue): number {
     const id = this.next++;
     this.queueIds.set(q, id);
+    this.live.add(id);
     return id;
   }
 
   newDelayed(d: DelayedMessages): number {
     const id = this.next++;
     this.delayedIds.set(d, id);
+    this.live.add(id);
     return id;
   }
 
   forgetQueue(q: Queue): number | undefined {
     const id = this.queueIds.get(q);
     this.queueIds.delete(q);
+    if (id !== undefined) this.live.delete(id);
     return id;
   }
 
   forgetDelayed(d: DelayedMessages): void {
+    const id = this.delayedIds.get(d);
+    if (id !== undefined) this.live.delete(id);
     this.delayedIds.delete(d);
   }
 }
 
 /** Every durable definition as it stands now: the snapshot that starts each journal segment. */
-function collect(tenancy: Tenancy, ids: StoredIds): Definitions {
+export function collectDefinitions(tenancy: Tenancy, ids: StoredIds): Definitions {
   const exchanges: ExchangeDefinition[] = [];
   const queues: QueueDefinition[] = [];
   const bindings: BindingDefinition[] = [];

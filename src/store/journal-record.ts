@@ -110,6 +110,7 @@ function sealRecord(e: Encoder, start: number): number {
 
 /** A Definition or Snapshot record: its payload is a view into the bytes read (definition-records.ts decodes it). */
 export interface DefinitionRecord {
+  readonly epoch: number;
   readonly seq: number;
   readonly snapshot: boolean;
   readonly payload: Buffer;
@@ -131,7 +132,7 @@ export type ReadResult =
   | { readonly kind: 'record'; readonly record: MessageRecord; readonly size: number }
   | { readonly kind: 'definition'; readonly definition: DefinitionRecord; readonly size: number }
   | { readonly kind: 'skipped'; readonly size: number }
-  | { readonly kind: 'retired'; readonly seq: number; readonly segment: number; readonly size: number }
+  | { readonly kind: 'retired'; readonly epoch: number; readonly seq: number; readonly segment: number; readonly size: number }
   | { readonly kind: 'end' }
   | { readonly kind: 'bad'; readonly reason: string };
 
@@ -156,11 +157,11 @@ export function readRecord(bytes: Buffer, offset: number): ReadResult {
     const seq = d.u64();
     const typeOctet = d.u8();
     if (typeOctet === RecordType.Definition || typeOctet === RecordType.Snapshot) {
-      const definition = { seq, snapshot: typeOctet === RecordType.Snapshot, payload: bytes.subarray(d.pos, end) };
+      const definition = { epoch, seq, snapshot: typeOctet === RecordType.Snapshot, payload: bytes.subarray(d.pos, end) };
       return { kind: 'definition', definition, size: 4 + length };
     }
     if (typeOctet === RecordType.Skipped) return { kind: 'skipped', size: 4 + length };
-    if (typeOctet === RecordType.Retired) return { kind: 'retired', seq, segment: d.u32(), size: 4 + length };
+    if (typeOctet === RecordType.Retired) return { kind: 'retired', epoch, seq, segment: d.u32(), size: 4 + length };
     const type = typeOctet & ~DUE_FLAG;
     if (type !== RecordType.Enqueue && type !== RecordType.Moved) return { kind: 'bad', reason: `unknown record type ${typeOctet}` };
     const movedFrom = type === RecordType.Moved ? d.u32() : undefined;

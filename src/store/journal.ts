@@ -4,6 +4,7 @@ import { Encoder } from '../protocol/encoder.js';
 import { ACK_ENTRY_SIZE, type AckEntry, AckType, readAckEntries, writeAckEntry } from './ack-entry.js';
 import { DamageRepair } from './damage-repair.js';
 import { writeNewest, writeSegmentLists } from './segment-manifest.js';
+import type { ConfirmGate, JournalCut, ShippedStream } from './replication-port.js';
 import { datasync, isRetryableWriteFailure, syncFailure } from './write-failure.js';
 import { Compaction, type CompactionHost, pickCompactionCandidate } from './compaction.js';
 import { type DefinitionOp, writeDefinitionOp } from './definition-records.js';
@@ -28,7 +29,10 @@ export interface DurabilityWaiter {
 export interface JournalOptions {
   /** A new segment is started once the active one passes this size. */
   readonly segmentSize: number;
-  readonly epoch: number;
+  /** The epoch records are written in; by default the newest one the journal holds (1 when empty), or the one after it with `newEpoch`. */
+  readonly epoch?: number | undefined;
+  /** A promotion: start the epoch after the newest one the journal holds. */
+  readonly newEpoch?: boolean | undefined;
   /** How often compaction looks for a segment worth it (a segment must also be quiet that long); 0: only when lookForCompaction() is called. */
   readonly compactionLookMs?: number | undefined;
   /** Move damaged data aside and keep what is readable, rather than refuse to start (--force-recover). */
@@ -56,6 +60,13 @@ interface PendingWrite {
   readonly data: Buffer;
 }
 
+/** The waiters of a commit that is durable here, until the gate lets them be told. */
+interface ConfirmBatch {
+  readonly coveredSeq: number;
+  readonly targets: DurabilityWaiter[];
+  readonly seqs: number[];
+}
+
 /**
  * The append-only message journal: segmented .msgs files of message records,
  * each with an .acks file recording removals and deliveries.
@@ -77,6 +88,21 @@ export class Journal {
   private lastDefinitionSeq = 0;
   /** Sequence number of the newest record a completed commit covered. */
   private durableSeq = 0;
+  /** Sequence number of the newest record confirmed: durable here, and wherever the gate requires. */
+  private confirmedSeq = 0;
+  /** Commits durable here whose waiters the gate holds back, oldest first. */
+  private awaitingGate: ConfirmBatch[] = [];
+  /** Set on a replicating primary: how far confirms may go. */
+  private gate: ConfirmGate | undefined;
+  /** Set while a standby is attached: where appended records and acks are shipped. */
+  private shipping: ShippedStream | undefined;
+  /** Shipping starts at the next commit: the cut is taken there, between commits. */
+  private cutRequest: { readonly stream: ShippedStream; readonly taken: (cut: JournalCut) => void } | undefined;
+  /** Cuts taken whose bytes are not all written yet. */
+  private cutsUnwritten: (() => void)[] = [];
+  /** While a snapshot reads the segments of a cut: none is deleted, and compaction neither starts nor switches. */
+  private pinned = false;
+  private compactionFinishDeferred: Compaction | undefined;
   /**
    * The newest segment whose leading snapshot is on disk. Older segments may be
    * deleted once their messages are gone; this one and newer may not, or a
@@ -90,6 +116,8 @@ export class Journal {
   private readonly pendingAcks = new Map<Segment, number[]>();
   private waiterTargets: DurabilityWaiter[] = [];
   private waiterSeqs: number[] = [];
+  /** The journal's own work waiting for a commit (never held by the gate; waits through failed writes). */
+  private localWaiters: (() => void)[] = [];
   private committing = false;
   private commitAgain = false;
   private commitScheduled = false;
@@ -122,6 +150,8 @@ export class Journal {
     private readonly options: JournalOptions,
     segments: Segment[],
     nextSeq: number,
+    /** The epoch this journal writes records in. */
+    readonly epoch: number,
     private readonly hooks: JournalHooks,
   ) {
     for (const s of segments) this.segments.set(s.number, s);
@@ -141,8 +171,9 @@ export class Journal {
   static async open(dir: string, fs: StoreFs, log: Logger, options: JournalOptions, hooks: JournalHooks): Promise<Journal> {
     fs.mkdir(dir);
     const repair = options.forceRecover === true ? new DamageRepair(dir, fs, log) : undefined;
-    const { segments, nextSeq } = await recoverSegments(dir, fs, log, hooks, repair);
-    const journal = new Journal(dir, fs, log, options, segments, nextSeq, hooks);
+    const recovered = await recoverSegments(dir, fs, log, hooks, repair);
+    const epoch = options.epoch ?? (options.newEpoch === true ? recovered.epoch + 1 : Math.max(recovered.epoch, 1));
+    const journal = new Journal(dir, fs, log, options, recovered.segments, recovered.nextSeq, epoch, hooks);
     // The commit also deletes the segments recovery found dead, now that a newer snapshot is on disk.
     await journal.flush();
     if (journal.failure !== undefined) throw journal.failure;
@@ -153,14 +184,16 @@ export class Journal {
   appendDefinition(op: DefinitionOp): void {
     this.rotateIfFull();
     const seq = this.nextSeq++;
-    this.active.msgsSize += writePayloadRecord(this.encoder, this.options.epoch, seq, RecordType.Definition, (e) => writeDefinitionOp(e, op));
+    const size = writePayloadRecord(this.encoder, this.epoch, seq, RecordType.Definition, (e) => writeDefinitionOp(e, op));
+    this.active.msgsSize += size;
+    this.shipping?.definition(this.encoder.buf.subarray(this.encoder.pos - size, this.encoder.pos));
     this.lastDefinitionSeq = seq;
     this.scheduleCommit();
   }
 
-  /** Whether every definition record appended so far is on disk: a declare may be answered only then. */
+  /** Whether every definition record appended so far is confirmed (on disk, and wherever the gate requires): a declare may be answered only then. */
   get definitionsDurable(): boolean {
-    return this.lastDefinitionSeq <= this.durableSeq;
+    return this.lastDefinitionSeq <= this.confirmedSeq;
   }
 
   /**
@@ -168,7 +201,8 @@ export class Journal {
    * time it is due); it is durable once a later commit completes.
    */
   append(queueIds: readonly number[], exchange: string, routingKey: string, rawProperties: Buffer, body: Buffer, waiter?: DurabilityWaiter, waiterSeq = 0, dueAt?: number): StoredLocation {
-    const location = this.appendRecord({ epoch: this.options.epoch, seq: this.nextSeq++, queueIds, exchange, routingKey, rawProperties, body, dueAt });
+    const location = this.appendRecord({ epoch: this.epoch, seq: this.nextSeq++, queueIds, exchange, routingKey, rawProperties, body, dueAt });
+    if (this.shipping !== undefined) this.shipping.record(location, this.encoder.buf.subarray(this.encoder.pos - this.lastRecordSize, this.encoder.pos));
     if (waiter !== undefined && this.failure !== undefined) {
       waiter.settle(waiterSeq, false);
     } else if (waiter !== undefined) {
@@ -179,25 +213,52 @@ export class Journal {
     return location;
   }
 
+  private lastRecordSize = 0;
+
   private appendRecord(record: MessageRecord): StoredLocation {
     this.rotateIfFull();
     const segment = this.active;
     const offset = segment.msgsSize;
-    segment.msgsSize += writeMessageRecord(this.encoder, record);
-    segment.live += record.queueIds.length;
-    segment.pairs += record.queueIds.length;
+    this.lastRecordSize = writeMessageRecord(this.encoder, record);
+    this.countRecord(segment, this.lastRecordSize, record.queueIds.length);
+    return { segment: segment.number, offset };
+  }
+
+  private countRecord(segment: Segment, size: number, queueCount: number): void {
+    segment.msgsSize += size;
+    segment.live += queueCount;
+    segment.pairs += queueCount;
+  }
+
+  /**
+   * On a standby: appends a record the primary wrote, as it wrote it (its
+   * epoch and sequence number kept); `queueCount` is 0 for a definition.
+   * Durable once a later commit completes.
+   */
+  appendShipped(bytes: Buffer, seq: number, queueCount: number): StoredLocation {
+    this.rotateIfFull();
+    const segment = this.active;
+    const offset = segment.msgsSize;
+    this.encoder.bytes(bytes);
+    this.countRecord(segment, bytes.length, queueCount);
+    // The journal's own records (snapshots, retirements) take numbers past every shipped one.
+    this.nextSeq = Math.max(this.nextSeq, seq + 1);
+    this.scheduleCommit();
     return { segment: segment.number, offset };
   }
 
   /**
-   * Runs `then` once everything appended so far is durable, waiting through
-   * failed writes (retried) rather than giving up; never after a fatal failure.
+   * Runs `then` once everything appended so far is durable here, waiting
+   * through failed writes (retried) rather than giving up; never after a
+   * fatal failure. The journal's own work: no gate holds it.
    */
   afterDurable(then: () => void): void {
-    this.whenDurable({ settle: (_seq, ok) => (ok ? then() : this.failure === undefined && !this.closed && this.afterDurable(then)) });
+    if (this.failure !== undefined) return;
+    this.localWaiters.push(then);
+    this.scheduleCommit();
   }
 
-  /** Tells `waiter` (with seq 0) once everything appended so far is durable. */
+  /** Tells `waiter` (with seq 0) once everything appended so far is confirmed (durable, and past the gate). */
   whenDurable(waiter: DurabilityWaiter): void {
     if (this.failure !== undefined) {
       waiter.settle(0, false);
@@ -223,6 +284,7 @@ export class Journal {
     const at = this.relocations.locate(location);
     const segment = this.segments.get(at.segment);
     if (segment === undefined) return;
+    this.shipping?.ack(type, queueId, at);
     this.ack(segment, type, queueId, at.offset);
     if (type === AckType.Removed) segment.live--;
     this.compaction?.noteAck(segment, { type, queueId, offset: at.offset });
@@ -283,6 +345,8 @@ export class Journal {
     // Each commit moves the synced-length marker over what the one before wrote (and may retire segments).
     await this.flush();
     for (let i = 0; i < 2 && lags(this.active); i++) await this.flush();
+    // Durable here, never acknowledged where the gate required: not confirmed.
+    this.nackAwaitingGate();
     for (const s of this.segments.values()) {
       await s.msgs?.close();
       await s.acks?.close();
@@ -315,7 +379,7 @@ export class Journal {
     const older = [...this.segments.values()];
     const kept = older.flatMap((s) => (s.fileDurable && s.retiredAtSeq === undefined ? [s.number] : []));
     const retiring = older.flatMap((s) => (s.retiredAtSeq === undefined ? [] : [s.number]));
-    segment.msgsSize += writePayloadRecord(this.encoder, this.options.epoch, this.nextSeq++, RecordType.Snapshot, (e) => {
+    segment.msgsSize += writePayloadRecord(this.encoder, this.epoch, this.nextSeq++, RecordType.Snapshot, (e) => {
       writeSegmentLists(e, { kept, retiring });
       this.hooks.writeSnapshot(e);
     });
@@ -372,6 +436,8 @@ export class Journal {
   }
 
   private async commitOnce(): Promise<void> {
+    // Between commits every ack entry is either written or pending: the one moment a cut is exact.
+    this.takeCut();
     this.takeEncoded();
     const writes = this.pendingWrites.splice(0, this.pendingWrites.length);
     const acks = [...this.pendingAcks];
@@ -380,7 +446,11 @@ export class Journal {
     const seqs = this.waiterSeqs;
     this.waiterTargets = [];
     this.waiterSeqs = [];
+    const local = this.localWaiters;
+    this.localWaiters = [];
     const coveredSeq = this.nextSeq - 1;
+    // Before the local writes: the standby's fdatasync runs alongside ours.
+    this.shipping?.commit(coveredSeq);
 
     // Where each touched .acks file ended before this commit's entries (after any header): a failed write goes there again.
     let acksStart: number[] | undefined;
@@ -413,6 +483,7 @@ export class Journal {
       if (retryable) this.retryLater(err as Error);
       for (let i = 0; i < targets.length; i++) targets[i]!.settle(seqs[i]!, false);
       if (!retryable) throw err;
+      this.localWaiters.unshift(...local);
       // Nothing of this commit was confirmed: the same bytes go again, at the same places, with what came since
       // (rewriting what did reach the disk changes nothing).
       this.inflight = [];
@@ -427,12 +498,100 @@ export class Journal {
     this.durableSeq = coveredSeq;
     // A segment's first write holds its snapshot.
     for (const w of writes) this.snapshotDurableIn = Math.max(this.snapshotDurableIn, w.segment.number);
-    for (let i = 0; i < targets.length; i++) targets[i]!.settle(seqs[i]!, true);
+    for (const written of this.cutsUnwritten.splice(0)) written();
+    this.awaitingGate.push({ coveredSeq, targets, seqs });
+    this.releaseConfirmed();
+    for (const then of local) then();
     await this.deleteDeadSegments();
     if (!this.closed) this.marker.catchUpLater(this.active, (segment) => segment === this.active && this.scheduleCommit());
     const due = this.compactionDue;
     this.compactionDue = undefined;
     if (due !== undefined && this.segments.get(due.number) === due) this.startCompaction(due);
+  }
+
+  /**
+   * Tells the waiters of every durable commit the gate now lets through;
+   * the gate's owner calls it again whenever the gate opens further.
+   */
+  releaseConfirmed(): void {
+    const limit = this.gate?.confirmableSeq ?? Infinity;
+    while (this.awaitingGate.length > 0 && this.awaitingGate[0]!.coveredSeq <= limit) {
+      const { coveredSeq, targets, seqs } = this.awaitingGate.shift()!;
+      this.confirmedSeq = Math.max(this.confirmedSeq, coveredSeq);
+      for (let i = 0; i < targets.length; i++) targets[i]!.settle(seqs[i]!, true);
+    }
+  }
+
+  /** Confirms of durable commits wait for `gate` from now on (a replicating primary's). */
+  setGate(gate: ConfirmGate): void {
+    this.gate = gate;
+  }
+
+  /** The newest sequence number a completed commit covered here. */
+  get durableThrough(): number {
+    return this.durableSeq;
+  }
+
+  /** Bytes appended and not yet written: a standby reads from its primary no faster than this drains. */
+  get unwrittenBytes(): number {
+    let n = this.encoder.length;
+    for (const w of this.pendingWrites) n += w.data.length;
+    for (const w of this.inflight) n += w.data.length;
+    return n;
+  }
+
+  /** Sequence number of the newest record appended. */
+  get lastSeq(): number {
+    return this.nextSeq - 1;
+  }
+
+  /**
+   * Starts shipping to `stream` at the next commit, where the cut is taken
+   * (`stream.started`), and resolves with the cut once its bytes are all
+   * written, so a snapshot can read them back. Segments are pinned from the
+   * cut on, until `unpin()`: none is deleted and compaction neither starts
+   * nor switches.
+   */
+  startShipping(stream: ShippedStream): Promise<JournalCut> {
+    return new Promise((resolve) => {
+      this.cutRequest = { stream, taken: resolve };
+      this.scheduleCommit();
+    });
+  }
+
+  stopShipping(): void {
+    this.shipping = undefined;
+    this.cutRequest = undefined;
+    this.unpin();
+  }
+
+  /** A snapshot is done reading the cut's segments: deletion and compaction go on. */
+  unpin(): void {
+    if (!this.pinned) return;
+    this.pinned = false;
+    const deferred = this.compactionFinishDeferred;
+    this.compactionFinishDeferred = undefined;
+    if (deferred !== undefined) this.finishCompaction(deferred);
+    this.scheduleCommit();
+  }
+
+  private takeCut(): void {
+    const request = this.cutRequest;
+    if (request === undefined) return;
+    this.cutRequest = undefined;
+    this.shipping = request.stream;
+    this.pinned = true;
+    const segments = [...this.segments.values()].map((s) => ({
+      number: s.number,
+      msgsEnd: s.msgsSize,
+      acksEnd: Math.max(s.acksSize, SEGMENT_HEADER_SIZE) + ((this.pendingAcks.get(s)?.length ?? 0) / 3) * ACK_ENTRY_SIZE,
+      superseded: s.superseded,
+    }));
+    const definitions = new Encoder();
+    this.hooks.writeSnapshot(definitions);
+    const cut = { epoch: this.epoch, definitions: definitions.take(), segments };
+    request.stream.started(cut);
+    this.cutsUnwritten.push(() => request.taken(cut));
   }
 
   /** The new .msgs files' directory entries are on disk: later snapshots may list them, and NEWEST names the newest. */
@@ -460,7 +619,7 @@ export class Journal {
    * slice at a time.
    */
   private startCompaction(source: Segment): void {
-    if (this.pendingWrites.some((w) => w.segment === source)) return;
+    if (this.pinned || this.pendingWrites.some((w) => w.segment === source)) return;
     const compaction = new Compaction(source, this.ackEntriesOf(source), join(this.dir, Segment.fileName(source.number, 'msgs')));
     this.compaction = compaction;
     const started = Date.now();
@@ -504,8 +663,16 @@ export class Journal {
 
   /** The copies are durable: queues' locations now lead to them, and the source segment can go. */
   private finishCompaction(compaction: Compaction): void {
+    // A snapshot reading the source segment would miss acks that from now on go to the copies alone.
+    if (this.pinned) {
+      this.compactionFinishDeferred = compaction;
+      return;
+    }
     this.compaction = undefined;
-    for (const [offset, copy] of compaction.copies) this.relocations.moved(compaction.source.number, offset, copy);
+    for (const [offset, copy] of compaction.copies) {
+      this.shipping?.moved({ segment: compaction.source.number, offset }, copy);
+      this.relocations.moved(compaction.source.number, offset, copy);
+    }
     compaction.source.superseded = true;
   }
 
@@ -552,6 +719,7 @@ export class Journal {
    * naming it, then, once that is on disk, the files.
    */
   private async deleteDeadSegments(): Promise<void> {
+    if (this.pinned) return;
     for (const segment of [...this.segments.values()]) {
       if (segment.number >= this.snapshotDurableIn) continue;
       // Acks still to write for a compacted segment went to the copies as well.
@@ -560,7 +728,7 @@ export class Journal {
       if (segment.retiredAtSeq === undefined) {
         this.rotateIfFull();
         segment.retiredAtSeq = this.nextSeq++;
-        this.active.msgsSize += writePayloadRecord(this.encoder, this.options.epoch, segment.retiredAtSeq, RecordType.Retired, (e) => e.u32(segment.number));
+        this.active.msgsSize += writePayloadRecord(this.encoder, this.epoch, segment.retiredAtSeq, RecordType.Retired, (e) => e.u32(segment.number));
         this.scheduleCommit();
         continue;
       }
@@ -597,6 +765,10 @@ export class Journal {
     this.log.warn('journal writes go through again');
   }
 
+  private nackAwaitingGate(): void {
+    for (const { targets, seqs } of this.awaitingGate.splice(0)) for (let i = 0; i < targets.length; i++) targets[i]!.settle(seqs[i]!, false);
+  }
+
   private fail(err: Error): void {
     if (this.failure !== undefined) return;
     this.failure = err;
@@ -606,6 +778,8 @@ export class Journal {
     for (let i = 0; i < this.waiterTargets.length; i++) this.waiterTargets[i]!.settle(this.waiterSeqs[i]!, false);
     this.waiterTargets = [];
     this.waiterSeqs = [];
+    this.localWaiters = [];
+    this.nackAwaitingGate();
     this.hooks.onFailure(err);
   }
 }

@@ -62,7 +62,13 @@ const PROGRESS_EVERY = 100_000;
  * last segment marks the end of what was ever confirmed: the segment is
  * truncated there. The same in an earlier, sealed segment is corruption.
  */
-export async function recoverSegments(dir: string, fs: StoreFs, log: Logger, hooks: RecoveryHooks, repair: DamageRepair | undefined): Promise<{ segments: Segment[]; nextSeq: number }> {
+export async function recoverSegments(
+  dir: string,
+  fs: StoreFs,
+  log: Logger,
+  hooks: RecoveryHooks,
+  repair: DamageRepair | undefined,
+): Promise<{ segments: Segment[]; nextSeq: number; epoch: number }> {
   const { isQueue, restore } = hooks;
   const found = fs.list(dir).flatMap((name) => Segment.parseFileName(name) ?? []);
   // A crash came between a segment's Retired record and its deletion: the deletion is finished, not undone (its
@@ -77,6 +83,8 @@ export async function recoverSegments(dir: string, fs: StoreFs, log: Logger, hoo
   // One buffer for every file read: a fresh one per 32 MiB segment is garbage the size of the journal.
   const scratch = new ReadBuffer();
   let nextSeq = 1;
+  // The newest epoch any record names: a node carries on in it, and a promotion starts the one after it.
+  let epoch = 0;
   let recordsRead = 0;
   const started = Date.now();
   for (const [index, number] of numbers.entries()) {
@@ -112,8 +120,11 @@ export async function recoverSegments(dir: string, fs: StoreFs, log: Logger, hoo
       if (result.kind === 'end' && offset === bytes.length) break;
       if (result.kind === 'definition' || result.kind === 'skipped' || result.kind === 'retired') {
         // Definitions and retired segments were read before the messages, by recoverDefinitions.
-        if (result.kind === 'definition') nextSeq = Math.max(nextSeq, result.definition.seq + 1);
-        if (result.kind === 'retired') nextSeq = Math.max(nextSeq, result.seq + 1);
+        const numbered = result.kind === 'definition' ? result.definition : result.kind === 'retired' ? result : undefined;
+        if (numbered !== undefined) {
+          nextSeq = Math.max(nextSeq, numbered.seq + 1);
+          epoch = Math.max(epoch, numbered.epoch);
+        }
         offset += result.size;
         continue;
       }
@@ -134,6 +145,7 @@ export async function recoverSegments(dir: string, fs: StoreFs, log: Logger, hoo
       }
       const { record } = result;
       nextSeq = Math.max(nextSeq, record.seq + 1);
+      epoch = Math.max(epoch, record.epoch);
       segment.pairs += record.queueIds.length;
       // A compaction copy whose source segment is still here was never switched to: the source, with its acks, holds the message.
       const copyOfPresent = record.movedFrom !== undefined && present.has(record.movedFrom);
@@ -167,7 +179,7 @@ export async function recoverSegments(dir: string, fs: StoreFs, log: Logger, hoo
   if (numbers.length > 0) {
     log.info({ records: recordsRead, messages: restored, segments: numbers.length, ms: Date.now() - started }, 'journal recovered');
   }
-  return { segments, nextSeq };
+  return { segments, nextSeq, epoch };
 }
 
 /** What recovery needs from the store: which ids are live queues, where restored messages go, which segments were retired. */

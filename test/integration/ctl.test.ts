@@ -1,29 +1,9 @@
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as amqp from 'amqplib';
-import t, { type Test } from 'tap';
-import { startCli } from '../support/cli-process.js';
-
-const ctl = fileURLToPath(new URL('../../dist/src/cli/ctl.js', import.meta.url));
-
-/** Runs the ctl tool; resolves with its exit code and output. */
-function runCtl(dataDir: string, ...words: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [ctl, '--data-dir', dataDir, ...words], { timeout: 20_000 }, (err, stdout, stderr) => {
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr });
-    });
-  });
-}
-
-/** A short data directory: a Unix socket path must fit in 107 bytes. */
-function shortDataDir(t: Test): string {
-  const dir = mkdtempSync(join(tmpdir(), 'ctl-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+import t from 'tap';
+import { runCtl, shortDataDir, startCli } from '../support/cli-process.js';
 
 t.test('the ctl tool adds a vhost, a user and permissions to a running broker, and a client uses them', async (t) => {
   const dataDir = shortDataDir(t);

@@ -1,4 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 
@@ -15,11 +18,12 @@ export interface CliBroker {
 /**
  * Starts the command-line broker and resolves with the port from its
  * "broker listening" log line. `launcher` is a command that runs it, given
- * the node command line as its last arguments. The broker is killed, and its
+ * the node command line as its last arguments; `entry` a script that runs
+ * the command line differently (volatile-node.ts). The broker is killed, and its
  * exit awaited, when the test ends.
  */
-export function startCli(t: Test, args: readonly string[], launcher: readonly string[] = []): Promise<CliBroker> {
-  const [command = process.execPath, ...commandArgs] = [...launcher, process.execPath, cli, ...args];
+export function startCli(t: Test, args: readonly string[], launcher: readonly string[] = [], entry = cli): Promise<CliBroker> {
+  const [command = process.execPath, ...commandArgs] = [...launcher, process.execPath, entry, ...args];
   const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
@@ -44,3 +48,22 @@ export function startCli(t: Test, args: readonly string[], launcher: readonly st
     child.once('exit', (code) => reject(new Error(`the broker exited with ${code}`)));
   });
 }
+
+const ctl = fileURLToPath(new URL('../../dist/src/cli/ctl.js', import.meta.url));
+
+/** Runs the ctl tool; resolves with its exit code and output. */
+export function runCtl(dataDir: string, ...words: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [ctl, '--data-dir', dataDir, ...words], { timeout: 20_000 }, (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr });
+    });
+  });
+}
+
+/** A short data directory: a Unix socket path must fit in 107 bytes. */
+export function shortDataDir(t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ctl-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+

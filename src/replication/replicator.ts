@@ -1,0 +1,204 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { ReplicationConfig } from '../config/broker-config.js';
+import type { Journal } from '../store/journal.js';
+import type { ConfirmGate } from '../store/replication-port.js';
+import type { StoreFs } from '../store/store-fs.js';
+import { Link } from './link.js';
+import { checkStandbyResponse, newNonce, primaryProof } from './link-auth.js';
+import { PrimarySession } from './primary-session.js';
+import type { ReplicationStatus } from './replication-status.js';
+import { decodeFrame, FrameType } from './wire.js';
+
+/** A peer has this long to prove it knows the secret. */
+const HANDSHAKE_MS = 10_000;
+
+/** What the primary's replication needs from the broker. */
+export interface ReplicatorHost {
+  readonly journal: Journal;
+  readonly journalDir: string;
+  readonly fs: StoreFs;
+  readonly log: Logger;
+  readonly amqpPort: number;
+  isQueue(id: number): boolean;
+}
+
+/**
+ * A primary's replication: listens for its standby, ships the journal to it
+ * (one standby at a time; a new one that proves the secret replaces the
+ * old), and is the journal's confirm gate. While the standby is in sync,
+ * confirms wait for its acknowledgement; while it is not, the policy
+ * decides: `hold` keeps them waiting until it is back in sync or an
+ * operator detaches it, `alone` confirms without it.
+ */
+export class Replicator implements ConfirmGate {
+  private session: PrimarySession | undefined;
+  /** An operator said to confirm alone until a standby is back in sync. */
+  private detached = false;
+  private confirmingAlone = false;
+  private closed = false;
+
+  private constructor(
+    private readonly server: Server,
+    private readonly config: ReplicationConfig,
+    private readonly host: ReplicatorHost,
+  ) {
+    host.journal.setGate(this);
+    this.noteAlone();
+  }
+
+  static async listen(config: ReplicationConfig, bindHost: string, host: ReplicatorHost): Promise<Replicator> {
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, bindHost, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const replicator = new Replicator(server, config, host);
+    server.on('connection', (socket) => void replicator.accept(socket));
+    const address = server.address();
+    host.log.info({ port: typeof address === 'object' && address !== null ? address.port : config.port, policy: config.policy }, 'replication: primary listening for its standby');
+    return replicator;
+  }
+
+  get port(): number {
+    const address = this.server.address();
+    return typeof address === 'object' && address !== null ? address.port : this.config.port;
+  }
+
+  get confirmableSeq(): number {
+    const session = this.session;
+    if (session?.inSync === true) return session.acknowledgedSeq;
+    return this.config.policy === 'alone' || this.detached ? Infinity : -1;
+  }
+
+  status(): ReplicationStatus {
+    const s = this.session;
+    return {
+      role: 'primary',
+      epoch: this.host.journal.epoch,
+      policy: this.config.policy,
+      peer: s?.peer,
+      state: s === undefined ? 'no standby' : s.inSync ? 'in sync' : 'syncing',
+      confirming: this.confirmableSeq === Infinity ? 'alone' : s?.inSync === true ? 'with the standby' : 'held until a standby is in sync',
+      lag: s?.lag,
+    };
+  }
+
+  /** The operator's detach: confirm alone until a standby is back in sync (under `hold`). */
+  detach(): string {
+    if (this.session?.inSync === true) {
+      this.session.end('detached by an operator');
+    }
+    this.detached = true;
+    this.changed();
+    return 'Detached the standby: confirming alone until a standby is back in sync';
+  }
+
+  /**
+   * Waits, at most `ms`, until the standby holds everything the journal
+   * has; true when it does. For a shutdown: the standby takes over with
+   * every confirmed message.
+   */
+  async drain(ms: number): Promise<boolean> {
+    const deadline = performance.now() + ms;
+    await this.host.journal.flush();
+    const target = this.host.journal.lastSeq;
+    while (performance.now() < deadline) {
+      const s = this.session;
+      if (s === undefined) return false;
+      if (s.inSync && s.acknowledgedSeq >= target) return true;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      // Something to acknowledge, should the journal be quiet.
+      if (s.inSync) await this.host.journal.flush();
+    }
+    return false;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.session?.end('the primary is shutting down');
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async accept(socket: Socket): Promise<void> {
+    const { log } = this.host;
+    const link = new Link(socket, log, this.config.timeoutMs, () => {});
+    try {
+      const challenge = newNonce();
+      link.sendFrame(FrameType.Challenge, (e) => e.bytes(challenge));
+      const response = await link.expect(FrameType.Response, HANDSHAKE_MS);
+      const standbyNonce = checkStandbyResponse(this.config.secret, challenge, response.payload);
+      if (standbyNonce === undefined) {
+        log.warn({ peer: link.peer }, 'replication: a peer failed to prove the cluster secret; link dropped');
+        link.end('bad cluster secret');
+        return;
+      }
+      link.sendFrame(FrameType.Proof, (e) => e.bytes(primaryProof(this.config.secret, challenge, standbyNonce)));
+      const hello = await link.expect(FrameType.Hello, HANDSHAKE_MS);
+      const standbyEpoch = decodeFrame(hello, 'hello', (d) => d.u32());
+      const epoch = this.host.journal.epoch;
+      if (standbyEpoch > epoch) {
+        const why = `the standby holds epoch ${standbyEpoch}, newer than this primary's ${epoch}: this node is an old primary; restart it as a standby of the newer one (--standby-of)`;
+        log.error({ standby: link.peer }, `replication: ${why}`);
+        link.refuse(why);
+        return;
+      }
+      if (this.closed) {
+        link.refuse('the primary is shutting down');
+        return;
+      }
+      this.startSession(link);
+    } catch (err) {
+      log.warn({ peer: link.peer, reason: (err as Error).message }, 'replication: handshake failed; link dropped');
+      link.end((err as Error).message);
+    }
+  }
+
+  private startSession(link: Link): void {
+    this.session?.end('replaced by a newer standby link');
+    const { journal, journalDir, fs, log, amqpPort } = this.host;
+    const session = new PrimarySession(link, {
+      journal,
+      journalDir,
+      fs,
+      log,
+      amqpPort,
+      timeoutMs: this.config.timeoutMs,
+      isQueue: (id) => this.host.isQueue(id),
+      changed: () => this.changed(),
+      ended: (ended, reason) => {
+        if (this.session !== ended) return;
+        this.session = undefined;
+        log.warn({ standby: ended.peer, reason, policy: this.config.policy }, 'replication: standby link dropped');
+        this.changed();
+      },
+    });
+    link.onEnd = (reason) => session.end(reason);
+    this.session = session;
+    log.info({ standby: link.peer }, 'replication: standby connected');
+    session.run().catch((err: unknown) => {
+      log.error({ err }, 'replication: the snapshot for the standby failed');
+      session.end(`snapshot failed: ${(err as Error).message}`);
+    });
+  }
+
+  private changed(): void {
+    if (this.session?.inSync === true) this.detached = false;
+    this.noteAlone();
+    this.host.journal.releaseConfirmed();
+  }
+
+  /** Logs each change between confirming with the standby and confirming alone. */
+  private noteAlone(): void {
+    const alone = this.confirmableSeq === Infinity;
+    if (alone === this.confirmingAlone) return;
+    this.confirmingAlone = alone;
+    const why = this.detached ? 'an operator detached the standby' : `policy ${this.config.policy}`;
+    if (alone) this.host.log.warn({ why }, 'replication: confirming alone: messages confirmed now are on this node only until a standby is back in sync');
+    else this.host.log.info('replication: confirms wait for the standby again');
+  }
+}
