@@ -26,6 +26,8 @@ export interface BrokerOptions {
   readonly nodeArgs?: readonly string[];
   /** CPUs to pin the broker to, as `taskset -c` takes them ("1"). */
   readonly cpus?: string;
+  /** More command-line flags (replication, say). */
+  readonly args?: readonly string[];
 }
 
 export class BrokerProcess {
@@ -65,7 +67,7 @@ export class BrokerProcess {
   static async start(dataDir: string, logFile: string, timeoutMs: number, options: BrokerOptions = {}): Promise<{ broker: BrokerProcess; start: BrokerStart }> {
     const log = createWriteStream(logFile, { flags: 'a' });
     const t0 = performance.now();
-    const argv = [...(options.nodeArgs ?? []), MAIN, '--port', String(options.port ?? 0), '--host', '127.0.0.1', '--data-dir', dataDir, '--log-level', 'info'];
+    const argv = [...(options.nodeArgs ?? []), MAIN, '--port', String(options.port ?? 0), '--host', '127.0.0.1', '--data-dir', dataDir, '--log-level', 'info', ...(options.args ?? [])];
     // taskset execs node: the child's pid is the broker's.
     const [command, args] = options.cpus === undefined ? [process.execPath, argv] : ['taskset', ['-c', options.cpus, process.execPath, ...argv]];
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -35,9 +35,9 @@ import { parseArgs } from 'node:util';
 import { BrokerProcess } from './broker-process.js';
 import { envNumber, MiB, progress, round } from './bench-util.js';
 import { dirUsage } from './dir-usage.js';
-import { LoadPublisher } from './load/publisher.js';
+import { type ConfirmedLoad, publishLoad } from './confirmed-publish.js';
 import { describeMachine, type Machine, machineLine } from './machine.js';
-import { procCpuSeconds, procMemory } from './proc-stats.js';
+import { procMemory } from './proc-stats.js';
 import { sleep, withTimeout } from './with-timeout.js';
 
 const QUEUE = 'bench.durability';
@@ -52,6 +52,13 @@ const BODY = Buffer.alloc(Math.floor(envNumber('BENCH_BODY_BYTES', 1024)), 'x');
 const PHASE_TIMEOUT_MS = envNumber('BENCH_PHASE_TIMEOUT_S', 1200) * 1000;
 const SHORT_TIMEOUT_MS = 30_000;
 const SETTLE_MS = 2000;
+const LOAD: ConfirmedLoad = {
+  messages: [{ exchange: '', routingKey: QUEUE, properties: { deliveryMode: 2 }, body: BODY }],
+  warmupSeconds: WARMUP_SECONDS,
+  rateSeconds: RATE_SECONDS,
+  phaseTimeoutMs: PHASE_TIMEOUT_MS,
+  shortTimeoutMs: SHORT_TIMEOUT_MS,
+};
 
 interface Measurement {
   readonly name: string;
@@ -68,75 +75,6 @@ function record(m: Measurement): void {
   progress(`=> ${m.name}: ${m.value} ${m.unit}${m.detail === undefined ? '' : ` ${JSON.stringify(m.detail)}`}`);
 }
 
-interface PublishResult {
-  readonly confirmed: number;
-  readonly nacked: number;
-  readonly seconds: number;
-  /** Confirms per second: over the measured window for a timed run, over the whole run for a counted one. */
-  readonly rate: number;
-  /** Share of one core over the same interval. */
-  readonly clientCpuPct: number;
-  readonly serverCpuPct: number | undefined;
-}
-
-/**
- * Runs `publishers` connections with `window` confirms in flight each,
- * either for WARMUP + RATE seconds (count undefined) or until `count`
- * messages are confirmed. Prints progress every second, with the server's
- * RSS and CPU when its pid is known.
- */
-async function publishLoad(url: URL, label: string, publishers: number, window: number, count: number | undefined, serverPid: number | undefined): Promise<PublishResult> {
-  const message = { exchange: '', routingKey: QUEUE, properties: { deliveryMode: 2 }, body: BODY };
-  const clients = await Promise.all(
-    Array.from({ length: publishers }, () => LoadPublisher.open(url, { messages: [message], confirms: true, timestamps: false, timeoutMs: SHORT_TIMEOUT_MS })),
-  );
-  const settled = (): number => clients.reduce((n, c) => n + c.confirmed + c.nacked, 0);
-  const sample = () => ({ t: performance.now(), settled: settled(), cpu: process.cpuUsage(), serverCpu: serverPid === undefined ? undefined : procCpuSeconds(serverPid) });
-  const t0 = performance.now();
-  let last = sample();
-  const ticker = setInterval(() => {
-    const now = sample();
-    const inFlight = clients.reduce((n, c) => n + c.published - c.confirmed - c.nacked, 0);
-    const server =
-      serverPid === undefined || now.serverCpu === undefined || last.serverCpu === undefined
-        ? ''
-        : `  server rss ${round(procMemory(serverPid).rss / MiB)} MiB cpu ${Math.round(((now.serverCpu - last.serverCpu) * 100_000) / (now.t - last.t))}%`;
-    const blocked = clients.some((c) => c.blocked) ? '  BLOCKED' : '';
-    progress(
-      `[${label}] ${round((now.t - t0) / 1000)} s  confirmed ${now.settled}  ${Math.round(((now.settled - last.settled) * 1000) / (now.t - last.t))}/s  in flight ${inFlight}${server}${blocked}`,
-    );
-    last = now;
-  }, 1000);
-
-  const timed = count === undefined;
-  let window0 = sample();
-  let window1: typeof window0 | undefined;
-  const marks = timed
-    ? [setTimeout(() => (window0 = sample()), WARMUP_SECONDS * 1000), setTimeout(() => (window1 ??= sample()), (WARMUP_SECONDS + RATE_SECONDS) * 1000)]
-    : [];
-  // Load goes on a little past the measured window, so a late timer still samples a loaded broker.
-  const stopAt = timed ? t0 + (WARMUP_SECONDS + RATE_SECONDS + 0.5) * 1000 : Infinity;
-  const share = (i: number): number => (count === undefined ? Infinity : Math.floor(count / publishers) + (i < count % publishers ? 1 : 0));
-  try {
-    await Promise.all(clients.map((c, i) => c.publish({ count: share(i), stopAt, window }, PHASE_TIMEOUT_MS)));
-  } finally {
-    clearInterval(ticker);
-    marks.forEach(clearTimeout);
-    await Promise.all(clients.map((c) => c.close(SHORT_TIMEOUT_MS)));
-  }
-  window1 ??= sample();
-  const seconds = (window1.t - window0.t) / 1000;
-  const serverCpu = window1.serverCpu === undefined || window0.serverCpu === undefined ? undefined : window1.serverCpu - window0.serverCpu;
-  return {
-    confirmed: clients.reduce((n, c) => n + c.confirmed, 0),
-    nacked: clients.reduce((n, c) => n + c.nacked, 0),
-    seconds,
-    rate: (window1.settled - window0.settled) / seconds,
-    clientCpuPct: ((window1.cpu.user + window1.cpu.system - window0.cpu.user - window0.cpu.system) / 1e6 / seconds) * 100,
-    serverCpuPct: serverCpu === undefined ? undefined : (serverCpu / seconds) * 100,
-  };
-}
-
 /** Scenario 1: timed confirmed-publish rates, the queue purged after each. */
 async function publishRates(url: URL, admin: amqp.Channel, serverPid: number | undefined): Promise<void> {
   for (const [publishers, window] of [
@@ -145,7 +83,7 @@ async function publishRates(url: URL, admin: amqp.Channel, serverPid: number | u
   ] as const) {
     const label = `${publishers} publisher${publishers > 1 ? 's' : ''} x ${window} in flight`;
     progress(`-- confirmed persistent publishes, ${label}, ${BODY.length}-byte bodies, ${WARMUP_SECONDS} s warm-up + ${RATE_SECONDS} s`);
-    const r = await publishLoad(url, label, publishers, window, undefined, serverPid);
+    const r = await publishLoad(LOAD, url, label, publishers, window, undefined, serverPid);
     record({
       name: `publish_confirmed_${publishers}x${window}`,
       value: Math.round(r.rate),
@@ -256,7 +194,7 @@ async function benchOwnBroker(): Promise<void> {
     await publishRates(url, admin, broker.pid);
 
     progress(`-- filling the queue with ${MESSAGES} confirmed persistent messages (16 publishers x 100 in flight)`);
-    const fill = await publishLoad(url, 'fill', 16, 100, MESSAGES, broker.pid);
+    const fill = await publishLoad(LOAD, url, 'fill', 16, 100, MESSAGES, broker.pid);
     record({ name: 'fill_confirmed_16x100', value: Math.round(fill.rate), unit: 'msg/s', detail: { messages: MESSAGES, seconds: round(fill.seconds), nacked: fill.nacked } });
     const depth = await queueDepth(admin);
     if (depth !== MESSAGES) throw new Error(`queue holds ${depth} messages after the fill, expected ${MESSAGES}`);

@@ -9,8 +9,12 @@ import { collectDefinitions, StoredIds } from '../store/durable-store.js';
 import { Journal } from '../store/journal.js';
 import { readRecord } from '../store/journal-record.js';
 import type { StoreFs } from '../store/store-fs.js';
-import { packLocation, unpackLocation } from '../store/stored-location.js';
+import { packLocation, type StoredLocation, unpackLocation } from '../store/stored-location.js';
+import { LocatedRecords } from './located-records.js';
 import { LinkProtocolError } from './wire.js';
+
+/** Where the primary stored a record: how its frames name it. */
+export type PrimaryKey = StoredLocation;
 
 export interface MirrorOptions {
   readonly segmentSize: number;
@@ -30,7 +34,7 @@ export interface MirrorOptions {
  */
 export class Mirror {
   /** Primary's key → packed location here, for every record some queue still holds. */
-  private readonly located = new Map<number, number>();
+  private readonly located = new LocatedRecords();
   /** Packed location here → queues still holding it, for records held by more than one. */
   private readonly holders = new Map<number, number>();
   /** While the snapshot arrives: acks for records it has not brought yet. */
@@ -62,19 +66,21 @@ export class Mirror {
     return new Mirror(journal, restored);
   }
 
-  /** A message record: live (after the cut) or from the snapshot, with the queues that had delivered it. */
-  message(key: number, bytes: Buffer, delivered: readonly number[] = []): void {
+  /** A message record the primary stored at `key`: live (after the cut) or from the snapshot, with the queues that had delivered it. */
+  message(key: PrimaryKey, bytes: Buffer, delivered: readonly number[] = []): void {
     const result = readRecord(bytes, 0);
     if (result.kind !== 'record' || result.size !== bytes.length) throw new LinkProtocolError('a shipped message record does not check out');
     const holders = result.record.queueIds.length;
     const here = this.journal.appendShipped(bytes, result.record.seq, holders);
     const packed = packLocation(here.segment, here.offset);
-    this.located.set(key, packed);
+    this.located.set(key.segment, key.offset, packed);
     if (holders > 1) this.holders.set(packed, holders);
     for (const queueId of delivered) this.journal.delivered(queueId, here);
-    const early = this.early?.get(key);
+    if (this.early === undefined) return;
+    const packedKey = packLocation(key.segment, key.offset);
+    const early = this.early.get(packedKey);
     if (early === undefined) return;
-    this.early!.delete(key);
+    this.early.delete(packedKey);
     for (const [type, queueId] of early) this.ack(type, queueId, key);
   }
 
@@ -86,13 +92,13 @@ export class Mirror {
     this.restored.apply(op);
   }
 
-  ack(type: AckType, queueId: number, key: number): void {
-    const packed = this.located.get(key);
+  ack(type: AckType, queueId: number, key: PrimaryKey): void {
+    const packed = this.located.get(key.segment, key.offset);
     if (packed === undefined) {
       // Only a snapshot record still on its way can be unknown; anything else was never live here.
-      const early = this.early?.get(key);
+      const early = this.early?.get(packLocation(key.segment, key.offset));
       if (early !== undefined) early.push([type, queueId]);
-      else this.early?.set(key, [[type, queueId]]);
+      else this.early?.set(packLocation(key.segment, key.offset), [[type, queueId]]);
       return;
     }
     const here = unpackLocation(packed);
@@ -107,14 +113,14 @@ export class Mirror {
       return;
     }
     this.holders.delete(packed);
-    this.located.delete(key);
+    this.located.delete(key.segment, key.offset);
   }
 
-  moved(from: number, to: number): void {
-    const packed = this.located.get(from);
+  moved(from: PrimaryKey, to: PrimaryKey): void {
+    const packed = this.located.get(from.segment, from.offset);
     if (packed === undefined) return;
-    this.located.delete(from);
-    this.located.set(to, packed);
+    this.located.delete(from.segment, from.offset);
+    this.located.set(to.segment, to.offset, packed);
   }
 
   /** The snapshot is all here: from now on an ack for an unknown record is for one that was never live here. */

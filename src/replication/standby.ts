@@ -8,7 +8,8 @@ import { newestSnapshotEpoch } from '../store/definitions-recovery.js';
 import type { StoreFs } from '../store/store-fs.js';
 import { Link } from './link.js';
 import { checkPrimaryProof, NONCE_SIZE, standbyResponse } from './link-auth.js';
-import { Mirror, type MirrorOptions } from './mirror.js';
+import { Mirror, type MirrorOptions, type PrimaryKey } from './mirror.js';
+import type { Decoder } from '../protocol/decoder.js';
 import type { ReplicationStatus } from './replication-status.js';
 import { type PromotedJournal, StandbyDirectory } from './standby-directory.js';
 import { decodeFrame, FrameType, LinkProtocolError, type ReceivedFrame } from './wire.js';
@@ -187,7 +188,7 @@ export class Standby {
     switch (frame.type) {
       case FrameType.SnapshotRecord: {
         const { key, delivered, record } = decodeFrame(frame, 'snapshot record', (d) => {
-          const key = d.u64();
+          const key = readKey(d);
           const delivered: number[] = [];
           for (let n = d.u16(); n > 0; n--) delivered.push(d.u32());
           return { key, delivered, record: d.buf.subarray(d.pos, d.end) };
@@ -201,7 +202,7 @@ export class Standby {
         mirror.journal.afterDurable(() => void this.synced(link, mirror));
         break;
       case FrameType.Record: {
-        const { key, record } = decodeFrame(frame, 'record', (d) => ({ key: d.u64(), record: d.buf.subarray(d.pos, d.end) }));
+        const { key, record } = decodeFrame(frame, 'record', (d) => ({ key: readKey(d), record: d.buf.subarray(d.pos, d.end) }));
         mirror.message(key, record);
         this.count(record.length);
         break;
@@ -210,13 +211,13 @@ export class Standby {
         mirror.definition(frame.payload);
         break;
       case FrameType.Ack: {
-        const { type, queueId, key } = decodeFrame(frame, 'ack', (d) => ({ type: d.u8(), queueId: d.u32(), key: d.u64() }));
+        const { type, queueId, key } = decodeFrame(frame, 'ack', (d) => ({ type: d.u8(), queueId: d.u32(), key: readKey(d) }));
         if (type !== AckType.Removed && type !== AckType.Delivered) throw new LinkProtocolError(`unknown ack type ${type}`);
         mirror.ack(type, queueId, key);
         break;
       }
       case FrameType.Moved: {
-        const { from, to } = decodeFrame(frame, 'moved', (d) => ({ from: d.u64(), to: d.u64() }));
+        const { from, to } = decodeFrame(frame, 'moved', (d) => ({ from: readKey(d), to: readKey(d) }));
         mirror.moved(from, to);
         break;
       }
@@ -269,4 +270,9 @@ export class Standby {
     void this.closeSession().catch((err: unknown) => this.options.log.error({ err }, 'replication: closing the journal failed'));
     if (!this.stopped) this.reconnectTimer = setTimeout(() => this.connect(), RECONNECT_MS).unref();
   }
+}
+
+/** A key on the wire: the u64 segment × 2^32 + offset, read as its two halves. */
+function readKey(d: Decoder): PrimaryKey {
+  return { segment: d.u32(), offset: d.u32() };
 }
