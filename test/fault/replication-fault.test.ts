@@ -15,7 +15,8 @@ import { freePorts, TcpProxy } from '../support/tcp-proxy.js';
 // and faults at random moments: the primary killed and the standby promoted
 // with the ctl tool (the old primary restarted as the new standby), the
 // standby killed and restarted, either paused with SIGSTOP, the link cut at
-// a proxy the test owns, the primary stopped with SIGTERM. At the end every
+// a proxy the test owns, the primary stopped with SIGTERM; mostly with the
+// standby in sync, a quarter of them while it is still catching up. At the end every
 // confirmed message must have been delivered at least once, and nothing
 // delivered that was never published (duplicates are counted, not errors).
 // `npm run test:fault` runs 40 faults (FAULT_ROUNDS), FAULT_SEED replays one.
@@ -89,7 +90,8 @@ t.test(`faults on a primary and its standby lose no confirmed message (${FAULTS}
   const done: Record<FaultKind, number> = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>;
 
   for (let i = 0; i < FAULTS; i++) {
-    await inSync(standby);
+    // Mostly from a pair in sync; now and then while the standby is still catching up (a promotion then needs --force).
+    if (random() < 0.75) await inSync(standby);
     await delay(200 + random() * 1500);
     const kind = FAULT_KINDS[Math.floor(random() * FAULT_KINDS.length)]!;
     const pause = 300 + random() * 2500;
