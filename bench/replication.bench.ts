@@ -8,17 +8,21 @@
  *     broker alone and on a primary with its standby in sync; the ratio;
  *  2. confirm latency, one publish at a time (p50, p99), both ways: the
  *     round trip a standby adds;
- *  3. catch-up: a primary holding BENCH_CATCHUP_MESSAGES messages over
+ *  3. the same rates and latency on a quorum queue of a three-node
+ *     RabbitMQ 3.10.8 cluster from Debian (bench/rabbitmq-cluster.sh starts
+ *     it; BENCH_RABBITMQ=0 skips it), and our pair's ratio to it;
+ *  4. catch-up: a primary holding BENCH_CATCHUP_MESSAGES messages over
  *     BENCH_CATCHUP_QUEUES durable queues gets a new standby while a
  *     publisher keeps confirming: time to in sync, MiB/s, and the largest
  *     RSS of either node meanwhile.
  *
  *   npm run bench:replication
- *   BENCH_CATCHUP_MESSAGES=100000 BENCH_RATE_SECONDS=5 npm run bench:replication   (quick)
+ *   BENCH_CATCHUP_MESSAGES=100000 BENCH_RATE_SECONDS=5 BENCH_RABBITMQ=0 npm run bench:replication   (quick)
  *
  * Results: bench/results/replication-<date>.json and replication-latest.md.
  */
 import * as amqp from 'amqplib';
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +44,7 @@ const CATCHUP_QUEUES = Math.floor(envNumber('BENCH_CATCHUP_QUEUES', 5000));
 const PHASE_TIMEOUT_MS = envNumber('BENCH_PHASE_TIMEOUT_S', 1200) * 1000;
 const SHORT_TIMEOUT_MS = 30_000;
 const SECRET = 'replication bench';
+const RABBITMQ_FIRST_PORT = 5701;
 
 const load = (messages: ConfirmedLoad['messages']): ConfirmedLoad => ({
   messages,
@@ -84,18 +89,27 @@ async function stopAll(...brokers: (BrokerProcess | undefined)[]): Promise<void>
 
 const url = (broker: BrokerProcess): URL => new URL(`amqp://guest:guest@127.0.0.1:${broker.port}`);
 
+/** Where the load goes: a broker's URL, its pid when known (for its CPU), the queue's arguments. */
+interface Target {
+  readonly url: URL;
+  readonly pid: number | undefined;
+  readonly queueArguments?: Record<string, string>;
+}
+
+const ourTarget = (broker: BrokerProcess): Target => ({ url: url(broker), pid: broker.pid });
+
 /** Confirmed publish rates and confirm latency on one setup; returns the rates by name. */
-async function measureSetup(primary: BrokerProcess, label: string): Promise<Record<string, number>> {
-  const conn = await amqp.connect(url(primary).href);
+async function measureSetup(target: Target, label: string): Promise<Record<string, number>> {
+  const conn = await amqp.connect(target.url.href);
   const ch = await conn.createConfirmChannel();
-  await ch.assertQueue(QUEUE, { durable: true });
+  await ch.assertQueue(QUEUE, { durable: true, arguments: target.queueArguments ?? {} });
   const rates: Record<string, number> = {};
   for (const [publishers, window] of [
     [1, 1000],
     [16, 100],
   ] as const) {
     const name = `publish_confirmed_${publishers}x${window}_${label}`;
-    const r = await publishLoad(ONE_QUEUE, url(primary), `${label} ${publishers}x${window}`, publishers, window, undefined, primary.pid);
+    const r = await publishLoad(ONE_QUEUE, target.url, `${label} ${publishers}x${window}`, publishers, window, undefined, target.pid);
     rates[`${publishers}x${window}`] = r.rate;
     record({ name, value: Math.round(r.rate), unit: 'msg/s', detail: { confirmed: r.confirmed, nacked: r.nacked, serverCpuPct: Math.round(r.serverCpuPct ?? NaN) } });
     await ch.purgeQueue(QUEUE);
@@ -117,7 +131,20 @@ async function measureSetup(primary: BrokerProcess, label: string): Promise<Reco
   return rates;
 }
 
-/** Scenario 3: a new standby catches up with a full primary while it keeps confirming. */
+/** Scenario 3: a quorum queue on a three-node RabbitMQ cluster on this machine. */
+async function quorumCluster(): Promise<Record<string, number>> {
+  const script = fileURLToPath(new URL('../../bench/rabbitmq-cluster.sh', import.meta.url));
+  progress('-- RabbitMQ 3.10.8, three nodes, quorum queue (starting the cluster)');
+  execFileSync('bash', [script, 'start', String(RABBITMQ_FIRST_PORT)], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 300_000 });
+  try {
+    const target = { url: new URL(`amqp://guest:guest@127.0.0.1:${RABBITMQ_FIRST_PORT}`), pid: undefined, queueArguments: { 'x-queue-type': 'quorum' } };
+    return await measureSetup(target, 'rabbitmq_quorum');
+  } finally {
+    execFileSync('bash', [script, 'stop', String(RABBITMQ_FIRST_PORT)], { stdio: 'ignore', timeout: 120_000 });
+  }
+}
+
+/** Scenario 4: a new standby catches up with a full primary while it keeps confirming. */
 async function catchUp(work: string): Promise<void> {
   // `alone`: the primary confirms the fill with no standby attached yet.
   const { broker: full } = await BrokerProcess.start(join(work, 'catchup-primary'), join(work, 'catchup-primary.log'), SHORT_TIMEOUT_MS, {
@@ -179,14 +206,18 @@ async function main(): Promise<void> {
   try {
     progress('-- a broker alone');
     const alone = await startSetup(work, 'alone', false);
-    const a = await measureSetup(alone.primary, 'alone');
+    const a = await measureSetup(ourTarget(alone.primary), 'alone');
     await stopAll(alone.primary);
     progress('-- a primary with its standby in sync');
     const pair = await startSetup(work, 'pair', true);
-    const p = await measureSetup(pair.primary, 'with_standby');
+    const p = await measureSetup(ourTarget(pair.primary), 'with_standby');
     await stopAll(pair.primary, pair.standby);
     for (const key of ['1x1000', '16x100']) record({ name: `ratio_with_standby_${key}`, value: round(p[key]! / a[key]!, 2), unit: 'x', detail: { target: '>= 0.7' } });
     record({ name: 'added_confirm_latency_p50', value: round(p['p50']! - a['p50']!, 3), unit: 'ms', detail: { p99: round(p['p99']! - a['p99']!, 3) } });
+    if (process.env['BENCH_RABBITMQ'] !== '0') {
+      const q = await quorumCluster();
+      for (const key of ['1x1000', '16x100']) record({ name: `ratio_with_standby_to_rabbitmq_quorum_${key}`, value: round(p[key]! / q[key]!, 2), unit: 'x', detail: { target: '>= 3' } });
+    }
     await withTimeout(catchUp(work), PHASE_TIMEOUT_MS, 'catch-up');
   } finally {
     await rm(work, { recursive: true, force: true });

@@ -24,6 +24,8 @@ export class Link {
   private readonly timer: NodeJS.Timeout;
   private ended = false;
   private readonly heartbeat = Buffer.from([0, 0, 0, 1, FrameType.Heartbeat]);
+  /** For the frames sent one at a time: a taken slice is never written over, so one encoder serves them all. */
+  private readonly encoder = new Encoder();
   /** Why the link ended, once it has. */
   endReason: string | undefined;
 
@@ -88,9 +90,8 @@ export class Link {
   }
 
   sendFrame(type: FrameType, write?: (e: Encoder) => void): boolean {
-    const e = new Encoder();
-    encodeFrame(e, type, write);
-    return this.send(e.take());
+    encodeFrame(this.encoder, type, write);
+    return this.send(this.encoder.take());
   }
 
   /** Resolves once the socket's buffer has room again, or the link ended. */

@@ -7,7 +7,7 @@ import { RestoredEntities } from '../store/apply-definitions.js';
 import { readDefinitionOp, readSnapshot, writeSnapshot } from '../store/definition-records.js';
 import { collectDefinitions, StoredIds } from '../store/durable-store.js';
 import { Journal } from '../store/journal.js';
-import { readRecord } from '../store/journal-record.js';
+import { messageRecordHeader, readRecord } from '../store/journal-record.js';
 import type { StoreFs } from '../store/store-fs.js';
 import { packLocation, type StoredLocation, unpackLocation } from '../store/stored-location.js';
 import { LocatedRecords } from './located-records.js';
@@ -68,10 +68,10 @@ export class Mirror {
 
   /** A message record the primary stored at `key`: live (after the cut) or from the snapshot, with the queues that had delivered it. */
   message(key: PrimaryKey, bytes: Buffer, delivered: readonly number[] = []): void {
-    const result = readRecord(bytes, 0);
-    if (result.kind !== 'record' || result.size !== bytes.length) throw new LinkProtocolError('a shipped message record does not check out');
-    const holders = result.record.queueIds.length;
-    const here = this.journal.appendShipped(bytes, result.record.seq, holders);
+    const header = messageRecordHeader(bytes);
+    if (header === undefined) throw new LinkProtocolError('a shipped message record does not check out');
+    const holders = header.queueCount;
+    const here = this.journal.appendShipped(bytes, header.seq, holders);
     const packed = packLocation(here.segment, here.offset);
     this.located.set(key.segment, key.offset, packed);
     if (holders > 1) this.holders.set(packed, holders);

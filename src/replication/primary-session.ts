@@ -117,11 +117,14 @@ export class PrimarySession implements ShippedStream {
     });
   }
 
+  // The per-message frames are written field by field: their sizes are known, and a closure per message costs.
   record(location: StoredLocation, bytes: Buffer): void {
-    encodeFrame(this.out, FrameType.Record, (e) => {
-      e.u64(packLocation(location.segment, location.offset));
-      e.bytes(bytes);
-    });
+    const e = this.out;
+    e.u32(1 + 8 + bytes.length);
+    e.u8(FrameType.Record);
+    e.u32(location.segment);
+    e.u32(location.offset);
+    e.bytes(bytes);
   }
 
   definition(bytes: Buffer): void {
@@ -129,11 +132,13 @@ export class PrimarySession implements ShippedStream {
   }
 
   ack(type: AckType, queueId: number, location: StoredLocation): void {
-    encodeFrame(this.out, FrameType.Ack, (e) => {
-      e.u8(type);
-      e.u32(queueId);
-      e.u64(packLocation(location.segment, location.offset));
-    });
+    const e = this.out;
+    e.u32(1 + 1 + 4 + 8);
+    e.u8(FrameType.Ack);
+    e.u8(type);
+    e.u32(queueId);
+    e.u32(location.segment);
+    e.u32(location.offset);
   }
 
   moved(from: StoredLocation, to: StoredLocation): void {

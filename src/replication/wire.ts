@@ -62,37 +62,72 @@ export interface ReceivedFrame {
   readonly payload: Buffer;
 }
 
-/** Cuts a byte stream into frames, holding a partial one until the rest arrives. */
+/**
+ * Cuts a byte stream into frames. Frames wholly inside a chunk are views
+ * into it; only a frame split across chunks is copied, into a buffer of its
+ * own size, so a stream of large chunks is not copied again as it arrives.
+ */
 export class FrameReader {
-  private pending: Buffer[] = [];
-  private pendingLength = 0;
+  /** The frame being completed: its length field so far (4 bytes), then the whole frame once the length is known. */
+  private partial: Buffer | undefined;
+  private filled = 0;
 
   /** The frames `chunk` completes, in order; throws LinkProtocolError on a frame no peer of ours sends. */
   push(chunk: Buffer): ReceivedFrame[] {
-    let bytes = chunk;
-    if (this.pendingLength > 0) {
-      this.pending.push(chunk);
-      bytes = Buffer.concat(this.pending, this.pendingLength + chunk.length);
-      this.pending = [];
-      this.pendingLength = 0;
-    }
     const frames: ReceivedFrame[] = [];
-    let at = 0;
-    while (bytes.length - at >= 4) {
-      const length = bytes.readUInt32BE(at);
-      if (length < 1 || length > MAX_FRAME) throw new LinkProtocolError(`frame length ${length} out of range`);
-      if (bytes.length - at - 4 < length) break;
-      frames.push({ type: bytes[at + 4]!, payload: bytes.subarray(at + 5, at + 4 + length) });
-      at += 4 + length;
-    }
-    if (at < bytes.length) {
-      // A copy: the frames handed out keep views into `bytes`, the rest must not pin more than itself.
-      const rest = Buffer.from(bytes.subarray(at));
-      this.pending.push(rest);
-      this.pendingLength = rest.length;
+    let at = this.partial === undefined ? 0 : this.complete(chunk, frames);
+    while (at < chunk.length) {
+      if (chunk.length - at < 4) {
+        this.start(chunk.subarray(at), 4);
+        break;
+      }
+      const size = 4 + frameLength(chunk, at);
+      if (chunk.length - at < size) {
+        this.start(chunk.subarray(at), size);
+        break;
+      }
+      frames.push({ type: chunk[at + 4]!, payload: chunk.subarray(at + 5, at + size) });
+      at += size;
     }
     return frames;
   }
+
+  /** Keeps the start of a frame, in a buffer of `size` bytes. */
+  private start(bytes: Buffer, size: number): void {
+    this.partial = Buffer.allocUnsafe(size);
+    bytes.copy(this.partial);
+    this.filled = bytes.length;
+  }
+
+  /** Fills the pending frame from the front of `chunk`; returns how many bytes of it that took. */
+  private complete(chunk: Buffer, frames: ReceivedFrame[]): number {
+    let partial = this.partial!;
+    let used = 0;
+    if (partial.length === 4) {
+      used = Math.min(4 - this.filled, chunk.length);
+      chunk.copy(partial, this.filled, 0, used);
+      this.filled += used;
+      if (this.filled < 4) return used;
+      const whole = Buffer.allocUnsafe(4 + frameLength(partial, 0));
+      partial.copy(whole);
+      this.partial = partial = whole;
+    }
+    const take = Math.min(partial.length - this.filled, chunk.length - used);
+    chunk.copy(partial, this.filled, used, used + take);
+    this.filled += take;
+    used += take;
+    if (this.filled === partial.length) {
+      frames.push({ type: partial[4]!, payload: partial.subarray(5) });
+      this.partial = undefined;
+    }
+    return used;
+  }
+}
+
+function frameLength(bytes: Buffer, at: number): number {
+  const length = bytes.readUInt32BE(at);
+  if (length < 1 || length > MAX_FRAME) throw new LinkProtocolError(`frame length ${length} out of range`);
+  return length;
 }
 
 /** Runs `read` over a frame's payload, turning a short or malformed payload into a LinkProtocolError. */

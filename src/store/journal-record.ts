@@ -128,6 +128,21 @@ export function writeSkippedRecord(target: Buffer, offset: number, length: numbe
   target.writeUInt32BE(crc32(target.subarray(offset + 8, end)), offset + 4);
 }
 
+/**
+ * Checks that `bytes` hold exactly one intact message record and returns its
+ * sequence number and queue count, without decoding the rest: what a standby
+ * needs of each record it is sent. Undefined when the record does not check out.
+ */
+export function messageRecordHeader(bytes: Buffer): { readonly seq: number; readonly queueCount: number } | undefined {
+  if (bytes.length < RECORD_OVERHEAD + 2 || bytes.readUInt32BE(0) !== bytes.length - 4) return undefined;
+  if (crc32(bytes.subarray(8)) !== bytes.readUInt32BE(4)) return undefined;
+  const typeOctet = bytes[RECORD_OVERHEAD - 1]!;
+  if ((typeOctet & ~DUE_FLAG) !== RecordType.Enqueue) return undefined;
+  const countAt = RECORD_OVERHEAD + ((typeOctet & DUE_FLAG) !== 0 ? 8 : 0);
+  if (countAt + 2 > bytes.length) return undefined;
+  return { seq: bytes.readUInt32BE(12) * 0x1_0000_0000 + bytes.readUInt32BE(16), queueCount: bytes.readUInt16BE(countAt) };
+}
+
 export type ReadResult =
   | { readonly kind: 'record'; readonly record: MessageRecord; readonly size: number }
   | { readonly kind: 'definition'; readonly definition: DefinitionRecord; readonly size: number }
