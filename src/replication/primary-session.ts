@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { Encoder } from '../protocol/encoder.js';
 import type { AckType } from '../store/ack-entry.js';
 import type { Journal } from '../store/journal.js';
+import { writeMessageRecord } from '../store/journal-record.js';
 import { liveRecordsAt } from '../store/live-records.js';
 import type { JournalCut, ShippedStream } from '../store/replication-port.js';
 import type { StoreFs } from '../store/store-fs.js';
@@ -192,25 +193,27 @@ export class PrimarySession implements ShippedStream {
     let lastProgress = started;
     const e = new Encoder();
     log.info({ standby: this.peer, segments: cut.segments.length, journalBytes: total }, 'replication: sending the standby a snapshot of the live records');
-    for await (const segment of liveRecordsAt(journalDir, fs, cut, (id) => this.host.isQueue(id))) {
-      for (const r of segment.records) {
-        encodeFrame(e, FrameType.SnapshotRecord, (f) => {
-          f.u64(r.key);
-          f.u16(r.delivered.length);
-          for (const id of r.delivered) f.u32(id);
-          f.bytes(r.bytes);
-        });
-        records++;
-        if (e.length >= SNAPSHOT_WRITE_BYTES) bytes += await this.sendSnapshotRun(e);
-        if (this.ended) return;
-      }
-      scanned += segment.scannedBytes;
-      const now = performance.now();
-      if (now - lastProgress >= PROGRESS_MS) {
+    for await (const item of liveRecordsAt(journalDir, fs, cut, (id) => this.host.isQueue(id))) {
+      if ('scannedBytes' in item) {
+        scanned += item.scannedBytes;
+        const now = performance.now();
+        if (now - lastProgress < PROGRESS_MS) continue;
         lastProgress = now;
         const seconds = (now - started) / 1000;
         log.info({ standby: this.peer, records, bytes, percent: Math.round((100 * scanned) / Math.max(total, 1)), mibPerSecond: +(bytes / 1048576 / seconds).toFixed(1) }, 'replication: snapshot in progress');
+        continue;
       }
+      // Encoded here, before the next record is read: the record's bytes are views the reader reuses.
+      encodeFrame(e, FrameType.SnapshotRecord, (f) => {
+        f.u32(item.key.segment);
+        f.u32(item.key.offset);
+        f.u16(item.delivered.length);
+        for (const id of item.delivered) f.u32(id);
+        writeMessageRecord(f, { ...item.record, queueIds: item.holders, movedFrom: undefined });
+      });
+      records++;
+      if (e.length >= SNAPSHOT_WRITE_BYTES) bytes += await this.sendSnapshotRun(e);
+      if (this.ended) return;
     }
     encodeFrame(e, FrameType.SnapshotEnd, (f) => {
       f.u64(records);

@@ -19,8 +19,13 @@ export class ReadBuffer {
 
   /** The whole file; valid until the next call. */
   readAll(file: Readable): Buffer {
-    const size = file.size();
+    const target = this.sized(file.size());
+    return target.subarray(0, readFully(file, target, 0));
+  }
+
+  /** `size` bytes of the buffer, grown first if it is smaller; valid until the next call. */
+  sized(size: number): Buffer {
     if (this.buf.length < size) this.buf = Buffer.allocUnsafe(size);
-    return this.buf.subarray(0, readFully(file, this.buf.subarray(0, size), 0));
+    return this.buf.subarray(0, size);
   }
 }
