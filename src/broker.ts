@@ -201,8 +201,8 @@ export class Broker implements ConnectionContext, ReplicationControl {
     if (refusal !== undefined) throw new CommandRefusal(refusal);
     this.promoting = true;
     try {
-      this.standby = undefined;
       const journal = await standby.follower.stopForPromotion();
+      this.standby = undefined;
       standby.lock.release();
       await this.openAsPrimary(true);
       const epoch = this.store!.journal.epoch;
@@ -269,7 +269,6 @@ export class Broker implements ConnectionContext, ReplicationControl {
       get amqpPort() {
         return broker.port;
       },
-      isQueue: (id) => store.isStored(id),
     });
   }
 

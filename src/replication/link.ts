@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { Encoder } from '../protocol/encoder.js';
-import { encodeFrame, FrameReader, FrameType, LinkProtocolError, type ReceivedFrame } from './wire.js';
+import { encodeFrame, FrameReader, FrameType, LinkProtocolError, MAX_FRAME, type ReceivedFrame } from './wire.js';
 
 /** Sent when nothing else was for this long, so the peer can tell a quiet link from a dead one. */
 const HEARTBEAT_MS = 1000;
@@ -16,6 +16,8 @@ const CHECK_MS = 250;
  */
 export class Link {
   private readonly reader = new FrameReader();
+  /** Reading was paused on purpose (the peer's frames wait in the socket): silence then proves nothing. */
+  private readingPaused = false;
   private handler: (frame: ReceivedFrame) => void;
   /** Frames that came after an expected one, before a handler for them was set. */
   private queued: ReceivedFrame[] = [];
@@ -55,6 +57,24 @@ export class Link {
   /** Bytes handed to the socket and not yet sent: how far behind the peer is reading. */
   get unsentBytes(): number {
     return this.socket.writableLength;
+  }
+
+  /** The peer proved the cluster secret: frames of any size a journal record needs are taken from now on. */
+  authenticated(): void {
+    this.reader.maxLength = MAX_FRAME;
+  }
+
+  /** Stops reading from the peer for a while (the caller is busy, or its disk behind). */
+  pauseReading(): void {
+    this.readingPaused = true;
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    if (!this.readingPaused || this.ended) return;
+    this.readingPaused = false;
+    this.lastHeard = performance.now();
+    this.socket.resume();
   }
 
   /** Frames go to `handler` from now on (heartbeats never do), starting with any that came since the last expected one. */
@@ -158,6 +178,7 @@ export class Link {
 
   private check(): void {
     const now = performance.now();
+    if (this.readingPaused) this.lastHeard = now;
     if (now - this.lastHeard > this.timeoutMs) {
       this.end(`the peer was silent for ${Math.round(now - this.lastHeard)} ms (timeout ${this.timeoutMs} ms)`);
       return;

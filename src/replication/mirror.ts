@@ -88,8 +88,9 @@ export class Mirror {
     const result = readRecord(bytes, 0);
     if (result.kind !== 'definition' || result.definition.snapshot || result.size !== bytes.length) throw new LinkProtocolError('a shipped definition record does not check out');
     const op = readDefinitionOp(new Decoder(result.definition.payload));
-    this.journal.appendShipped(bytes, result.definition.seq, 0);
+    // Applied first: one that does not apply drops the link before anything of it is stored.
     this.restored.apply(op);
+    this.journal.appendShipped(bytes, result.definition.seq, 0);
   }
 
   ack(type: AckType, queueId: number, key: PrimaryKey): void {

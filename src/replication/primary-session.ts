@@ -9,7 +9,7 @@ import type { JournalCut, ShippedStream } from '../store/replication-port.js';
 import type { StoreFs } from '../store/store-fs.js';
 import { packLocation, type StoredLocation } from '../store/stored-location.js';
 import type { Link } from './link.js';
-import { decodeFrame, encodeFrame, FrameType } from './wire.js';
+import { decodeFrame, encodeFrame, FrameType, LinkProtocolError } from './wire.js';
 
 /** The snapshot is written to the socket in runs of about this size. */
 const SNAPSHOT_WRITE_BYTES = 256 * 1024;
@@ -23,8 +23,6 @@ export interface SessionHost {
   readonly journalDir: string;
   readonly fs: StoreFs;
   readonly log: Logger;
-  /** Whether a journal id still names a durable queue or delayed exchange. */
-  isQueue(id: number): boolean;
   readonly timeoutMs: number;
   /** The AMQP port clients reach the primary on: a standby names it when it turns clients away. */
   readonly amqpPort: number;
@@ -47,18 +45,21 @@ interface ShippedCommit {
  * records, acks and commits as the journal takes them, and meanwhile a
  * snapshot of everything live at the cut, read back from the journal's
  * files. The standby is in sync once it acknowledges a commit shipped after
- * the snapshot's end; from then on `acknowledgedSeq` says how far confirms
+ * the snapshot's end; from then on `acknowledgedCommit` says how far confirms
  * may go.
  */
 export class PrimarySession implements ShippedStream {
   private readonly out = new Encoder();
-  private commitNumber = 0;
+  /** The journal's number of the newest commit shipped. */
+  private lastShipped = 0;
   private readonly shipped: ShippedCommit[] = [];
   /** Acknowledging this commit or a later one means the standby holds the snapshot too. */
   private inSyncFrom = Infinity;
   inSync = false;
-  /** Sequence number of the newest record the standby acknowledged as durable. */
-  acknowledgedSeq = 0;
+  /** The newest commit the standby acknowledged as durable. */
+  acknowledgedCommit = 0;
+  /** Sequence number of the newest record that commit covered. */
+  private acknowledgedSeq = 0;
   private bytesShipped = 0;
   private bytesAcknowledged = 0;
   private ended = false;
@@ -69,7 +70,7 @@ export class PrimarySession implements ShippedStream {
     private readonly host: SessionHost,
   ) {
     link.onFrame((frame) => {
-      if (frame.type !== FrameType.Durable) throw new Error(`unexpected frame type ${frame.type} from the standby`);
+      if (frame.type !== FrameType.Durable) throw new LinkProtocolError(`unexpected frame type ${frame.type} from the standby`);
       this.acknowledged(decodeFrame(frame, 'durable', (d) => d.u64()));
     });
     this.lagTimer = setInterval(() => this.checkLag(), 250).unref();
@@ -96,7 +97,7 @@ export class PrimarySession implements ShippedStream {
     await this.sendSnapshot(cut);
     if (this.ended) return;
     this.host.journal.unpin();
-    this.inSyncFrom = this.commitNumber + 1;
+    this.inSyncFrom = this.lastShipped + 1;
     // A commit to acknowledge, should the journal be quiet.
     void this.host.journal.flush();
   }
@@ -149,8 +150,9 @@ export class PrimarySession implements ShippedStream {
     });
   }
 
-  commit(coveredSeq: number): void {
-    const number = ++this.commitNumber;
+  commit(number: number): void {
+    this.lastShipped = number;
+    const coveredSeq = this.host.journal.lastSeq;
     encodeFrame(this.out, FrameType.Commit, (e) => {
       e.u64(number);
       e.u64(coveredSeq);
@@ -163,6 +165,9 @@ export class PrimarySession implements ShippedStream {
   }
 
   private acknowledged(number: number): void {
+    // A standby vouching for a commit it was never sent would release confirms for nothing.
+    if (number > this.lastShipped || number < this.acknowledgedCommit) throw new LinkProtocolError(`the standby acknowledged commit ${number}; the last one shipped is ${this.lastShipped}`);
+    this.acknowledgedCommit = number;
     while (this.shipped.length > 0 && this.shipped[0]!.number <= number) {
       const commit = this.shipped.shift()!;
       this.acknowledgedSeq = Math.max(this.acknowledgedSeq, commit.coveredSeq);
@@ -193,7 +198,7 @@ export class PrimarySession implements ShippedStream {
     let lastProgress = started;
     const e = new Encoder();
     log.info({ standby: this.peer, segments: cut.segments.length, journalBytes: total }, 'replication: sending the standby a snapshot of the live records');
-    for await (const item of liveRecordsAt(journalDir, fs, cut, (id) => this.host.isQueue(id))) {
+    for await (const item of liveRecordsAt(journalDir, fs, cut)) {
       if ('scannedBytes' in item) {
         scanned += item.scannedBytes;
         const now = performance.now();

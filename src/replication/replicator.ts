@@ -21,7 +21,6 @@ export interface ReplicatorHost {
   readonly fs: StoreFs;
   readonly log: Logger;
   readonly amqpPort: number;
-  isQueue(id: number): boolean;
 }
 
 /**
@@ -69,9 +68,9 @@ export class Replicator implements ConfirmGate {
     return typeof address === 'object' && address !== null ? address.port : this.config.port;
   }
 
-  get confirmableSeq(): number {
+  get confirmableCommit(): number {
     const session = this.session;
-    if (session?.inSync === true) return session.acknowledgedSeq;
+    if (session?.inSync === true) return session.acknowledgedCommit;
     return this.config.policy === 'alone' || this.detached ? Infinity : -1;
   }
 
@@ -83,7 +82,7 @@ export class Replicator implements ConfirmGate {
       policy: this.config.policy,
       peer: s?.peer,
       state: s === undefined ? 'no standby' : s.inSync ? 'in sync' : 'syncing',
-      confirming: this.confirmableSeq === Infinity ? 'alone' : s?.inSync === true ? 'with the standby' : 'held until a standby is in sync',
+      confirming: this.confirmableCommit === Infinity ? 'alone' : s?.inSync === true ? 'with the standby' : 'held until a standby is in sync',
       lag: s?.lag,
     };
   }
@@ -106,11 +105,11 @@ export class Replicator implements ConfirmGate {
   async drain(ms: number): Promise<boolean> {
     const deadline = performance.now() + ms;
     await this.host.journal.flush();
-    const target = this.host.journal.lastSeq;
+    const target = this.host.journal.lastCommit;
     while (performance.now() < deadline) {
       const s = this.session;
       if (s === undefined) return false;
-      if (s.inSync && s.acknowledgedSeq >= target) return true;
+      if (s.inSync && s.acknowledgedCommit >= target) return true;
       await new Promise((resolve) => setTimeout(resolve, 20));
       // Something to acknowledge, should the journal be quiet.
       if (s.inSync) await this.host.journal.flush();
@@ -137,6 +136,7 @@ export class Replicator implements ConfirmGate {
         link.end('bad cluster secret');
         return;
       }
+      link.authenticated();
       link.sendFrame(FrameType.Proof, (e) => e.bytes(primaryProof(this.config.secret, challenge, standbyNonce)));
       const hello = await link.expect(FrameType.Hello, HANDSHAKE_MS);
       const standbyEpoch = decodeFrame(hello, 'hello', (d) => d.u32());
@@ -168,7 +168,6 @@ export class Replicator implements ConfirmGate {
       log,
       amqpPort,
       timeoutMs: this.config.timeoutMs,
-      isQueue: (id) => this.host.isQueue(id),
       changed: () => this.changed(),
       ended: (ended, reason) => {
         if (this.session !== ended) return;
@@ -194,7 +193,7 @@ export class Replicator implements ConfirmGate {
 
   /** Logs each change between confirming with the standby and confirming alone. */
   private noteAlone(): void {
-    const alone = this.confirmableSeq === Infinity;
+    const alone = this.confirmableCommit === Infinity;
     if (alone === this.confirmingAlone) return;
     this.confirmingAlone = alone;
     const why = this.detached ? 'an operator detached the standby' : `policy ${this.config.policy}`;

@@ -11,11 +11,17 @@ export type PromotedJournal = 'in sync' | 'last complete, set aside by a sync cu
  * until the new one is complete, so a standby that dies mid-sync still has
  * it. A marker file in `journal/` tells what the journal is: `SYNCING` while
  * a sync writes it, `SYNCED` once that sync completed; no marker, a
- * primary's own journal.
+ * primary's own journal. Every step is a rename of a whole directory made
+ * durable before the next, so a crash between any two leaves either the old
+ * state or the new, never a `journal/` that is not what its marker says.
  */
 export class StandbyDirectory {
   readonly journal: string;
   private readonly previous: string;
+  /** Where a new journal is made ready (marked SYNCING) before it takes the journal's place. */
+  private readonly fresh: string;
+  /** Where a journal given up goes before it is deleted. */
+  private readonly discarded: string;
   private readonly syncing: string;
   private readonly synced: string;
 
@@ -25,6 +31,8 @@ export class StandbyDirectory {
   ) {
     this.journal = join(dataDir, 'journal');
     this.previous = join(dataDir, 'journal.previous');
+    this.fresh = join(dataDir, 'journal.new');
+    this.discarded = join(dataDir, 'journal.discarded');
     this.syncing = join(this.journal, 'SYNCING');
     this.synced = join(this.journal, 'SYNCED');
   }
@@ -34,25 +42,36 @@ export class StandbyDirectory {
     return this.fs.exists(this.synced);
   }
 
-  /** Empties `journal/` for a new sync, keeping what it held aside (a sync cut short held nothing whole). */
+  /** Puts an empty journal, marked SYNCING, in `journal/`, keeping what it held aside (a sync cut short held nothing whole). */
   async beginSync(): Promise<void> {
-    if (this.fs.exists(this.syncing) || !this.fs.exists(this.journal)) {
-      rmSync(this.journal, { recursive: true, force: true });
-    } else {
-      rmSync(this.previous, { recursive: true, force: true });
+    rmSync(this.fresh, { recursive: true, force: true });
+    this.fs.mkdir(this.fresh);
+    await (await this.fs.open(join(this.fresh, 'SYNCING'), true)).close();
+    await this.fs.syncDir(this.fresh);
+    if (this.fs.exists(this.syncing)) {
+      await this.discard(this.journal);
+    } else if (this.fs.exists(this.journal)) {
+      await this.discard(this.previous);
       await this.fs.rename(this.journal, this.previous);
     }
-    this.fs.mkdir(this.journal);
-    await (await this.fs.open(this.syncing, true)).close();
-    await this.fs.syncDir(this.journal);
+    await this.fs.rename(this.fresh, this.journal);
     await this.fs.syncDir(this.dataDir);
+  }
+
+  /** Moves a journal out of the way durably, then deletes it. */
+  private async discard(dir: string): Promise<void> {
+    if (!this.fs.exists(dir)) return;
+    rmSync(this.discarded, { recursive: true, force: true });
+    await this.fs.rename(dir, this.discarded);
+    await this.fs.syncDir(this.dataDir);
+    rmSync(this.discarded, { recursive: true, force: true });
   }
 
   /** The new journal holds everything: it is marked complete, and what was kept aside can go. */
   async endSync(): Promise<void> {
     await this.fs.rename(this.syncing, this.synced);
     await this.fs.syncDir(this.journal);
-    rmSync(this.previous, { recursive: true, force: true });
+    await this.discard(this.previous);
   }
 
   /**
@@ -65,8 +84,9 @@ export class StandbyDirectory {
     let which: PromotedJournal;
     if (this.complete) {
       which = 'in sync';
-    } else if (this.fs.exists(this.syncing) && this.fs.exists(this.previous)) {
-      rmSync(this.journal, { recursive: true, force: true });
+    } else if ((this.fs.exists(this.syncing) || !this.fs.exists(this.journal)) && this.fs.exists(this.previous)) {
+      // A sync cut short (or a crash between setting its journal aside and renaming the fresh one in).
+      await this.discard(this.journal);
       await this.fs.rename(this.previous, this.journal);
       which = 'last complete, set aside by a sync cut short';
     } else {

@@ -50,9 +50,15 @@ export class Standby {
   primaryAmqpPort: number | undefined;
   private stopped = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
-  /** Session openings and closings, one after another. */
+  /** Session openings and closings, one after another (a failed one does not stop the next). */
   private work: Promise<void> = Promise.resolve();
-  private readingPaused = false;
+  /**
+   * Set once a session's snapshot has arrived: settles when the journal
+   * is marked complete. Acknowledgements of later commits wait for it, so
+   * the primary never counts on a standby whose disk does not yet say it is
+   * in sync.
+   */
+  private syncMarked: Promise<void> | undefined;
   private received = { records: 0, bytes: 0, since: 0, lastProgress: 0 };
 
   private constructor(
@@ -132,6 +138,7 @@ export class Standby {
       if (!checkPrimaryProof(this.config.secret, challenge, response.subarray(0, NONCE_SIZE), proof.payload)) {
         throw new LinkProtocolError('the primary failed to prove the cluster secret');
       }
+      link.authenticated();
       link.sendFrame(FrameType.Hello, (e) => e.u32(this.epoch));
       const session = decodeFrame(await link.expect(FrameType.Session, HANDSHAKE_MS), 'session', (d) => ({
         epoch: d.u32(),
@@ -144,12 +151,12 @@ export class Standby {
         link.refuse(why);
         return;
       }
-      link.socket.pause();
+      link.pauseReading();
       await this.openSession(session.epoch, session.definitions);
       if (!link.isOpen) return;
       this.primaryAmqpPort = session.amqpPort;
       link.onFrame((frame) => this.apply(link, frame));
-      link.socket.resume();
+      link.resumeReading();
     } catch (err) {
       log.warn({ primary: this.primary, reason: (err as Error).message }, 'replication: could not join the primary');
       link.end((err as Error).message);
@@ -158,9 +165,10 @@ export class Standby {
 
   private openSession(epoch: number, definitions: Buffer): Promise<void> {
     const { dataDir: _dataDir, fs, log, defaults, onFailure, ...mirrorOptions } = this.options;
-    this.work = this.work.then(async () => {
+    return this.next(async () => {
       await this.closeMirror();
       await this.directory.beginSync();
+      this.syncMarked = undefined;
       this.mirror = await Mirror.begin(this.directory.journal, fs, log, epoch, definitions, defaults, { ...mirrorOptions, onFailure });
       this.epoch = epoch;
       this.state = 'syncing';
@@ -168,12 +176,17 @@ export class Standby {
       this.received = { records: 0, bytes: 0, since: now, lastProgress: now };
       log.info({ primary: this.primary, epoch }, 'replication: joined the primary; receiving its snapshot');
     });
-    return this.work;
   }
 
   private closeSession(): Promise<void> {
-    this.work = this.work.then(() => this.closeMirror());
-    return this.work;
+    return this.next(() => this.closeMirror());
+  }
+
+  /** Runs `step` after the steps before it, whether they succeeded or not; the caller gets its outcome. */
+  private next(step: () => Promise<void>): Promise<void> {
+    const run = this.work.then(step);
+    this.work = run.catch(() => {});
+    return run;
   }
 
   private async closeMirror(): Promise<void> {
@@ -199,7 +212,8 @@ export class Standby {
       }
       case FrameType.SnapshotEnd:
         mirror.snapshotEnded();
-        mirror.journal.afterDurable(() => void this.synced(link, mirror));
+        this.syncMarked = new Promise<void>((resolve) => mirror.journal.afterDurable(resolve)).then(() => this.next(() => this.synced(link, mirror)));
+        this.syncMarked.catch((err: unknown) => link.end(`could not mark the journal complete: ${(err as Error).message}`));
         break;
       case FrameType.Record: {
         const { key, record } = decodeFrame(frame, 'record', (d) => ({ key: readKey(d), record: d.buf.subarray(d.pos, d.end) }));
@@ -223,7 +237,15 @@ export class Standby {
       }
       case FrameType.Commit: {
         const number = decodeFrame(frame, 'commit', (d) => d.u64());
-        mirror.journal.whenDurable({ settle: (_seq, ok) => ok && link.isOpen && link.sendFrame(FrameType.Durable, (e) => e.u64(number)) });
+        const acknowledge = (): void => void (link.isOpen && link.sendFrame(FrameType.Durable, (e) => e.u64(number)));
+        mirror.journal.whenDurable({
+          settle: (_seq, ok) => {
+            if (!ok) return;
+            const marked = this.syncMarked;
+            if (marked === undefined) acknowledge();
+            else marked.then(acknowledge, () => {});
+          },
+        });
         break;
       }
       default:
@@ -234,13 +256,9 @@ export class Standby {
 
   /** Reading from the primary waits while the journal here has much unwritten: memory stays bounded. */
   private holdBackIfBehind(link: Link, mirror: Mirror): void {
-    if (this.readingPaused || mirror.journal.unwrittenBytes < MAX_UNWRITTEN_BYTES) return;
-    this.readingPaused = true;
-    link.socket.pause();
-    mirror.journal.afterDurable(() => {
-      this.readingPaused = false;
-      if (link.isOpen) link.socket.resume();
-    });
+    if (mirror.journal.unwrittenBytes < MAX_UNWRITTEN_BYTES) return;
+    link.pauseReading();
+    mirror.journal.afterDurable(() => link.resumeReading());
   }
 
   private count(bytes: number): void {

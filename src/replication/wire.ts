@@ -39,6 +39,8 @@ export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
 /** Bigger than any record the journal writes (a message is at most 128 MiB by default). */
 export const MAX_FRAME = 1 << 30;
+/** Enough for every frame of the handshake. */
+const MAX_HANDSHAKE_FRAME = 4096;
 
 /** A peer broke the link's rules: the link is dropped with this reason, nothing stored. */
 export class LinkProtocolError extends Error {
@@ -68,6 +70,8 @@ export interface ReceivedFrame {
  * own size, so a stream of large chunks is not copied again as it arrives.
  */
 export class FrameReader {
+  /** The largest frame taken: small until the peer has proved the secret, so a stranger cannot make us buffer much. */
+  maxLength = MAX_HANDSHAKE_FRAME;
   /** The frame being completed: its length field so far (4 bytes), then the whole frame once the length is known. */
   private partial: Buffer | undefined;
   private filled = 0;
@@ -81,7 +85,7 @@ export class FrameReader {
         this.start(chunk.subarray(at), 4);
         break;
       }
-      const size = 4 + frameLength(chunk, at);
+      const size = 4 + this.frameLength(chunk, at);
       if (chunk.length - at < size) {
         this.start(chunk.subarray(at), size);
         break;
@@ -108,7 +112,7 @@ export class FrameReader {
       chunk.copy(partial, this.filled, 0, used);
       this.filled += used;
       if (this.filled < 4) return used;
-      const whole = Buffer.allocUnsafe(4 + frameLength(partial, 0));
+      const whole = Buffer.allocUnsafe(4 + this.frameLength(partial, 0));
       partial.copy(whole);
       this.partial = partial = whole;
     }
@@ -122,13 +126,14 @@ export class FrameReader {
     }
     return used;
   }
+
+  private frameLength(bytes: Buffer, at: number): number {
+    const length = bytes.readUInt32BE(at);
+    if (length < 1 || length > this.maxLength) throw new LinkProtocolError(`frame length ${length} out of range (at most ${this.maxLength})`);
+    return length;
+  }
 }
 
-function frameLength(bytes: Buffer, at: number): number {
-  const length = bytes.readUInt32BE(at);
-  if (length < 1 || length > MAX_FRAME) throw new LinkProtocolError(`frame length ${length} out of range`);
-  return length;
-}
 
 /** Runs `read` over a frame's payload, turning a short or malformed payload into a LinkProtocolError. */
 export function decodeFrame<T>(frame: ReceivedFrame, what: string, read: (d: Decoder) => T): T {

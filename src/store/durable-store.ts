@@ -140,11 +140,6 @@ export class DurableStore implements DurabilityHooks {
     );
   }
 
-  /** Whether a journal id names a durable queue or delayed exchange that still exists. */
-  isStored(id: number): boolean {
-    return this.ids.has(id);
-  }
-
   /** Once only: a store failure closes the broker, and its owner may close it again. */
   close(): Promise<void> {
     this.closing ??= (async () => {
@@ -168,18 +163,12 @@ export class DurableStore implements DurabilityHooks {
 export class StoredIds {
   private readonly queueIds = new Map<Queue, number>();
   private readonly delayedIds = new Map<DelayedMessages, number>();
-  private readonly live = new Set<number>();
   private next: number;
 
   constructor(restored: RestoredEntities) {
     for (const [id, q] of restored.queues) this.queueIds.set(q, id);
     for (const [id, d] of restored.delayed) this.delayedIds.set(d, id);
-    for (const id of [...restored.queues.keys(), ...restored.delayed.keys()]) this.live.add(id);
     this.next = restored.nextQueueId;
-  }
-
-  has(id: number): boolean {
-    return this.live.has(id);
   }
 
   get nextId(): number {
@@ -198,27 +187,22 @@ export class StoredIds {
   newQueue(q: Queue): number {
     const id = this.next++;
     this.queueIds.set(q, id);
-    this.live.add(id);
     return id;
   }
 
   newDelayed(d: DelayedMessages): number {
     const id = this.next++;
     this.delayedIds.set(d, id);
-    this.live.add(id);
     return id;
   }
 
   forgetQueue(q: Queue): number | undefined {
     const id = this.queueIds.get(q);
     this.queueIds.delete(q);
-    if (id !== undefined) this.live.delete(id);
     return id;
   }
 
   forgetDelayed(d: DelayedMessages): void {
-    const id = this.delayedIds.get(d);
-    if (id !== undefined) this.live.delete(id);
     this.delayedIds.delete(d);
   }
 }

@@ -62,7 +62,8 @@ interface PendingWrite {
 
 /** The waiters of a commit that is durable here, until the gate lets them be told. */
 interface ConfirmBatch {
-  readonly coveredSeq: number;
+  commit: number;
+  coveredSeq: number;
   readonly targets: DurabilityWaiter[];
   readonly seqs: number[];
 }
@@ -92,6 +93,11 @@ export class Journal {
   private confirmedSeq = 0;
   /** Commits durable here whose waiters the gate holds back, oldest first. */
   private awaitingGate: ConfirmBatch[] = [];
+  /**
+   * Numbers every commit, one after another: what the gate counts in, since
+   * a commit of acks alone covers no new record and so no new sequence number.
+   */
+  private commitNumber = 0;
   /** Set on a replicating primary: how far confirms may go. */
   private gate: ConfirmGate | undefined;
   /** Set while a standby is attached: where appended records and acks are shipped. */
@@ -449,8 +455,9 @@ export class Journal {
     const local = this.localWaiters;
     this.localWaiters = [];
     const coveredSeq = this.nextSeq - 1;
+    const commit = ++this.commitNumber;
     // Before the local writes: the standby's fdatasync runs alongside ours.
-    this.shipping?.commit(coveredSeq);
+    this.shipping?.commit(commit);
 
     // Where each touched .acks file ended before this commit's entries (after any header): a failed write goes there again.
     let acksStart: number[] | undefined;
@@ -499,7 +506,7 @@ export class Journal {
     // A segment's first write holds its snapshot.
     for (const w of writes) this.snapshotDurableIn = Math.max(this.snapshotDurableIn, w.segment.number);
     for (const written of this.cutsUnwritten.splice(0)) written();
-    this.awaitingGate.push({ coveredSeq, targets, seqs });
+    this.holdForGate(commit, coveredSeq, targets, seqs);
     this.releaseConfirmed();
     for (const then of local) then();
     await this.deleteDeadSegments();
@@ -514,12 +521,30 @@ export class Journal {
    * the gate's owner calls it again whenever the gate opens further.
    */
   releaseConfirmed(): void {
-    const limit = this.gate?.confirmableSeq ?? Infinity;
-    while (this.awaitingGate.length > 0 && this.awaitingGate[0]!.coveredSeq <= limit) {
+    const limit = this.gate?.confirmableCommit ?? Infinity;
+    while (this.awaitingGate.length > 0 && this.awaitingGate[0]!.commit <= limit) {
       const { coveredSeq, targets, seqs } = this.awaitingGate.shift()!;
       this.confirmedSeq = Math.max(this.confirmedSeq, coveredSeq);
       for (let i = 0; i < targets.length; i++) targets[i]!.settle(seqs[i]!, true);
     }
+  }
+
+  /** A commit with nobody waiting only moves the newest entry on: the queue grows with the waiters, not with the commits. */
+  private holdForGate(commit: number, coveredSeq: number, targets: DurabilityWaiter[], seqs: number[]): void {
+    const newest = this.awaitingGate.at(-1);
+    if (newest !== undefined && newest.targets.length === 0) {
+      newest.commit = commit;
+      newest.coveredSeq = coveredSeq;
+      newest.targets.push(...targets);
+      newest.seqs.push(...seqs);
+      return;
+    }
+    this.awaitingGate.push({ commit, coveredSeq, targets, seqs });
+  }
+
+  /** The number of the newest commit started: what a standby must acknowledge for everything so far. */
+  get lastCommit(): number {
+    return this.commitNumber;
   }
 
   /** Confirms of durable commits wait for `gate` from now on (a replicating primary's). */

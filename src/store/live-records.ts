@@ -26,14 +26,17 @@ export interface LiveRecord {
  * segment at a time into one reused buffer, so memory stays within a
  * segment's size. The rules are recovery's: a compaction copy counts only
  * when its source segment is gone or superseded; a superseded segment is
- * skipped for its copies. Holders that are no longer queues (`isQueue`) are
- * left out. After each segment, `scannedBytes` says how far the scan is.
+ * skipped for its copies. A record's holders are every queue with no
+ * Removed entry for it, deleted queues too, exactly as the journal counts
+ * them: the primary's later acks and removals name those queues, and the
+ * standby's count of holders must come out where the primary's does. After
+ * each segment, `scannedBytes` says how far the scan is.
  */
-export async function* liveRecordsAt(dir: string, fs: StoreFs, cut: JournalCut, isQueue: (id: number) => boolean): AsyncGenerator<LiveRecord | { readonly scannedBytes: number }> {
+export async function* liveRecordsAt(dir: string, fs: StoreFs, cut: JournalCut): AsyncGenerator<LiveRecord | { readonly scannedBytes: number }> {
   const authoritative = new Set(cut.segments.flatMap((s) => (s.superseded ? [] : [s.number])));
   const buffer = new ReadBuffer();
   for (const segment of cut.segments) {
-    if (!segment.superseded && segment.msgsEnd > SEGMENT_HEADER_SIZE) yield* liveRecordsOf(dir, fs, segment, authoritative, isQueue, buffer);
+    if (!segment.superseded && segment.msgsEnd > SEGMENT_HEADER_SIZE) yield* liveRecordsOf(dir, fs, segment, authoritative, buffer);
     yield { scannedBytes: segment.msgsEnd };
   }
 }
@@ -47,7 +50,6 @@ async function* liveRecordsOf(
   fs: StoreFs,
   segment: SegmentAtCut,
   authoritative: ReadonlySet<number>,
-  isQueue: (id: number) => boolean,
   buffer: ReadBuffer,
 ): AsyncGenerator<LiveRecord> {
   const msgsPath = join(dir, Segment.fileName(segment.number, 'msgs'));
@@ -62,7 +64,7 @@ async function* liveRecordsOf(
     if (result.kind === 'record') {
       const { record } = result;
       const counts = record.movedFrom === undefined || !authoritative.has(record.movedFrom);
-      if (counts) byOffset.set(offset, { record, queueIds: record.queueIds.filter(isQueue), delivered: undefined });
+      if (counts) byOffset.set(offset, { record, queueIds: [...record.queueIds], delivered: undefined });
     }
     offset += result.size;
   }

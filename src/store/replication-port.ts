@@ -16,14 +16,14 @@ export interface ShippedStream {
   ack(type: AckType, queueId: number, location: StoredLocation): void;
   /** Compaction's copies became the records' places. */
   moved(from: StoredLocation, to: StoredLocation): void;
-  /** A commit starts: what was shipped so far is covered by the records up to `coveredSeq`. */
-  commit(coveredSeq: number): void;
+  /** Commit number `commit` starts (numbers go up by one, across sessions): it covers what was shipped so far. */
+  commit(commit: number): void;
 }
 
 /** Says how far the confirms of locally durable commits may go: the replication's one say over the journal. */
 export interface ConfirmGate {
-  /** Records up to this sequence number may be confirmed (Infinity: nobody else to wait for). */
-  readonly confirmableSeq: number;
+  /** Commits up to this number may be confirmed (Infinity: nobody else to wait for). */
+  readonly confirmableCommit: number;
 }
 
 /** What a segment held at a cut: the bytes of its files written before it. */

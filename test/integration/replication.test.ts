@@ -46,3 +46,42 @@ t.test('a standby refuses clients, naming its primary', async (t) => {
   t.equal(primary.role, 'primary');
   t.equal(standby.role, 'standby');
 });
+
+t.test('what queues do by themselves is mirrored: expiry and dead-lettering, delayed messages, purges, deletions', async (t) => {
+  const { primary, standby } = await startPair(t);
+  const connection = await connect(t, primary);
+  const ch = await connection.createConfirmChannel();
+  await ch.assertExchange('dlx', 'fanout', { durable: true });
+  await ch.assertQueue('dead', { durable: true });
+  await ch.bindQueue('dead', 'dlx', '');
+  await ch.assertQueue('short-lived', { durable: true, arguments: { 'x-message-ttl': 50, 'x-dead-letter-exchange': 'dlx' } });
+  await ch.assertExchange('later', 'x-delayed-message', { durable: true, arguments: { 'x-delayed-type': 'direct' } });
+  await ch.assertQueue('delayed', { durable: true });
+  await ch.bindQueue('delayed', 'later', 'k');
+  await ch.assertQueue('purged', { durable: true });
+  await ch.assertQueue('deleted', { durable: true });
+  for (let i = 0; i < 5; i++) {
+    ch.sendToQueue('short-lived', Buffer.from(`ttl${i}`), persistent);
+    ch.publish('later', 'k', Buffer.from(`held${i}`), { ...persistent, headers: { 'x-delay': 60_000 } });
+    ch.sendToQueue('purged', Buffer.from(`p${i}`), persistent);
+    ch.sendToQueue('deleted', Buffer.from(`d${i}`), persistent);
+  }
+  await ch.waitForConfirms();
+  await eventually(async () => (await ch.checkQueue('dead')).messageCount === 5, 10_000, 'the expired messages are dead-lettered');
+  await ch.purgeQueue('purged');
+  await ch.deleteQueue('deleted');
+  await ch.waitForConfirms();
+  await primary.close();
+
+  await standby.promote(false);
+  const after = await connect(t, standby);
+  const check = await after.createChannel();
+  t.equal((await check.checkQueue('short-lived')).messageCount, 0, 'the expired messages left their queue');
+  const dead = await collect(check, 'dead', 5);
+  t.same(dead.map((m) => m.content.toString()), ['ttl0', 'ttl1', 'ttl2', 'ttl3', 'ttl4'], 'and are in the dead-letter queue, in order');
+  t.equal(dead[0]!.properties.headers?.['x-death']?.[0]?.reason, 'expired', 'with their x-death');
+  t.equal((await check.checkQueue('purged')).messageCount, 0, 'the purge');
+  await t.rejects(check.checkQueue('deleted'), /NOT_FOUND/, 'the deletion');
+  const stats = standby.exchangeStats('/', 'later');
+  t.equal(stats?.messagesDelayed, 5, 'the delayed messages wait on the promoted node');
+});

@@ -13,6 +13,8 @@ export class VolatileFs implements StoreFs {
   private readonly overlays = new Map<string, Overlay>();
 
   async open(path: string, create: boolean): Promise<StoreFile> {
+    // A file made anew (its directory deleted whole, say) starts with nothing unsynced.
+    if (!nodeStoreFs.exists(path)) this.overlays.delete(path);
     const file = await nodeStoreFs.open(path, create);
     let overlay = this.overlays.get(path);
     if (overlay === undefined) this.overlays.set(path, (overlay = new Overlay()));
