@@ -41,9 +41,6 @@ export async function* liveRecordsAt(dir: string, fs: StoreFs, cut: JournalCut):
   }
 }
 
-interface Found extends Holders {
-  readonly record: MessageRecord;
-}
 
 async function* liveRecordsOf(
   dir: string,
@@ -55,16 +52,17 @@ async function* liveRecordsOf(
   const msgsPath = join(dir, Segment.fileName(segment.number, 'msgs'));
   const msgs = await readFileStart(fs, msgsPath, segment.msgsEnd, buffer);
   if (msgs.length < segment.msgsEnd) throw new Error(`${msgsPath} is shorter (${msgs.length} bytes) than when the standby's snapshot started (${segment.msgsEnd})`);
-  const byOffset = new Map<number, Found>();
+  // Two passes: the holders of every record first (all that lives through the segment's acks), then each
+  // live record decoded only as it is handed out, so the decoded records die young.
+  const byOffset = new Map<number, Holders>();
   for (let offset = SEGMENT_HEADER_SIZE; offset < msgs.length; ) {
     const result = readRecord(msgs, offset);
     if (result.kind === 'end' || result.kind === 'bad') {
       throw new Error(`${msgsPath} offset ${offset}: ${result.kind === 'bad' ? result.reason : 'no record'}, within what was written when the standby's snapshot started`);
     }
     if (result.kind === 'record') {
-      const { record } = result;
-      const counts = record.movedFrom === undefined || !authoritative.has(record.movedFrom);
-      if (counts) byOffset.set(offset, { record, queueIds: [...record.queueIds], delivered: undefined });
+      const { movedFrom, queueIds } = result.record;
+      if (movedFrom === undefined || !authoritative.has(movedFrom)) byOffset.set(offset, { queueIds: [...queueIds], delivered: undefined });
     }
     offset += result.size;
   }
@@ -73,9 +71,11 @@ async function* liveRecordsOf(
     const acks = await readFileStart(fs, acksPath, segment.acksEnd, new ReadBuffer());
     applyAckEntries(readAckEntries(acks, SEGMENT_HEADER_SIZE).entries, byOffset);
   }
-  for (const [offset, found] of byOffset) {
-    if (found.queueIds.length === 0) continue;
-    yield { key: { segment: segment.number, offset }, record: found.record, holders: found.queueIds, delivered: [...(found.delivered ?? [])] };
+  for (const [offset, holders] of byOffset) {
+    if (holders.queueIds.length === 0) continue;
+    const result = readRecord(msgs, offset);
+    if (result.kind !== 'record') continue;
+    yield { key: { segment: segment.number, offset }, record: result.record, holders: holders.queueIds, delivered: [...(holders.delivered ?? [])] };
   }
 }
 
