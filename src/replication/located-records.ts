@@ -6,11 +6,6 @@
  */
 export class LocatedRecords {
   private readonly bySegment = new Map<number, Map<number, number>>();
-  private count = 0;
-
-  get size(): number {
-    return this.count;
-  }
 
   get(segment: number, offset: number): number | undefined {
     return this.bySegment.get(segment)?.get(offset);
@@ -19,14 +14,12 @@ export class LocatedRecords {
   set(segment: number, offset: number, value: number): void {
     let offsets = this.bySegment.get(segment);
     if (offsets === undefined) this.bySegment.set(segment, (offsets = new Map()));
-    if (!offsets.has(offset)) this.count++;
     offsets.set(offset, value);
   }
 
   delete(segment: number, offset: number): void {
     const offsets = this.bySegment.get(segment);
     if (offsets === undefined || !offsets.delete(offset)) return;
-    this.count--;
     if (offsets.size === 0) this.bySegment.delete(segment);
   }
 }

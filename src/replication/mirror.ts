@@ -129,11 +129,6 @@ export class Mirror {
     this.early = undefined;
   }
 
-  /** Live records, for the status. */
-  get liveRecords(): number {
-    return this.located.size;
-  }
-
   close(): Promise<void> {
     return this.journal.close();
   }

@@ -7,6 +7,7 @@ import { writeNewest, writeSegmentLists } from './segment-manifest.js';
 import type { ConfirmGate, JournalCut, ShippedStream } from './replication-port.js';
 import { datasync, isRetryableWriteFailure, syncFailure } from './write-failure.js';
 import { Compaction, type CompactionHost, pickCompactionCandidate } from './compaction.js';
+import { type DurabilityWaiter, GatedConfirms } from './gated-confirms.js';
 import { type DefinitionOp, writeDefinitionOp } from './definition-records.js';
 import { type MessageRecord, readRecord, RecordType, writePayloadRecord, writeMessageRecord } from './journal-record.js';
 import { ReadBuffer } from './read-buffer.js';
@@ -21,10 +22,7 @@ import type { StoredLocation } from './stored-location.js';
 
 export type { StoredLocation } from './stored-location.js';
 
-/** Something to tell when a publish is on disk: a channel's confirm tracker. */
-export interface DurabilityWaiter {
-  settle(seq: number, ok: boolean): void;
-}
+export type { DurabilityWaiter } from './gated-confirms.js';
 
 export interface JournalOptions {
   /** A new segment is started once the active one passes this size. */
@@ -60,13 +58,6 @@ interface PendingWrite {
   readonly data: Buffer;
 }
 
-/** The waiters of a commit that is durable here, until the gate lets them be told. */
-interface ConfirmBatch {
-  commit: number;
-  coveredSeq: number;
-  readonly targets: DurabilityWaiter[];
-  readonly seqs: number[];
-}
 
 /**
  * The append-only message journal: segmented .msgs files of message records,
@@ -89,10 +80,8 @@ export class Journal {
   private lastDefinitionSeq = 0;
   /** Sequence number of the newest record a completed commit covered. */
   private durableSeq = 0;
-  /** Sequence number of the newest record confirmed: durable here, and wherever the gate requires. */
-  private confirmedSeq = 0;
-  /** Commits durable here whose waiters the gate holds back, oldest first. */
-  private awaitingGate: ConfirmBatch[] = [];
+  /** Commits durable here whose waiters the gate holds back. */
+  private readonly gated = new GatedConfirms();
   /**
    * Numbers every commit, one after another: what the gate counts in, since
    * a commit of acks alone covers no new record and so no new sequence number.
@@ -199,7 +188,7 @@ export class Journal {
 
   /** Whether every definition record appended so far is confirmed (on disk, and wherever the gate requires): a declare may be answered only then. */
   get definitionsDurable(): boolean {
-    return this.lastDefinitionSeq <= this.confirmedSeq;
+    return this.lastDefinitionSeq <= this.gated.confirmedSeq;
   }
 
   /**
@@ -352,7 +341,7 @@ export class Journal {
     await this.flush();
     for (let i = 0; i < 2 && lags(this.active); i++) await this.flush();
     // Durable here, never acknowledged where the gate required: not confirmed.
-    this.nackAwaitingGate();
+    this.gated.nackAll();
     for (const s of this.segments.values()) {
       await s.msgs?.close();
       await s.acks?.close();
@@ -506,7 +495,7 @@ export class Journal {
     // A segment's first write holds its snapshot.
     for (const w of writes) this.snapshotDurableIn = Math.max(this.snapshotDurableIn, w.segment.number);
     for (const written of this.cutsUnwritten.splice(0)) written();
-    this.holdForGate(commit, coveredSeq, targets, seqs);
+    this.gated.hold(commit, coveredSeq, targets, seqs);
     this.releaseConfirmed();
     for (const then of local) then();
     await this.deleteDeadSegments();
@@ -521,25 +510,7 @@ export class Journal {
    * the gate's owner calls it again whenever the gate opens further.
    */
   releaseConfirmed(): void {
-    const limit = this.gate?.confirmableCommit ?? Infinity;
-    while (this.awaitingGate.length > 0 && this.awaitingGate[0]!.commit <= limit) {
-      const { coveredSeq, targets, seqs } = this.awaitingGate.shift()!;
-      this.confirmedSeq = Math.max(this.confirmedSeq, coveredSeq);
-      for (let i = 0; i < targets.length; i++) targets[i]!.settle(seqs[i]!, true);
-    }
-  }
-
-  /** A commit with nobody waiting only moves the newest entry on: the queue grows with the waiters, not with the commits. */
-  private holdForGate(commit: number, coveredSeq: number, targets: DurabilityWaiter[], seqs: number[]): void {
-    const newest = this.awaitingGate.at(-1);
-    if (newest !== undefined && newest.targets.length === 0) {
-      newest.commit = commit;
-      newest.coveredSeq = coveredSeq;
-      newest.targets.push(...targets);
-      newest.seqs.push(...seqs);
-      return;
-    }
-    this.awaitingGate.push({ commit, coveredSeq, targets, seqs });
+    this.gated.release(this.gate?.confirmableCommit ?? Infinity);
   }
 
   /** The number of the newest commit started: what a standby must acknowledge for everything so far. */
@@ -550,11 +521,6 @@ export class Journal {
   /** Confirms of durable commits wait for `gate` from now on (a replicating primary's). */
   setGate(gate: ConfirmGate): void {
     this.gate = gate;
-  }
-
-  /** The newest sequence number a completed commit covered here. */
-  get durableThrough(): number {
-    return this.durableSeq;
   }
 
   /** Bytes appended and not yet written: a standby reads from its primary no faster than this drains. */
@@ -790,10 +756,6 @@ export class Journal {
     this.log.warn('journal writes go through again');
   }
 
-  private nackAwaitingGate(): void {
-    for (const { targets, seqs } of this.awaitingGate.splice(0)) for (let i = 0; i < targets.length; i++) targets[i]!.settle(seqs[i]!, false);
-  }
-
   private fail(err: Error): void {
     if (this.failure !== undefined) return;
     this.failure = err;
@@ -804,7 +766,7 @@ export class Journal {
     this.waiterTargets = [];
     this.waiterSeqs = [];
     this.localWaiters = [];
-    this.nackAwaitingGate();
+    this.gated.nackAll();
     this.hooks.onFailure(err);
   }
 }

@@ -51,10 +51,14 @@ export function startCli(t: Test, args: readonly string[], launcher: readonly st
 
 const ctl = fileURLToPath(new URL('../../dist/src/cli/ctl.js', import.meta.url));
 
-/** Runs the ctl tool; resolves with its exit code and output. */
+/** Runs the ctl tool (killed after `timeoutMs`); resolves with its exit code and output. */
 export function runCtl(dataDir: string, ...words: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return runCtlWithin(20_000, dataDir, ...words);
+}
+
+export function runCtlWithin(timeoutMs: number, dataDir: string, ...words: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [ctl, '--data-dir', dataDir, ...words], { timeout: 20_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [ctl, '--data-dir', dataDir, ...words], { timeout: timeoutMs }, (err, stdout, stderr) => {
       resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr });
     });
   });
