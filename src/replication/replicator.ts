@@ -89,9 +89,7 @@ export class Replicator implements ConfirmGate {
 
   /** The operator's detach: confirm alone until a standby is back in sync (under `hold`). */
   detach(): string {
-    if (this.session?.inSync === true) {
-      this.session.end('detached by an operator');
-    }
+    if (this.session?.inSync === true) return 'The standby is in sync: confirms go out with it, nothing to detach';
     this.detached = true;
     this.changed();
     return 'Detached the standby: confirming alone until a standby is back in sync';
