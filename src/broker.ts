@@ -9,7 +9,7 @@ import type { AccessControl } from './auth/access-control.js';
 import { ConnectionLimits } from './auth/connection-limits.js';
 import { Tenancy } from './auth/tenancy.js';
 import { ConsumerTimeout } from './channel/consumer-timeout.js';
-import { type BrokerConfig, DEFAULT_CONFIG } from './config/broker-config.js';
+import { type BrokerConfig, DEFAULT_CONFIG, type ReplicationConfig } from './config/broker-config.js';
 import { Connection } from './connection/connection.js';
 import type { ConnectionContext } from './connection/connection-context.js';
 import { HeartbeatClock } from './connection/heartbeat-clock.js';
@@ -20,7 +20,7 @@ import { ControlServer } from './control/control-server.js';
 import { CONTROL_SOCKET } from './control/control-socket.js';
 import { createTlsServer } from './connection/tls-listener.js';
 import { PageFile } from './paging/page-file.js';
-import { Replicator } from './replication/replicator.js';
+import { Replicator, turnAwayPeers } from './replication/replicator.js';
 import type { ReplicationStatus } from './replication/replication-status.js';
 import { Standby } from './replication/standby.js';
 import { DataDirLock } from './store/data-dir-lock.js';
@@ -79,6 +79,8 @@ export class Broker implements ConnectionContext, ReplicationControl {
   private readonly pageFile: PageFile;
   /** A primary's replication: its standby's link, and the gate confirms pass. */
   private replicator: Replicator | undefined;
+  /** The replication port, bound at start whatever the role. */
+  private replicationServer: Server | undefined;
   /** Set while this node is a standby, with the data directory's lock it holds meanwhile. */
   private standby: { readonly follower: Standby; readonly lock: DataDirLock } | undefined;
   private promoting = false;
@@ -164,7 +166,8 @@ export class Broker implements ConnectionContext, ReplicationControl {
 
   /** The replication port (the real one when configured as 0); undefined when not listening for a standby. */
   get replicationPort(): number | undefined {
-    return this.replicator?.port;
+    const address = this.replicationServer?.address();
+    return typeof address === 'object' && address !== null ? address.port : undefined;
   }
 
   get role(): 'primary' | 'standby' {
@@ -221,30 +224,46 @@ export class Broker implements ConnectionContext, ReplicationControl {
   async start(): Promise<void> {
     const started = Date.now();
     const replication = this.config.replication;
-    if (replication?.standbyOf !== undefined) {
-      const lock = DataDirLock.acquire(this.config.dataDir);
-      try {
-        const { fs, options } = this.storage;
-        const follower = await Standby.start(replication, {
-          dataDir: this.config.dataDir,
-          fs,
-          log: this.log,
-          defaults: this.defaultAccess,
-          segmentSize: options.segmentSize ?? DEFAULT_SEGMENT_SIZE,
-          compactionLookMs: options.compactionLookMs,
-          onFailure: (err) => this.onStoreFailure(err),
-        });
-        this.standby = { follower, lock };
-      } catch (err) {
-        lock.release();
-        throw err;
+    // Bound first, whatever the role: a port in use stops the start, never a promotion.
+    if (replication !== undefined) {
+      this.replicationServer = createServer();
+      await listenOn(this.replicationServer, replication.port, this.config.host);
+    }
+    try {
+      if (replication?.standbyOf !== undefined) {
+        await this.startStandby(replication, replication.standbyOf);
+      } else {
+        await this.openAsPrimary(false);
+        this.log.info({ ms: Date.now() - started }, 'data directory recovered');
       }
-    } else {
-      await this.openAsPrimary(false);
-      this.log.info({ ms: Date.now() - started }, 'data directory recovered');
+    } catch (err) {
+      this.replicationServer?.close();
+      throw err;
     }
     await this.listenForControl();
     await this.listen();
+  }
+
+  /** Follows the primary, holding the data directory's lock meanwhile; the replication port turns peers away. */
+  private async startStandby(replication: ReplicationConfig, primary: { readonly host: string; readonly port: number }): Promise<void> {
+    turnAwayPeers(this.replicationServer!, `this node is a standby of ${primary.host}:${primary.port}`);
+    const lock = DataDirLock.acquire(this.config.dataDir);
+    try {
+      const { fs, options } = this.storage;
+      const follower = await Standby.start(replication, {
+        dataDir: this.config.dataDir,
+        fs,
+        log: this.log,
+        defaults: this.defaultAccess,
+        segmentSize: options.segmentSize ?? DEFAULT_SEGMENT_SIZE,
+        compactionLookMs: options.compactionLookMs,
+        onFailure: (err) => this.onStoreFailure(err),
+      });
+      this.standby = { follower, lock };
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
   }
 
   private get defaultAccess(): { vhost: string; user: string; password: string } {
@@ -261,7 +280,7 @@ export class Broker implements ConnectionContext, ReplicationControl {
     const replication = this.config.replication;
     if (replication === undefined) return;
     const broker = this;
-    this.replicator = await Replicator.listen(replication, this.config.host, {
+    this.replicator = Replicator.start(this.replicationServer!, replication, {
       journal: store.journal,
       journalDir: join(this.config.dataDir, 'journal'),
       fs,
@@ -311,6 +330,9 @@ export class Broker implements ConnectionContext, ReplicationControl {
     await this.handOverToStandby();
     await this.standby?.follower.close();
     this.standby?.lock.release();
+    // A standby's port; a primary's went with its replicator.
+    const replicationServer = this.replicator === undefined ? this.replicationServer : undefined;
+    if (replicationServer !== undefined) await new Promise((resolve) => replicationServer.close(resolve));
     await this.store?.close();
     this.pageFile.close();
     if (this.removeDataDirOnClose) rmSync(this.config.dataDir, { recursive: true, force: true });

@@ -1,4 +1,5 @@
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import { Encoder } from '../protocol/encoder.js';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { ReplicationConfig } from '../config/broker-config.js';
@@ -9,7 +10,20 @@ import { Link } from './link.js';
 import { checkStandbyResponse, newNonce, primaryProof } from './link-auth.js';
 import { PrimarySession } from './primary-session.js';
 import type { ReplicationStatus } from './replication-status.js';
-import { decodeFrame, FrameType } from './wire.js';
+import { decodeFrame, encodeFrame, FrameType } from './wire.js';
+
+/**
+ * While the node is a standby, its replication port (bound at start, so a
+ * port in use stops the start, never a promotion) tells whoever connects
+ * why it takes no standby, and closes.
+ */
+export function turnAwayPeers(server: Server, reason: string): void {
+  const e = new Encoder();
+  encodeFrame(e, FrameType.Refused, (f) => f.bytes(Buffer.from(reason)));
+  const refusal = e.take();
+  server.removeAllListeners('connection');
+  server.on('connection', (socket: Socket) => socket.end(refusal));
+}
 
 /** A peer has this long to prove it knows the secret. */
 const HANDSHAKE_MS = 10_000;
@@ -47,25 +61,14 @@ export class Replicator implements ConfirmGate {
     this.noteAlone();
   }
 
-  static async listen(config: ReplicationConfig, bindHost: string, host: ReplicatorHost): Promise<Replicator> {
-    const server = createServer();
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(config.port, bindHost, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+  /** Takes over the replication port, bound at start (turnAwayPeers held it meanwhile, on a standby). */
+  static start(server: Server, config: ReplicationConfig, host: ReplicatorHost): Replicator {
     const replicator = new Replicator(server, config, host);
+    server.removeAllListeners('connection');
     server.on('connection', (socket) => void replicator.accept(socket));
     const address = server.address();
     host.log.info({ port: typeof address === 'object' && address !== null ? address.port : config.port, policy: config.policy }, 'replication: primary listening for its standby');
     return replicator;
-  }
-
-  get port(): number {
-    const address = this.server.address();
-    return typeof address === 'object' && address !== null ? address.port : this.config.port;
   }
 
   get confirmableCommit(): number {

@@ -9,7 +9,7 @@ import { writeSnapshot } from '../../src/store/definition-records.js';
 import { writeMessageRecord } from '../../src/store/journal-record.js';
 import { eventually, within } from '../support/broker.js';
 import { tempDataDir } from '../support/data-dir.js';
-import { capturedLogger, inSync, replication, SECRET, startNode, startStandby } from '../support/replication.js';
+import { capturedLogger, inSync, replication, SECRET, startNode, startPair, startStandby } from '../support/replication.js';
 import { seeded } from '../support/seeded-random.js';
 
 // Whoever knows the secret may still send nonsense: a malformed frame drops
@@ -105,4 +105,18 @@ t.test('random frames from an authenticated primary never crash the standby', as
   const standby = await startNode(t, tempDataDir(t, 'standby-'), { replication: replication({ standbyOf: { host: '127.0.0.1', port: primary.port } }) });
   await within(eventually(() => primary.sessions() >= 5, 20_000, 'five sessions of garbage'), 25_000, 'the standby keeps coming back');
   t.ok(standby.replicationStatus() !== undefined, 'the standby is still running');
+});
+
+t.test("a standby's replication port turns peers away, saying whose standby it is", async (t) => {
+  const { primary, standby } = await startPair(t);
+  const socket = connect({ host: '127.0.0.1', port: standby.replicationPort! });
+  await new Promise((resolve) => socket.once('connect', resolve));
+  const link = new Link(socket, quiet, 5000, () => {});
+  await t.rejects(link.expect(FrameType.Challenge, 5000), new RegExp(`refused by the peer: this node is a standby of 127\\.0\\.0\\.1:${primary.replicationPort}`));
+  link.end('done');
+});
+
+t.test('a replication port in use stops the start, before anything else', async (t) => {
+  const first = await startNode(t, tempDataDir(t, 'first-'), { replication: replication() });
+  await t.rejects(startNode(t, tempDataDir(t, 'second-'), { replication: replication({ port: first.replicationPort! }) }), /EADDRINUSE/);
 });
