@@ -173,7 +173,7 @@ export class Replicator implements ConfirmGate {
       ended: (ended, reason) => {
         if (this.session !== ended) return;
         this.session = undefined;
-        log.warn({ standby: ended.peer, reason, policy: this.config.policy }, 'replication: standby link dropped');
+        log.warn({ standby: ended.peer, reason, policy: this.config.policy, inSync: ended.inSync, lag: ended.lag }, 'replication: standby link dropped');
         this.changed();
       },
     });
