@@ -167,6 +167,8 @@ export class Standby {
     const { dataDir: _dataDir, fs, log, defaults, onFailure, ...mirrorOptions } = this.options;
     return this.next(async () => {
       await this.closeMirror();
+      // Stopped meanwhile (a promotion): the journal stays as it is.
+      if (this.stopped) return;
       await this.directory.beginSync();
       this.syncMarked = undefined;
       this.mirror = await Mirror.begin(this.directory.journal, fs, log, epoch, definitions, defaults, { ...mirrorOptions, onFailure });

@@ -58,7 +58,6 @@ interface PendingWrite {
   readonly data: Buffer;
 }
 
-
 /**
  * The append-only message journal: segmented .msgs files of message records,
  * each with an .acks file recording removals and deliveries.
