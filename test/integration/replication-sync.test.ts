@@ -1,3 +1,5 @@
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type * as amqp from 'amqplib';
 import t, { type Test } from 'tap';
 import type { Broker } from '../../src/broker.js';
@@ -150,4 +152,23 @@ t.test('a standby restarted while in sync catches up', async (t) => {
   await primary.close();
   await again.promote(false);
   t.same(await queueCounts(t, again, ['q']), [200]);
+});
+
+t.test('a standby whose sync was cut short refuses a promotion, saying why; forced, it falls back to its last complete sync', async (t) => {
+  const { primary, standby, standbyDir } = await startPair(t);
+  const connection = await connect(t, primary);
+  const ch = await connection.createConfirmChannel();
+  await ch.assertQueue('q', { durable: true });
+  await publishConfirmed(ch, '', 'q', bodies('kept', 100));
+  await standby.close();
+  await primary.close();
+  // What a sync cut short right after it began leaves: the complete journal set aside, an empty one marked SYNCING.
+  renameSync(join(standbyDir, 'journal'), join(standbyDir, 'journal.previous'));
+  mkdirSync(join(standbyDir, 'journal'));
+  writeFileSync(join(standbyDir, 'journal', 'SYNCING'), '');
+  const cutShort = await startNode(t, standbyDir, { replication: replication({ standbyOf: { host: '127.0.0.1', port: 1 } }) });
+  await t.rejects(cutShort.promote(false), /out of sync .*promote with --force/);
+  t.equal(cutShort.role, 'standby', 'still a standby after the refusal');
+  t.match(await cutShort.promote(true), /journal: last complete, set aside by a sync cut short/);
+  t.same(await queueCounts(t, cutShort, ['q']), [100], 'every message of the last complete sync');
 });
