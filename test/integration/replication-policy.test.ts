@@ -105,3 +105,17 @@ t.test('the standby waits for the primary that is not there yet, then joins it',
   await startNode(t, primaryDir, { replication: replication({ port }) });
   await inSync(standby);
 });
+
+t.test('hold: messages that are not stored never wait for the standby', async (t) => {
+  const { primary, standby } = await startPair(t);
+  const connection = await connect(t, primary);
+  const ch = await connection.createConfirmChannel();
+  await ch.assertQueue('stored', { durable: true });
+  await ch.assertQueue('transient', { durable: false });
+  await standby.close();
+  await eventually(() => primary.replicationStatus()?.state === 'no standby', 10_000, 'the primary notices the standby is gone');
+  const confirmed = (queue: string, persistent: boolean): Promise<void> =>
+    new Promise((resolve, reject) => ch.sendToQueue(queue, Buffer.from('x'), { persistent }, (err) => (err ? reject(err) : resolve())));
+  await within(confirmed('stored', false), 5000, 'a transient message to a durable queue is confirmed at once');
+  await within(confirmed('transient', true), 5000, 'so is a persistent one to a queue that is not durable');
+});
