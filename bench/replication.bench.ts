@@ -150,10 +150,20 @@ async function catchUp(work: string): Promise<void> {
   const { broker: full } = await BrokerProcess.start(join(work, 'catchup-primary'), join(work, 'catchup-primary.log'), SHORT_TIMEOUT_MS, {
     args: ['--replication-port', '0', '--cluster-secret', SECRET, '--replication-policy', 'alone'],
   });
+  let standby: BrokerProcess | undefined;
+  // A failure anywhere must not leave the brokers running.
+  try {
+    standby = await fillAndCatchUp(work, full);
+  } finally {
+    await stopAll(full, standby);
+  }
+}
+
+async function fillAndCatchUp(work: string, full: BrokerProcess): Promise<BrokerProcess> {
   const listening = await full.waitFor((l) => l.msg === 'replication: primary listening for its standby', SHORT_TIMEOUT_MS, 'replication listening');
   const conn = await amqp.connect(url(full).href);
   const ch = await conn.createChannel();
-  const queues = Array.from({ length: CATCHUP_QUEUES }, (_, i) => `catchup.${String(i).padStart(6, "0")}`);
+  const queues = Array.from({ length: CATCHUP_QUEUES }, (_, i) => `catchup.${String(i).padStart(6, '0')}`);
   progress(`-- declaring ${CATCHUP_QUEUES} durable queues`);
   for (const q of queues) await ch.assertQueue(q, { durable: true });
   progress(`-- filling them with ${CATCHUP_MESSAGES} messages of ${BODY.length} bytes`);
@@ -195,7 +205,7 @@ async function catchUp(work: string): Promise<void> {
     },
   });
   await conn.close();
-  await stopAll(full, standby);
+  return standby;
 }
 
 async function main(): Promise<void> {
@@ -206,12 +216,10 @@ async function main(): Promise<void> {
   try {
     progress('-- a broker alone');
     const alone = await startSetup(work, 'alone', false);
-    const a = await measureSetup(ourTarget(alone.primary), 'alone');
-    await stopAll(alone.primary);
+    const a = await measureSetup(ourTarget(alone.primary), 'alone').finally(() => stopAll(alone.primary));
     progress('-- a primary with its standby in sync');
     const pair = await startSetup(work, 'pair', true);
-    const p = await measureSetup(ourTarget(pair.primary), 'with_standby');
-    await stopAll(pair.primary, pair.standby);
+    const p = await measureSetup(ourTarget(pair.primary), 'with_standby').finally(() => stopAll(pair.primary, pair.standby));
     for (const key of ['1x1000', '16x100']) record({ name: `ratio_with_standby_${key}`, value: round(p[key]! / a[key]!, 2), unit: 'x', detail: { target: '>= 0.7' } });
     record({ name: 'added_confirm_latency_p50', value: round(p['p50']! - a['p50']!, 3), unit: 'ms', detail: { p99: round(p['p99']! - a['p99']!, 3) } });
     if (process.env['BENCH_RABBITMQ'] !== '0') {
