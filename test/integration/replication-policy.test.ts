@@ -1,7 +1,7 @@
 import t from 'tap';
 import { connect, delay, eventually, within } from '../support/broker.js';
 import { tempDataDir } from '../support/data-dir.js';
-import { capturedLogger, inSync, replication, SECRET, startNode, startPair, startStandby } from '../support/replication.js';
+import { capturedLogger, inSync, replication, SECRET, startNode, startPair, startPairWithChannel, startStandby } from '../support/replication.js';
 
 // What a primary does while its standby is away: `hold` keeps confirms (and
 // durable declare-oks) back until the standby is in sync again or an
@@ -13,9 +13,7 @@ async function confirmedPublish(channel: import('amqplib').ConfirmChannel, queue
 }
 
 t.test('hold: confirms wait while the standby is away, until it is back in sync or detached', async (t) => {
-  const { primary, standby, standbyDir } = await startPair(t);
-  const connection = await connect(t, primary);
-  const ch = await connection.createConfirmChannel();
+  const { primary, standby, standbyDir, ch } = await startPairWithChannel(t);
   await ch.assertQueue('q', { durable: true });
   await confirmedPublish(ch, 'q', 'while in sync');
 
@@ -57,9 +55,7 @@ t.test('hold: a primary that never had a standby starts, and its durable declare
 });
 
 t.test('alone: confirms go on while the standby is away', async (t) => {
-  const { primary, standby } = await startPair(t, { replication: { policy: 'alone' } });
-  const connection = await connect(t, primary);
-  const ch = await connection.createConfirmChannel();
+  const { primary, standby, ch } = await startPairWithChannel(t, { replication: { policy: 'alone' } });
   await ch.assertQueue('q', { durable: true });
   await standby.close();
   await eventually(() => primary.replicationStatus()?.state === 'no standby', 10_000, 'the primary notices');
@@ -107,9 +103,7 @@ t.test('the standby waits for the primary that is not there yet, then joins it',
 });
 
 t.test('hold: messages that are not stored never wait for the standby', async (t) => {
-  const { primary, standby } = await startPair(t);
-  const connection = await connect(t, primary);
-  const ch = await connection.createConfirmChannel();
+  const { primary, standby, ch } = await startPairWithChannel(t);
   await ch.assertQueue('stored', { durable: true });
   await ch.assertQueue('transient', { durable: false });
   await standby.close();

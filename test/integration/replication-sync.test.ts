@@ -5,7 +5,7 @@ import t, { type Test } from 'tap';
 import type { Broker } from '../../src/broker.js';
 import { collect, connect, delay, eventually, within } from '../support/broker.js';
 import { tempDataDir } from '../support/data-dir.js';
-import { inSync, replication, startNode, startPair, startStandby } from '../support/replication.js';
+import { inSync, replication, startNode, startPair, startPairWithChannel, startStandby } from '../support/replication.js';
 
 // A standby that joins late, comes back, or was the primary before gets the
 // primary's live state (a snapshot of what queues hold, then the stream),
@@ -73,9 +73,7 @@ t.test('a standby joining late gets what queues hold: shared messages, unacked o
 });
 
 t.test('10,000 messages acked while the standby was away never come back after its resync', async (t) => {
-  const { primary, standby, standbyDir } = await startPair(t, { primary: { segmentSize: 256 * 1024 } });
-  const connection = await connect(t, primary);
-  const ch = await connection.createConfirmChannel();
+  const { primary, standby, standbyDir, connection, ch } = await startPairWithChannel(t, { primary: { segmentSize: 256 * 1024 } });
   await ch.assertQueue('work', { durable: true });
   await publishConfirmed(ch, '', 'work', bodies('w', 10_000));
   await standby.close();
@@ -107,9 +105,7 @@ async function publishConfirmedAlone(primary: Broker, ch: amqp.ConfirmChannel): 
 }
 
 t.test('an old primary that comes back as a standby drops what the new primary never had', async (t) => {
-  const { primary, standby, primaryDir, standbyDir } = await startPair(t, { replication: { policy: 'alone' } });
-  const connection = await connect(t, primary);
-  const ch = await connection.createConfirmChannel();
+  const { primary, standby, primaryDir, standbyDir, ch } = await startPairWithChannel(t, { replication: { policy: 'alone' } });
   await ch.assertQueue('q', { durable: true });
   await publishConfirmed(ch, '', 'q', bodies('shared', 10));
   // The standby is cut off; the old primary confirms five more alone (the risk `alone` takes), then dies.
@@ -140,9 +136,7 @@ t.test('a standby refuses a primary from an older epoch', async (t) => {
 });
 
 t.test('a standby restarted while in sync catches up', async (t) => {
-  const { primary, standby, standbyDir } = await startPair(t);
-  const connection = await connect(t, primary);
-  const ch = await connection.createConfirmChannel();
+  const { primary, standby, standbyDir, ch } = await startPairWithChannel(t);
   await ch.assertQueue('q', { durable: true });
   await publishConfirmed(ch, '', 'q', bodies('x', 100));
   await standby.close();
@@ -155,9 +149,7 @@ t.test('a standby restarted while in sync catches up', async (t) => {
 });
 
 t.test('a standby whose sync was cut short refuses a promotion, saying why; forced, it falls back to its last complete sync', async (t) => {
-  const { primary, standby, standbyDir } = await startPair(t);
-  const connection = await connect(t, primary);
-  const ch = await connection.createConfirmChannel();
+  const { primary, standby, standbyDir, ch } = await startPairWithChannel(t);
   await ch.assertQueue('q', { durable: true });
   await publishConfirmed(ch, '', 'q', bodies('kept', 100));
   await standby.close();

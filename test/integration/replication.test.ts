@@ -1,14 +1,12 @@
 import * as amqp from 'amqplib';
 import t from 'tap';
-import { collect, connect, connectionClosed, eventually, within } from '../support/broker.js';
-import { startPair } from '../support/replication.js';
+import { collect, connect, eventually } from '../support/broker.js';
+import { startPair, startPairWithChannel } from '../support/replication.js';
 
 const persistent = { persistent: true };
 
 t.test('confirmed messages and definitions reach the standby, which serves them once promoted', async (t) => {
-  const { primary, standby } = await startPair(t);
-  const connection = await connect(t, primary);
-  const ch = await connection.createConfirmChannel();
+  const { primary, standby, connection, ch } = await startPairWithChannel(t);
   await ch.assertExchange('orders', 'topic', { durable: true });
   await ch.assertQueue('eu', { durable: true });
   await ch.bindQueue('eu', 'orders', 'eu.#');
@@ -48,9 +46,7 @@ t.test('a standby refuses clients, naming its primary', async (t) => {
 });
 
 t.test('what queues do by themselves is mirrored: expiry and dead-lettering, delayed messages, purges, deletions', async (t) => {
-  const { primary, standby } = await startPair(t);
-  const connection = await connect(t, primary);
-  const ch = await connection.createConfirmChannel();
+  const { primary, standby, ch } = await startPairWithChannel(t);
   await ch.assertExchange('dlx', 'fanout', { durable: true });
   await ch.assertQueue('dead', { durable: true });
   await ch.bindQueue('dead', 'dlx', '');

@@ -3,7 +3,8 @@ import type { Test } from 'tap';
 import type { Broker, BrokerOptions } from '../../src/broker.js';
 import { startBroker } from '../../src/broker.js';
 import type { ReplicationConfig } from '../../src/config/broker-config.js';
-import { eventually } from './broker.js';
+import type * as amqp from 'amqplib';
+import { connect, eventually } from './broker.js';
 import { type CliBroker, startCli } from './cli-process.js';
 import { tempDataDir } from './data-dir.js';
 
@@ -38,6 +39,16 @@ export async function startPair(
   const primary = await startNode(t, primaryDir, { replication: replication(options.replication), ...options.primary });
   const standby = await startStandby(t, standbyDir, primary, options.replication, options.standby);
   return { primary, standby, primaryDir, standbyDir };
+}
+
+/** A pair as startPair makes it, with a client connection to the primary and a confirm channel on it. */
+export async function startPairWithChannel(
+  t: Test,
+  options: Parameters<typeof startPair>[1] = {},
+): Promise<Awaited<ReturnType<typeof startPair>> & { connection: amqp.ChannelModel; ch: amqp.ConfirmChannel }> {
+  const pair = await startPair(t, options);
+  const connection = await connect(t, pair.primary);
+  return { ...pair, connection, ch: await connection.createConfirmChannel() };
 }
 
 /** A standby of `primary`, once in sync. */
