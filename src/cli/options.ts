@@ -107,9 +107,7 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
     },
     strict: true,
   });
-  const portText = values.port ?? env['AMQP_BROKER_PORT'] ?? String(DEFAULT_CONFIG.port);
-  const port = Number(portText);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port '${portText}'`);
+  const port = parsePort('port', values.port ?? env['AMQP_BROKER_PORT'] ?? String(DEFAULT_CONFIG.port));
   const logLevel = values['log-level'] ?? env['AMQP_BROKER_LOG_LEVEL'] ?? DEFAULT_CONFIG.logLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new Error(`invalid log level '${logLevel}' (one of ${LOG_LEVELS.join(', ')})`);
   const consumerTimeout = parseConsumerTimeout(values['consumer-timeout'] ?? env['AMQP_BROKER_CONSUMER_TIMEOUT'] ?? String(DEFAULT_CONFIG.consumerTimeout));
@@ -164,7 +162,7 @@ function parseReplication(values: Record<string, string | boolean | undefined>, 
 
 function parsePort(what: string, text: string): number {
   const port = Number(text);
-  if (!/^\d+$/.test(text) || port > 65535) throw new Error(`invalid ${what} '${text}'`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid ${what} '${text}'`);
   return port;
 }
 
@@ -184,9 +182,7 @@ function parseTls(values: Record<string, string | boolean | undefined>, env: Nod
   const keyFile = text('tls-key', 'AMQP_BROKER_TLS_KEY');
   if (certFile === undefined && keyFile === undefined) return undefined;
   if (certFile === undefined || keyFile === undefined) throw new Error('amqps needs both --tls-cert and --tls-key');
-  const portText = text('tls-port', 'AMQP_BROKER_TLS_PORT') ?? String(DEFAULT_TLS_PORT);
-  const port = Number(portText);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid TLS port '${portText}'`);
+  const port = parsePort('TLS port', text('tls-port', 'AMQP_BROKER_TLS_PORT') ?? String(DEFAULT_TLS_PORT));
   const verify = text('tls-verify', 'AMQP_BROKER_TLS_VERIFY') ?? 'none';
   if (verify !== 'none' && verify !== 'peer') throw new Error(`invalid --tls-verify '${verify}' (none or peer)`);
   const caFile = text('tls-ca', 'AMQP_BROKER_TLS_CA');

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as amqp from 'amqplib';
@@ -62,4 +62,21 @@ t.test('--memory-high-watermark is a share up to 1, else bytes; --disk-free-limi
   t.equal(parseCliOptions(['--disk-free-limit', '1GB'], { AMQP_BROKER_DISK_FREE_LIMIT: '5' }).diskFreeLimit, 1e9, 'the flag wins');
   t.equal(parseCliOptions([], { AMQP_BROKER_DISK_FREE_LIMIT: '123456' }).diskFreeLimit, 123_456);
   t.throws(() => parseCliOptions(['--disk-free-limit', '0.5'], {}), /invalid disk free limit/);
+});
+
+t.test('replication flags: off unless a port or a primary is given; the secret required; each flag checked', async (t) => {
+  t.equal(parseCliOptions([], {}).replication, undefined, 'no replication by default');
+  t.throws(() => parseCliOptions(['--replication-port', '0'], {}), /needs the cluster secret/);
+  t.same(parseCliOptions(['--replication-port', '0', '--cluster-secret', 's'], {}).replication, { port: 0, standbyOf: undefined, secret: 's', policy: 'hold', timeoutMs: 5000 });
+  const standby = parseCliOptions(['--standby-of', '[::1]:25672', '--replication-policy', 'alone', '--replication-timeout', '1500'], { AMQP_BROKER_CLUSTER_SECRET: 'e' });
+  t.same(standby.replication, { port: 25672, standbyOf: { host: '::1', port: 25672 }, secret: 'e', policy: 'alone', timeoutMs: 1500 }, 'a standby, its port defaulting to 25672');
+  const secretFile = join(mkdtempSync(join(tmpdir(), 'cli-secret-')), 'secret');
+  writeFileSync(secretFile, 'from a file\n');
+  t.teardown(() => rmSync(join(secretFile, '..'), { recursive: true, force: true }));
+  t.equal(parseCliOptions(['--replication-port', '0', '--cluster-secret-file', secretFile], {}).replication?.secret, 'from a file', 'the secret file, trimmed');
+  const base = ['--replication-port', '0', '--cluster-secret', 's'];
+  t.throws(() => parseCliOptions([...base, '--standby-of', 'nowhere'], {}), /invalid --standby-of/);
+  t.throws(() => parseCliOptions([...base, '--replication-policy', 'maybe'], {}), /invalid --replication-policy/);
+  t.throws(() => parseCliOptions([...base, '--replication-timeout', '50'], {}), /at least 100/);
+  t.throws(() => parseCliOptions(['--replication-port', '70000', '--cluster-secret', 's'], {}), /invalid replication port/);
 });
