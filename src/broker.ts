@@ -22,7 +22,10 @@ import { createTlsServer } from './connection/tls-listener.js';
 import { PageFile } from './paging/page-file.js';
 import { Replicator, turnAwayPeers } from './replication/replicator.js';
 import type { ReplicationStatus } from './replication/replication-status.js';
+import type { PrimaryFence } from './replication/primary-fence.js';
 import { Standby } from './replication/standby.js';
+import { type PromotedJournal, type PromotionSource, StandbyDirectory } from './replication/standby-directory.js';
+import { newestSnapshotEpoch } from './store/definitions-recovery.js';
 import { DataDirLock } from './store/data-dir-lock.js';
 import { DurableStore, type DurableStoreOptions } from './store/durable-store.js';
 import { DEFAULT_SEGMENT_SIZE } from './store/journal.js';
@@ -40,6 +43,22 @@ export interface BrokerOptions extends Partial<BrokerConfig>, AlarmOptions {
   readonly compactionLookMs?: number;
   /** Start from a damaged data directory, moving what cannot be read aside, rather than refuse (--force-recover). */
   readonly forceRecover?: boolean;
+  /** Automatic failover's node (failover/failover-node.ts): its identity, and what it adds to the replication status. */
+  readonly failover?: FailoverHooks;
+}
+
+/** What automatic failover tells the broker it runs. */
+export interface FailoverHooks {
+  /** This data directory's identity, told to the primary by a standby. */
+  readonly nodeId: string;
+  /** The leader, the epoch and the in-sync record, as etcd last said: shown by the ctl tool. */
+  status(): Record<string, string>;
+}
+
+/** A promotion by the arbiter: the epoch etcd granted, and the leadership that fences confirms. */
+export interface ElectedPromotion {
+  readonly epoch: number;
+  readonly fence: PrimaryFence;
 }
 
 /** What broker.exchangeStats() tells about an exchange. */
@@ -81,9 +100,15 @@ export class Broker implements ConnectionContext, ReplicationControl {
   private replicator: Replicator | undefined;
   /** The replication port, bound at start whatever the role. */
   private replicationServer: Server | undefined;
-  /** Set while this node is a standby, with the data directory's lock it holds meanwhile. */
-  private standby: { readonly follower: Standby; readonly lock: DataDirLock } | undefined;
+  /**
+   * Set while this node is a standby, with the data directory's lock it
+   * holds meanwhile; its follower is unset while it waits for etcd to name
+   * a primary.
+   */
+  private standby: { follower: Standby | undefined; primaryAmqp: string | undefined; readonly lock: DataDirLock } | undefined;
   private promoting = false;
+  /** Automatic failover's say over confirms, while this node is an elected primary. */
+  private fence: PrimaryFence | undefined;
 
   constructor(
     readonly config: BrokerConfig,
@@ -91,6 +116,7 @@ export class Broker implements ConnectionContext, ReplicationControl {
     private readonly removeDataDirOnClose: boolean,
     alarmOptions: AlarmOptions,
     private readonly storage: { readonly fs: StoreFs; readonly options: DurableStoreOptions },
+    private readonly failover?: FailoverHooks,
   ) {
     this.clusterName = `amqp-broker@${config.host}`;
     this.alarms = new ResourceAlarms(config, alarmOptions, log, (active) => this.onAlarm(active));
@@ -159,7 +185,7 @@ export class Broker implements ConnectionContext, ReplicationControl {
   }
 
   private openStore(): DurableStore {
-    if (this.standby !== undefined) throw new CommandRefusal(`this node is a standby: make changes on the primary (${this.standby.follower.primary})`);
+    if (this.standby !== undefined) throw new CommandRefusal(`this node is a standby: make changes on the primary${this.standby.primaryAmqp === undefined ? '' : ` (${this.standby.primaryAmqp})`}`);
     if (this.store === undefined) throw new Error('the broker has not started');
     return this.store;
   }
@@ -176,14 +202,22 @@ export class Broker implements ConnectionContext, ReplicationControl {
 
   serviceRefusal(): string | undefined {
     if (this.promoting) return 'this node is being promoted to primary; try again in a moment';
-    const standby = this.standby?.follower;
+    const standby = this.standby;
     if (standby === undefined) return undefined;
-    const port = standby.primaryAmqpPort;
-    return `this node is a standby; the primary is ${this.config.replication!.standbyOf!.host}${port === undefined ? '' : `:${port}`}`;
+    if (standby.follower === undefined) return 'this node is a standby waiting for etcd to elect a primary';
+    const port = standby.follower.primaryAmqpPort;
+    const primary = standby.primaryAmqp ?? `${this.config.replication!.standbyOf!.host}${port === undefined ? '' : `:${port}`}`;
+    return `this node is a standby; the primary is ${primary}`;
+  }
+
+  /** Whether client input may be acted on now: not once an elected primary's leadership lapsed, even before anything noticed. */
+  serving(): boolean {
+    return this.fence === undefined || this.fence.holdsLeadership();
   }
 
   replicationStatus(): ReplicationStatus | undefined {
-    return this.standby?.follower.status() ?? this.replicator?.status();
+    const status = this.standby === undefined ? this.replicator?.status() : (this.standby.follower?.status() ?? { role: 'standby', epoch: 0, peer: undefined, state: 'waiting for etcd to elect a primary' });
+    return status === undefined ? undefined : { ...status, ...this.failover?.status() };
   }
 
   detachStandby(): string {
@@ -197,23 +231,60 @@ export class Broker implements ConnectionContext, ReplicationControl {
    * clients (and a standby of its own, on its replication port).
    */
   async promote(force: boolean): Promise<string> {
+    if (this.failover !== undefined) throw new CommandRefusal('automatic failover is on: etcd elects the primary (see replication_status)');
+    const refusal = this.standby?.follower?.promotionRefusal(force);
+    if (refusal !== undefined) throw new CommandRefusal(refusal);
+    return this.becomePrimary({ forced: force }, undefined);
+  }
+
+  /** The arbiter's promotion: this standby won the election, and the epoch is etcd's. */
+  promoteElected(elected: ElectedPromotion): Promise<string> {
+    return this.becomePrimary({ elected: true }, elected);
+  }
+
+  private async becomePrimary(why: Record<string, boolean>, elected: ElectedPromotion | undefined): Promise<string> {
     const standby = this.standby;
     if (standby === undefined) throw new CommandRefusal('this node is the primary already');
     if (this.promoting) throw new CommandRefusal('a promotion is under way');
-    const refusal = standby.follower.promotionRefusal(force);
-    if (refusal !== undefined) throw new CommandRefusal(refusal);
     this.promoting = true;
     try {
-      const journal = await standby.follower.stopForPromotion();
+      let journal: PromotedJournal;
+      if (standby.follower !== undefined) journal = await standby.follower.stopForPromotion();
+      else journal = await new StandbyDirectory(this.config.dataDir, this.storage.fs).prepareForPromotion();
       this.standby = undefined;
       standby.lock.release();
-      await this.openAsPrimary(true);
+      this.fence = elected?.fence;
+      await this.openAsPrimary(elected === undefined ? { newEpoch: true } : { epoch: elected.epoch });
       const epoch = this.store!.journal.epoch;
-      this.log.warn({ epoch, journal, forced: force }, 'replication: promoted to primary');
+      this.log.warn({ epoch, journal, ...why }, 'replication: promoted to primary');
       return `Promoted to primary in epoch ${epoch} (journal: ${journal})`;
     } finally {
       this.promoting = false;
     }
+  }
+
+  /** The journal a promotion would start from now, and its newest epoch: whether this node may stand for election. */
+  async promotionSource(): Promise<PromotionSource> {
+    const { kind, dir } = new StandbyDirectory(this.config.dataDir, this.storage.fs).promotionSource();
+    return { kind, epoch: dir === undefined ? 0 : await newestSnapshotEpoch(dir, this.storage.fs) };
+  }
+
+  /**
+   * Points this standby at the primary etcd elected: a new follower when
+   * the primary is not the one followed now.
+   */
+  async follow(replication: { readonly host: string; readonly port: number }, primaryAmqp: string): Promise<void> {
+    const standby = this.standby;
+    const config = this.config.replication;
+    if (standby === undefined || config === undefined || this.promoting) return;
+    if (standby.follower?.primary === `${replication.host}:${replication.port}`) return;
+    const previous = standby.follower;
+    standby.follower = undefined;
+    await previous?.close();
+    if (this.standby !== standby || this.promoting) return;
+    standby.primaryAmqp = primaryAmqp;
+    turnAwayPeers(this.replicationServer!, `this node is a standby of ${replication.host}:${replication.port}`);
+    standby.follower = await this.startFollower({ ...config, standbyOf: replication });
   }
 
   connectionClosed(connection: object): void {
@@ -230,10 +301,10 @@ export class Broker implements ConnectionContext, ReplicationControl {
       await listenOn(this.replicationServer, replication.port, this.config.host);
     }
     try {
-      if (replication?.standbyOf !== undefined) {
-        await this.startStandby(replication, replication.standbyOf);
+      if (replication?.standbyOf !== undefined || replication?.arbiter !== undefined) {
+        await this.startStandby(replication);
       } else {
-        await this.openAsPrimary(false);
+        await this.openAsPrimary({});
         this.log.info({ ms: Date.now() - started }, 'data directory recovered');
       }
     } catch (err) {
@@ -244,26 +315,36 @@ export class Broker implements ConnectionContext, ReplicationControl {
     await this.listen();
   }
 
-  /** Follows the primary, holding the data directory's lock meanwhile; the replication port turns peers away. */
-  private async startStandby(replication: ReplicationConfig, primary: { readonly host: string; readonly port: number }): Promise<void> {
-    turnAwayPeers(this.replicationServer!, `this node is a standby of ${primary.host}:${primary.port}`);
+  /**
+   * Follows the primary (with automatic failover, none until etcd names
+   * one), holding the data directory's lock meanwhile; the replication port
+   * turns peers away.
+   */
+  private async startStandby(replication: ReplicationConfig): Promise<void> {
+    const primary = replication.standbyOf;
+    turnAwayPeers(this.replicationServer!, primary === undefined ? 'this node is a standby waiting for etcd to elect a primary' : `this node is a standby of ${primary.host}:${primary.port}`);
     const lock = DataDirLock.acquire(this.config.dataDir);
     try {
-      const { fs, options } = this.storage;
-      const follower = await Standby.start(replication, {
-        dataDir: this.config.dataDir,
-        fs,
-        log: this.log,
-        defaults: this.defaultAccess,
-        segmentSize: options.segmentSize ?? DEFAULT_SEGMENT_SIZE,
-        compactionLookMs: options.compactionLookMs,
-        onFailure: (err) => this.onStoreFailure(err),
-      });
-      this.standby = { follower, lock };
+      const follower = primary === undefined ? undefined : await this.startFollower(replication);
+      this.standby = { follower, primaryAmqp: undefined, lock };
     } catch (err) {
       lock.release();
       throw err;
     }
+  }
+
+  private startFollower(replication: ReplicationConfig): Promise<Standby> {
+    const { fs, options } = this.storage;
+    return Standby.start(replication, {
+      dataDir: this.config.dataDir,
+      fs,
+      log: this.log,
+      defaults: this.defaultAccess,
+      nodeId: this.failover?.nodeId,
+      segmentSize: options.segmentSize ?? DEFAULT_SEGMENT_SIZE,
+      compactionLookMs: options.compactionLookMs,
+      onFailure: (err) => this.onStoreFailure(err),
+    });
   }
 
   private get defaultAccess(): { vhost: string; user: string; password: string } {
@@ -271,9 +352,9 @@ export class Broker implements ConnectionContext, ReplicationControl {
   }
 
   /** Recovers the data directory (a promotion: in a new epoch) and, when configured, listens for a standby. */
-  private async openAsPrimary(newEpoch: boolean): Promise<void> {
+  private async openAsPrimary(epoch: { readonly newEpoch?: boolean; readonly epoch?: number }): Promise<void> {
     const { fs, options } = this.storage;
-    const store = await DurableStore.open(this.config.dataDir, fs, this.log, this.tenancy, this.defaultAccess, { ...options, newEpoch }, (err) => this.onStoreFailure(err));
+    const store = await DurableStore.open(this.config.dataDir, fs, this.log, this.tenancy, this.defaultAccess, { ...options, ...epoch }, (err) => this.onStoreFailure(err));
     this.store = store;
     // Only once the store holds the data directory's lock: another broker's paged messages and socket are not ours to delete.
     this.pageFile.open();
@@ -288,6 +369,7 @@ export class Broker implements ConnectionContext, ReplicationControl {
       get amqpPort() {
         return broker.port;
       },
+      fence: this.fence,
     });
   }
 
@@ -313,12 +395,17 @@ export class Broker implements ConnectionContext, ReplicationControl {
     this.log.info({ host: this.config.host, port: this.port, tlsPort: this.tlsPort, dataDir: this.config.dataDir }, 'broker listening');
   }
 
-  /** Stops accepting, closes every connection with 320 CONNECTION_FORCED, and releases the data directory. */
-  async close(): Promise<void> {
+  /**
+   * Stops accepting, closes every connection with 320 CONNECTION_FORCED, and
+   * releases the data directory. A primary first waits for its standby to
+   * hold everything, unless it closes because it lost its leadership
+   * (`reason` then tells its clients why).
+   */
+  async close(lostLeadership?: string): Promise<void> {
     this.alarms.stop();
     const closed = Promise.all([this.server, this.tlsServer].map((server) => (server ? new Promise<void>((resolve) => server.close(() => resolve())) : undefined)));
     for (const c of this.connections) {
-      if (c.isOpen) c.close(ReplyCode.CONNECTION_FORCED, 'CONNECTION_FORCED - broker shutdown');
+      if (c.isOpen) c.close(ReplyCode.CONNECTION_FORCED, `CONNECTION_FORCED - ${lostLeadership ?? 'broker shutdown'}`);
       c.terminate();
     }
     // After the connections: releasing their channels requeues messages, which may reach others' consumers.
@@ -327,8 +414,9 @@ export class Broker implements ConnectionContext, ReplicationControl {
     // Before the store closes: a TTL or x-expires timer must not reach a closed journal.
     for (const vhost of this.tenancy.vhosts.values()) vhost.stop();
     await this.control?.close();
-    await this.handOverToStandby();
-    await this.standby?.follower.close();
+    if (lostLeadership === undefined) await this.handOverToStandby();
+    await this.replicator?.close();
+    await this.standby?.follower?.close();
     this.standby?.lock.release();
     // A standby's port; a primary's went with its replicator.
     const replicationServer = this.replicator === undefined ? this.replicationServer : undefined;
@@ -348,7 +436,8 @@ export class Broker implements ConnectionContext, ReplicationControl {
     if (inSync) this.log.info('replication: the standby holds everything this primary stored');
     else if (!attached) this.log.warn('replication: stopping with no standby attached');
     else this.log.warn({ waitedMs: SHUTDOWN_DRAIN_MS, status: replicator.status() }, 'replication: stopping while the standby is not in sync');
-    await replicator.close();
+    // Before the link closes: a standby dropping now must not be recorded out of sync, which would keep it from taking over.
+    await this.fence?.release();
   }
 
   private accept(socket: Socket): void {
@@ -389,7 +478,7 @@ export class Broker implements ConnectionContext, ReplicationControl {
  * system when port is 0, and a temporary data directory removed on close.
  */
 export async function startBroker(options: BrokerOptions = {}): Promise<Broker> {
-  const { memoryLimit, diskCheckMs, logger, storeFs, segmentSize, compactionLookMs, forceRecover, ...overrides } = options;
+  const { memoryLimit, diskCheckMs, logger, storeFs, segmentSize, compactionLookMs, forceRecover, failover, ...overrides } = options;
   const temporaryDataDir = overrides.dataDir === undefined;
   const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'amqp-broker-'));
   mkdirSync(dataDir, { recursive: true });
@@ -404,7 +493,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
   const broker = new Broker(config, logger ?? createLogger(config.logLevel), temporaryDataDir, { memoryLimit, diskCheckMs }, {
     fs: storeFs ?? nodeStoreFs,
     options: { segmentSize, compactionLookMs, forceRecover },
-  });
+  }, failover);
   await broker.start();
   return broker;
 }

@@ -1,8 +1,19 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
-import { DEFAULT_CONFIG, DEFAULT_REPLICATION_PORT, DEFAULT_REPLICATION_TIMEOUT_MS, DEFAULT_TLS_PORT, type ReplicationConfig, type TlsListenerConfig } from '../config/broker-config.js';
+import {
+  DEFAULT_CONFIG,
+  DEFAULT_ETCD_PREFIX,
+  DEFAULT_LEASE_TTL_SECONDS,
+  DEFAULT_REPLICATION_PORT,
+  DEFAULT_REPLICATION_TIMEOUT_MS,
+  DEFAULT_TLS_PORT,
+  type ReplicationConfig,
+  type TlsListenerConfig,
+} from '../config/broker-config.js';
 import { parseInformationUnit } from '../config/information-unit.js';
+import { isSet, parseCount, parsePort } from './option-values.js';
+import { parseReplication } from './replication-options.js';
 
 export const USAGE = `Usage: npm start -- [options]
 
@@ -44,9 +55,18 @@ Options (each also read from the environment variable shown):
                       what both nodes prove they know (never sent)  AMQP_BROKER_CLUSTER_SECRET, AMQP_BROKER_CLUSTER_SECRET_FILE
   --replication-policy <hold|alone>
                       while the standby is out of sync: hold confirms, or confirm alone
-                                                       AMQP_BROKER_REPLICATION_POLICY (default hold)
+                                                       AMQP_BROKER_REPLICATION_POLICY (default hold; alone with --etcd)
   --replication-timeout <ms>
                       a silent peer is dropped after this   AMQP_BROKER_REPLICATION_TIMEOUT (default ${DEFAULT_REPLICATION_TIMEOUT_MS})
+  --etcd <url[,url...]>
+                      automatic failover: etcd elects the primary (instead of --standby-of)
+                                                       AMQP_BROKER_ETCD
+  --etcd-prefix <key> where this pair's keys live in etcd   AMQP_BROKER_ETCD_PREFIX (default ${DEFAULT_ETCD_PREFIX})
+  --lease-ttl <s>     the primary's lease in etcd: a dead primary is replaced within it
+                                                       AMQP_BROKER_LEASE_TTL (default ${DEFAULT_LEASE_TTL_SECONDS}, at least 2)
+  --advertise-amqp <host:port> --advertise-replication <host:port>
+                      how clients and the other node reach this one   AMQP_BROKER_ADVERTISE_AMQP,
+                      (default: --host, or the host name when it is 0.0.0.0, and the ports)   AMQP_BROKER_ADVERTISE_REPLICATION
   --force-recover     start from a damaged data directory: move what cannot be
                       read aside (journal/damaged/) and keep the rest   AMQP_BROKER_FORCE_RECOVER=1
   --help              print this help
@@ -103,6 +123,11 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
       'cluster-secret-file': { type: 'string' },
       'replication-policy': { type: 'string' },
       'replication-timeout': { type: 'string' },
+      etcd: { type: 'string' },
+      'etcd-prefix': { type: 'string' },
+      'lease-ttl': { type: 'string' },
+      'advertise-amqp': { type: 'string' },
+      'advertise-replication': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -135,44 +160,6 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
     maxConnections: parseCount('max connections', values['max-connections'] ?? env['AMQP_BROKER_MAX_CONNECTIONS'] ?? String(DEFAULT_CONFIG.maxConnections)),
     replication: parseReplication(values, env),
   };
-}
-
-/** The replication link, when a replication port or a primary is given; both nodes need the cluster secret. */
-function parseReplication(values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): ReplicationConfig | undefined {
-  const text = (name: string, variable: string): string | undefined => (values[name] as string | undefined) ?? env[variable];
-  const portText = text('replication-port', 'AMQP_BROKER_REPLICATION_PORT');
-  const standbyOfText = text('standby-of', 'AMQP_BROKER_STANDBY_OF');
-  if (portText === undefined && standbyOfText === undefined) return undefined;
-  const port = parsePort('replication port', portText ?? String(DEFAULT_REPLICATION_PORT));
-  let standbyOf: ReplicationConfig['standbyOf'];
-  if (standbyOfText !== undefined) {
-    const m = /^(.+):(\d+)$/.exec(standbyOfText);
-    if (m === null) throw new Error(`invalid --standby-of '${standbyOfText}' (host:port of the primary's replication port)`);
-    standbyOf = { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port: parsePort('primary replication port', m[2]!) };
-  }
-  const secretFile = text('cluster-secret-file', 'AMQP_BROKER_CLUSTER_SECRET_FILE');
-  const secret = secretFile === undefined ? text('cluster-secret', 'AMQP_BROKER_CLUSTER_SECRET') : readFileSync(secretFile, 'utf8').trim();
-  if (secret === undefined || secret === '') throw new Error('replication needs the cluster secret: --cluster-secret or --cluster-secret-file (the same on both nodes)');
-  const policy = text('replication-policy', 'AMQP_BROKER_REPLICATION_POLICY') ?? 'hold';
-  if (policy !== 'hold' && policy !== 'alone') throw new Error(`invalid --replication-policy '${policy}' (hold or alone)`);
-  const timeoutMs = parseCount('replication timeout', text('replication-timeout', 'AMQP_BROKER_REPLICATION_TIMEOUT') ?? String(DEFAULT_REPLICATION_TIMEOUT_MS));
-  if (timeoutMs < 100) throw new Error('the replication timeout is in milliseconds, at least 100');
-  return { port, standbyOf, secret, policy, timeoutMs };
-}
-
-function parsePort(what: string, text: string): number {
-  const port = Number(text);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid ${what} '${text}'`);
-  return port;
-}
-
-function parseCount(what: string, text: string): number {
-  if (!/^\d+$/.test(text)) throw new Error(`invalid ${what} '${text}' (a whole number)`);
-  return Number(text);
-}
-
-function isSet(flag: string | undefined): boolean {
-  return ['1', 'true'].includes(flag ?? '');
 }
 
 /** The amqps listener, when a certificate and a key are given (one without the other is a mistake). */

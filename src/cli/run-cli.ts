@@ -1,4 +1,5 @@
 import { type BrokerOptions, startBroker } from '../broker.js';
+import { FailoverNode } from '../failover/failover-node.js';
 import { parseCliOptions, USAGE } from './options.js';
 
 /**
@@ -19,19 +20,21 @@ export async function runCli(extra: Pick<BrokerOptions, 'storeFs'> = {}): Promis
     return;
   }
   const { help: _help, ...config } = options;
-  const broker = await startBroker({ ...config, ...extra });
+  // With etcd, a node runs one broker after another (a new one each time it loses the leadership).
+  const node = config.replication?.arbiter === undefined ? await startBroker({ ...config, ...extra }) : await FailoverNode.start({ ...config, ...extra });
+  const log = node instanceof FailoverNode ? node.current.log : node.log;
   const stop = (signal: string): void => {
-    broker.log.info(`${signal} received, shutting down`);
-    broker.close().then(
+    log.info(`${signal} received, shutting down`);
+    node.close().then(
       () => process.exit(0),
       (err: unknown) => {
-        broker.log.error({ err }, 'error during shutdown');
+        log.error({ err }, 'error during shutdown');
         process.exit(1);
       },
     );
   };
   // A store failure closes the broker; exiting with 0 then would tell a supervisor all is well.
-  void broker.failed.then(() => process.exit(1));
+  void node.failed.then(() => process.exit(1));
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
 }

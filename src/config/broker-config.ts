@@ -20,7 +20,24 @@ export interface ReplicationConfig {
   readonly policy: ReplicationPolicy;
   /** A peer silent this long (or a standby this late acknowledging) is dropped. */
   readonly timeoutMs: number;
+  /** Automatic failover: etcd decides which node is primary (spec/failover.md); none: an operator promotes. */
+  readonly arbiter?: ArbiterConfig | undefined;
 }
+
+/** Automatic failover's settings. */
+export interface ArbiterConfig {
+  /** etcd's client URLs (http://host:2379), one per member. */
+  readonly etcd: readonly string[];
+  /** Every key of this pair starts with it: one etcd can serve several pairs. */
+  readonly prefix: string;
+  /** The leader's lease: a dead primary is replaced this long after its last renewal, at most. */
+  readonly leaseTtlSeconds: number;
+  /** host:port the other node (replication) and clients (amqp) reach this one at; by default the bound host and ports. */
+  readonly advertise: { readonly amqp?: string | undefined; readonly replication?: string | undefined };
+}
+
+export const DEFAULT_ETCD_PREFIX = '/amqp-broker/';
+export const DEFAULT_LEASE_TTL_SECONDS = 5;
 
 /** Settings of one broker instance, with RabbitMQ's defaults where it has one. */
 export interface BrokerConfig {

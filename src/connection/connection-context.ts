@@ -27,4 +27,6 @@ export interface ConnectionContext {
   connectionClosed(connection: object): void;
   /** Why this node takes no clients now (a standby names its primary); undefined when it does. */
   serviceRefusal(): string | undefined;
+  /** False once a primary's leadership lapsed: nothing a client sends is acted on, even before the broker closes. */
+  serving(): boolean;
 }

@@ -196,6 +196,11 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
 
   private onData(chunk: Buffer): void {
     this.readSinceTick = true;
+    if (!this.ctx.serving()) {
+      // A primary woken past its lease: its broker is closing; not one more frame is acted on.
+      this.terminate();
+      return;
+    }
     try {
       if (this.state === 'header') {
         const rest = this.header.push(chunk);

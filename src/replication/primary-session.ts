@@ -67,6 +67,8 @@ export class PrimarySession implements ShippedStream {
 
   constructor(
     private readonly link: Link,
+    /** The standby's node identity, as its Hello told it (empty without automatic failover). */
+    readonly standbyId: string,
     private readonly host: SessionHost,
   ) {
     link.onFrame((frame) => {

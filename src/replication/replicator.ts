@@ -8,6 +8,7 @@ import type { ConfirmGate } from '../store/replication-port.js';
 import type { StoreFs } from '../store/store-fs.js';
 import { Link } from './link.js';
 import { checkStandbyResponse, newNonce, primaryProof } from './link-auth.js';
+import { NO_ARBITER, type PrimaryFence } from './primary-fence.js';
 import { PrimarySession } from './primary-session.js';
 import type { ReplicationStatus } from './replication-status.js';
 import { decodeFrame, encodeFrame, FrameType } from './wire.js';
@@ -35,6 +36,8 @@ export interface ReplicatorHost {
   readonly fs: StoreFs;
   readonly log: Logger;
   readonly amqpPort: number;
+  /** The arbiter's say over confirms (automatic failover); without one, NO_ARBITER. */
+  readonly fence?: PrimaryFence | undefined;
 }
 
 /**
@@ -51,12 +54,15 @@ export class Replicator implements ConfirmGate {
   private detached = false;
   private confirmingAlone = false;
   private closed = false;
+  private readonly fence: PrimaryFence;
 
   private constructor(
     private readonly server: Server,
     private readonly config: ReplicationConfig,
     private readonly host: ReplicatorHost,
   ) {
+    this.fence = host.fence ?? NO_ARBITER;
+    this.fence.onChange(() => this.changed());
     host.journal.setGate(this);
     this.noteAlone();
   }
@@ -72,9 +78,10 @@ export class Replicator implements ConfirmGate {
   }
 
   get confirmableCommit(): number {
+    if (!this.fence.holdsLeadership()) return -1;
     const session = this.session;
     if (session?.inSync === true) return session.acknowledgedCommit;
-    return this.config.policy === 'alone' || this.detached ? Infinity : -1;
+    return (this.config.policy === 'alone' || this.detached) && this.fence.mayConfirmAlone() ? Infinity : -1;
   }
 
   status(): ReplicationStatus {
@@ -140,7 +147,7 @@ export class Replicator implements ConfirmGate {
       link.authenticated();
       link.sendFrame(FrameType.Proof, (e) => e.bytes(primaryProof(this.config.secret, challenge, standbyNonce)));
       const hello = await link.expect(FrameType.Hello, HANDSHAKE_MS);
-      const standbyEpoch = decodeFrame(hello, 'hello', (d) => d.u32());
+      const { standbyEpoch, standbyId } = decodeFrame(hello, 'hello', (d) => ({ standbyEpoch: d.u32(), standbyId: d.shortstr() }));
       const epoch = this.host.journal.epoch;
       if (standbyEpoch > epoch) {
         const why = `the standby holds epoch ${standbyEpoch}, newer than this primary's ${epoch}: this node is an old primary; restart it as a standby of the newer one (--standby-of)`;
@@ -152,17 +159,17 @@ export class Replicator implements ConfirmGate {
         link.refuse('the primary is shutting down');
         return;
       }
-      this.startSession(link);
+      this.startSession(link, standbyId);
     } catch (err) {
       log.warn({ peer: link.peer, reason: (err as Error).message }, 'replication: handshake failed; link dropped');
       link.end((err as Error).message);
     }
   }
 
-  private startSession(link: Link): void {
+  private startSession(link: Link, standbyId: string): void {
     this.session?.end('replaced by a newer standby link');
     const { journal, journalDir, fs, log, amqpPort } = this.host;
-    const session = new PrimarySession(link, {
+    const session = new PrimarySession(link, standbyId, {
       journal,
       journalDir,
       fs,
@@ -187,7 +194,9 @@ export class Replicator implements ConfirmGate {
   }
 
   private changed(): void {
-    if (this.session?.inSync === true) this.detached = false;
+    const session = this.session;
+    if (session?.inSync === true) this.detached = false;
+    this.fence.standbyInSync(session?.inSync === true, session?.standbyId);
     this.noteAlone();
     this.host.journal.releaseConfirmed();
   }

@@ -5,6 +5,12 @@ import type { StoreFs } from '../store/store-fs.js';
 /** Which journal a promotion starts from. */
 export type PromotedJournal = 'in sync' | 'last complete, set aside by a sync cut short' | 'partial sync' | 'not a mirror';
 
+/** The journal a promotion of this node would start from, and the newest epoch it holds. */
+export interface PromotionSource {
+  readonly kind: PromotedJournal;
+  readonly epoch: number;
+}
+
 /**
  * A standby's data directory across syncs. Every sync writes a fresh
  * journal; whatever was there before is kept aside, as `journal.previous`,
@@ -74,6 +80,15 @@ export class StandbyDirectory {
     await this.discard(this.previous);
   }
 
+  /** Which journal a promotion would start from (see prepareForPromotion), and where it is now; changes nothing. */
+  promotionSource(): { readonly kind: PromotedJournal; readonly dir: string | undefined } {
+    if (this.complete) return { kind: 'in sync', dir: this.journal };
+    // A sync cut short (or a crash between setting its journal aside and renaming the fresh one in).
+    if ((this.fs.exists(this.syncing) || !this.fs.exists(this.journal)) && this.fs.exists(this.previous)) return { kind: 'last complete, set aside by a sync cut short', dir: this.previous };
+    if (this.fs.exists(this.syncing)) return { kind: 'partial sync', dir: this.journal };
+    return { kind: 'not a mirror', dir: this.fs.exists(this.journal) ? this.journal : undefined };
+  }
+
   /**
    * Makes `journal/` what a promoted node recovers from: a completed sync;
    * else (forced) what a sync cut short had set aside; else the partial sync
@@ -81,16 +96,10 @@ export class StandbyDirectory {
    * journal from now on.
    */
   async prepareForPromotion(): Promise<PromotedJournal> {
-    let which: PromotedJournal;
-    if (this.complete) {
-      which = 'in sync';
-    } else if ((this.fs.exists(this.syncing) || !this.fs.exists(this.journal)) && this.fs.exists(this.previous)) {
-      // A sync cut short (or a crash between setting its journal aside and renaming the fresh one in).
+    const { kind: which, dir } = this.promotionSource();
+    if (dir === this.previous) {
       await this.discard(this.journal);
       await this.fs.rename(this.previous, this.journal);
-      which = 'last complete, set aside by a sync cut short';
-    } else {
-      which = this.fs.exists(this.syncing) ? 'partial sync' : 'not a mirror';
     }
     for (const marker of [this.synced, this.syncing]) if (this.fs.exists(marker)) await this.fs.unlink(marker);
     if (this.fs.exists(this.journal)) await this.fs.syncDir(this.journal);

@@ -26,6 +26,8 @@ export interface StandbyOptions extends Omit<MirrorOptions, 'onFailure'> {
   readonly log: Logger;
   /** The vhost and user a snapshot without access definitions stands for. */
   readonly defaults: DefaultAccess;
+  /** This node's identity, told to the primary (automatic failover names the standby in sync by it). */
+  readonly nodeId?: string | undefined;
   /** The journal failed: the standby can keep nothing more. */
   onFailure(err: Error): void;
 }
@@ -139,7 +141,10 @@ export class Standby {
         throw new LinkProtocolError('the primary failed to prove the cluster secret');
       }
       link.authenticated();
-      link.sendFrame(FrameType.Hello, (e) => e.u32(this.epoch));
+      link.sendFrame(FrameType.Hello, (e) => {
+        e.u32(this.epoch);
+        e.shortstr(this.options.nodeId ?? '');
+      });
       const session = decodeFrame(await link.expect(FrameType.Session, HANDSHAKE_MS), 'session', (d) => ({
         epoch: d.u32(),
         amqpPort: d.u16(),

@@ -18,6 +18,8 @@ export interface DurableStoreOptions {
   readonly segmentSize?: number | undefined;
   /** A promotion: records are written in the epoch after the newest one the journal holds. */
   readonly newEpoch?: boolean | undefined;
+  /** An elected promotion: records are written in the epoch etcd granted (newer than any the journal holds). */
+  readonly epoch?: number | undefined;
   readonly compactionLookMs?: number | undefined;
   /** Move damaged or unmatched data aside and start with what is readable, rather than refuse to start. */
   readonly forceRecover?: boolean | undefined;
@@ -63,7 +65,7 @@ export class DurableStore implements DurabilityHooks {
         journalDir,
         fs,
         log,
-        { segmentSize: options.segmentSize ?? DEFAULT_SEGMENT_SIZE, newEpoch: options.newEpoch, compactionLookMs: options.compactionLookMs, forceRecover: options.forceRecover },
+        { segmentSize: options.segmentSize ?? DEFAULT_SEGMENT_SIZE, newEpoch: options.newEpoch, epoch: options.epoch, compactionLookMs: options.compactionLookMs, forceRecover: options.forceRecover },
         {
           isQueue: (id) => queues.has(id) || delayed.has(id),
           restore: (m) => {

@@ -25,7 +25,10 @@ async function joinAsStandby(port: number): Promise<Link> {
   const challenge = (await link.expect(FrameType.Challenge, 5000)).payload;
   link.sendFrame(FrameType.Response, (e) => e.bytes(standbyResponse(SECRET, challenge)));
   await link.expect(FrameType.Proof, 5000);
-  link.sendFrame(FrameType.Hello, (e) => e.u32(0));
+  link.sendFrame(FrameType.Hello, (e) => {
+    e.u32(0);
+    e.shortstr('');
+  });
   await link.expect(FrameType.Session, 5000);
   return link;
 }

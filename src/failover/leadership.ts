@@ -1,0 +1,180 @@
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { PrimaryFence } from '../replication/primary-fence.js';
+import type { LeaderRecord, SyncRecord } from './arbiter-records.js';
+import type { EtcdArbiter } from './etcd-arbiter.js';
+
+/** A lease as granted: when the request went out, on this process's monotonic clock. */
+export interface GrantedLease {
+  readonly id: string;
+  readonly ttlSeconds: number;
+  readonly requestedAt: number;
+}
+
+/** An in-sync record write that failed for a reason other than lost leadership is tried again this soon. */
+const RETRY_MS = 250;
+
+/**
+ * This node's leadership: the leader key under a lease, renewed every third
+ * of the TTL. It is held only until `validUntil`, reckoned on this
+ * process's own monotonic clock from when the last successful renewal was
+ * *requested*, less a margin: etcd counts a lease's TTL from when the
+ * request reached it, later, so the leadership lapses here before etcd can
+ * let the lease go and another node win. Every confirm asks holds() first,
+ * so a process paused past its lease (SIGSTOP, a long GC, a VM stall)
+ * confirms nothing when it wakes, whatever its timers have not yet noticed.
+ *
+ * It is also the primary's fence over confirms without the standby: it
+ * keeps etcd's in-sync record up to date, and allows confirming alone only
+ * once etcd says, under this leadership, that the standby is out of sync.
+ */
+export class Leadership implements PrimaryFence {
+  private validUntil: number;
+  private readonly ttlMs: number;
+  private readonly marginMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  private renewing = false;
+  private ended = false;
+  /** What etcd's in-sync record says (the campaign wrote "alone"), and what it should say. */
+  private recorded: { inSync: boolean; standby?: string | undefined } = { inSync: false };
+  private wanted: { inSync: boolean; standby?: string | undefined } = { inSync: false };
+  private writing = false;
+  private changed: () => void = () => {};
+  /** Wall-clock time of the last moment confirms were let through: logged when the leadership ends. */
+  private lastConfirmAt: number | undefined;
+  readonly since = Date.now();
+
+  constructor(
+    private readonly arbiter: EtcdArbiter,
+    private readonly lease: GrantedLease,
+    readonly leader: LeaderRecord,
+    /** The leader key's create revision: writes under this leadership compare it. */
+    readonly revision: string,
+    private readonly log: Logger,
+    private readonly onLost: (reason: string) => void,
+  ) {
+    this.ttlMs = lease.ttlSeconds * 1000;
+    this.marginMs = Math.max(this.ttlMs / 5, 500);
+    this.validUntil = lease.requestedAt + this.ttlMs - this.marginMs;
+    this.schedule();
+  }
+
+  get epoch(): number {
+    return this.leader.epoch;
+  }
+
+  holdsLeadership(): boolean {
+    if (this.ended) return false;
+    if (performance.now() >= this.validUntil) {
+      // Woken past the lease: the timer may not have run yet, so say so now.
+      setImmediate(() => this.lose(`the lease ran out (${this.ttlMs} ms TTL) before it could be renewed`));
+      return false;
+    }
+    this.lastConfirmAt = Date.now();
+    return true;
+  }
+
+  mayConfirmAlone(): boolean {
+    return !this.wanted.inSync && !this.recorded.inSync;
+  }
+
+  standbyInSync(inSync: boolean, standby: string | undefined): void {
+    this.wanted = { inSync, standby: inSync ? standby : undefined };
+    void this.writeSyncRecord();
+  }
+
+  /** Called when the in-sync record changes what may be confirmed. */
+  onChange(changed: () => void): void {
+    this.changed = changed;
+  }
+
+  /** Ends the leadership here (the broker is closing): the leader key goes at once, so the standby need not wait out the lease. */
+  async release(): Promise<void> {
+    if (this.ended) return;
+    this.end();
+    try {
+      await this.arbiter.resign(this.revision);
+      await this.arbiter.revokeLease(this.lease.id);
+    } catch (err) {
+      this.log.warn({ err, epoch: this.epoch }, 'failover: could not give the leader key up; it goes when its lease expires');
+    }
+    this.logEnd('resigned');
+  }
+
+  private end(): void {
+    this.ended = true;
+    clearTimeout(this.timer);
+  }
+
+  private lose(reason: string): void {
+    if (this.ended) return;
+    this.end();
+    this.logEnd(`lost: ${reason}`);
+    this.onLost(reason);
+  }
+
+  /** One line per leadership: the fault test checks from these that no two overlap. */
+  private logEnd(how: string): void {
+    const lastConfirmAt = this.lastConfirmAt === undefined ? undefined : new Date(this.lastConfirmAt).toISOString();
+    this.log.warn({ epoch: this.epoch, since: new Date(this.since).toISOString(), lastConfirmAt }, `failover: leadership ${how}`);
+  }
+
+  private schedule(): void {
+    clearTimeout(this.timer);
+    if (this.ended) return;
+    const now = performance.now();
+    const renewIn = this.renewing ? Infinity : this.ttlMs / 3;
+    this.timer = setTimeout(() => this.tick(), Math.max(0, Math.min(renewIn, this.validUntil - now)));
+  }
+
+  private tick(): void {
+    if (this.ended) return;
+    if (performance.now() >= this.validUntil) {
+      this.lose(`the lease could not be renewed for ${this.ttlMs - this.marginMs} ms (etcd unreachable?)`);
+      return;
+    }
+    if (!this.renewing) void this.renew();
+    this.schedule();
+  }
+
+  private async renew(): Promise<void> {
+    this.renewing = true;
+    const requestedAt = performance.now();
+    try {
+      const ttlSeconds = await this.arbiter.keepAlive(this.lease.id);
+      if (ttlSeconds <= 0) {
+        this.lose('etcd says the lease has expired');
+        return;
+      }
+      this.validUntil = Math.max(this.validUntil, requestedAt + ttlSeconds * 1000 - this.marginMs);
+    } catch (err) {
+      this.log.warn({ reason: (err as Error).message, epoch: this.epoch, msLeft: Math.round(this.validUntil - performance.now()) }, 'failover: lease renewal failed');
+    } finally {
+      this.renewing = false;
+      this.schedule();
+    }
+  }
+
+  private async writeSyncRecord(): Promise<void> {
+    if (this.writing || this.ended) return;
+    const wanted = this.wanted;
+    if (wanted.inSync === this.recorded.inSync && wanted.standby === this.recorded.standby) return;
+    this.writing = true;
+    const record: SyncRecord = { epoch: this.epoch, leader: this.leader.id, ...wanted };
+    try {
+      if (!(await this.arbiter.recordSync(this.revision, record))) {
+        this.lose('the leader key is no longer this node\'s');
+        return;
+      }
+      this.recorded = wanted;
+      this.log.info({ epoch: this.epoch, inSync: wanted.inSync, standby: wanted.standby }, 'failover: in-sync record written');
+      this.changed();
+    } catch (err) {
+      this.log.warn({ reason: (err as Error).message, epoch: this.epoch }, 'failover: could not write the in-sync record; trying again');
+      await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+    } finally {
+      this.writing = false;
+    }
+    void this.writeSyncRecord();
+  }
+}
