@@ -31,8 +31,10 @@ export class FailoverNode {
   private waitingBecause: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
-  /** Settles when the current step (a read, a campaign, a restart) is done. */
+  /** Settles when the current step (a read, a campaign) is done. */
   private stepping: Promise<void> = Promise.resolve();
+  /** Settles when the broker that lost the leadership is closed and its successor started. */
+  private restarting: Promise<void> = Promise.resolve();
   private resolveFailed: (err: Error) => void = () => {};
   /** Resolves with the store's error when a broker of this node failed and closed because of it. */
   readonly failed = new Promise<Error>((resolve) => (this.resolveFailed = resolve));
@@ -93,6 +95,7 @@ export class FailoverNode {
     this.closed = true;
     clearTimeout(this.timer);
     await this.stepping;
+    await this.restarting;
     await this.broker.close();
     this.arbiter.close();
   }
@@ -172,14 +175,20 @@ export class FailoverNode {
   }
 
   /** Closes the broker at once (no confirm goes out after this), then starts a fresh one as a standby. */
-  private async loseLeadership(reason: string): Promise<void> {
+  private loseLeadership(reason: string): Promise<void> {
     const leadership = this.leadership;
-    if (leadership === undefined) return;
+    if (leadership === undefined) return this.restarting;
     this.leadership = undefined;
     this.log.error({ epoch: leadership.epoch, reason }, 'failover: lost the leadership; closing client connections and starting over as a standby');
-    const old = this.broker;
-    await old.close(`this node lost its leadership (${reason})`);
-    if (this.closed) return;
+    this.restarting = this.restart(`this node lost its leadership (${reason})`).catch((err: unknown) => {
+      this.log.fatal({ err }, 'failover: could not start again as a standby');
+      this.resolveFailed(err as Error);
+    });
+    return this.restarting;
+  }
+
+  private async restart(reason: string): Promise<void> {
+    await this.broker.close(reason);
     this.broker = await startBroker({ ...this.options, failover: { nodeId: this.nodeId, status: () => this.status() } });
     this.watchForFailure(this.broker);
   }
