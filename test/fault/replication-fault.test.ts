@@ -1,13 +1,11 @@
 import { fileURLToPath } from 'node:url';
-import * as acm from 'amqp-connection-manager';
-import type { Channel } from 'amqplib';
-import * as amqp from 'amqplib';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { delay, eventually, within } from '../support/broker.js';
 import { type CliBroker, runCtl, shortDataDir, startCli } from '../support/cli-process.js';
 import { SECRET } from '../support/replication.js';
 import { faultRounds, faultSeed, seeded } from '../support/seeded-random.js';
 import { freePorts, TcpProxy } from '../support/tcp-proxy.js';
+import { checkFailoverLedger, drain, startFailoverLoad } from '../support/failover-load.js';
 
 // A primary and a standby as child processes on disks that forget unsynced
 // writes when killed (SIGKILL is a power loss), a confirming publisher and
@@ -25,7 +23,6 @@ const FAULTS = faultRounds(8);
 const SEED = faultSeed();
 const TIMEOUT_MS = 1000;
 const VOLATILE_NODE = fileURLToPath(new URL('../../dist/test/support/volatile-node.js', import.meta.url));
-const QUEUE = 'fq';
 
 interface Node {
   readonly name: string;
@@ -131,86 +128,6 @@ t.test(`faults on a primary and its standby lose no confirmed message (${FAULTS}
   await inSync(standby);
   await load.stop();
   await drain(`amqp://guest:guest@127.0.0.1:${primary.amqpPort}`, load.ledger);
-  const { published, confirmed, seen, unknown, duplicates } = load.ledger;
   t.comment(`faults: ${JSON.stringify(done)}; forced promotions ${forced}`);
-  t.comment(`published ${published.size}, confirmed ${confirmed.size}, delivered ${seen.size}, duplicates ${duplicates}`);
-  t.ok(confirmed.size > 0, 'some publishes were confirmed');
-  const lost = [...confirmed].filter((id) => !seen.has(id));
-  t.same(lost.slice(0, 20), [], `every confirmed message was delivered (${lost.length} lost)`);
-  t.same(unknown.slice(0, 20), [], 'nothing was delivered that was never published');
+  checkFailoverLedger(t, load.ledger);
 });
-
-interface FailoverLedger {
-  readonly published: Set<string>;
-  readonly confirmed: Set<string>;
-  readonly seen: Set<string>;
-  readonly unknown: string[];
-  duplicates: number;
-}
-
-function record(ledger: FailoverLedger, m: { readonly content: Buffer }): void {
-  const id = m.content.toString();
-  if (!ledger.published.has(id)) ledger.unknown.push(id);
-  if (ledger.seen.has(id)) ledger.duplicates++;
-  ledger.seen.add(id);
-}
-
-/** A confirming publisher (at most 32 unconfirmed) and an acking consumer, both failing over between `urls`. */
-function startFailoverLoad(t: Test, urls: string[]): { ledger: FailoverLedger; stop(): Promise<void> } {
-  const ledger: FailoverLedger = { published: new Set(), confirmed: new Set(), seen: new Set(), unknown: [], duplicates: 0 };
-  const manager = acm.connect(urls, { reconnectTimeInSeconds: 0.2, heartbeatIntervalInSeconds: 2 });
-  manager.on('connectFailed', () => {});
-  t.teardown(() => manager.close());
-  const publishing = manager.createChannel({ json: false, setup: (ch: Channel) => ch.assertQueue(QUEUE, { durable: true }) });
-  const consuming = manager.createChannel({
-    json: false,
-    setup: async (ch: Channel) => {
-      await ch.assertQueue(QUEUE, { durable: true });
-      await ch.prefetch(64);
-      await ch.consume(QUEUE, (m) => {
-        if (m === null) return;
-        record(ledger, m);
-        ch.ack(m);
-      });
-    },
-  });
-  let running = true;
-  let inflight = 0;
-  const publisher = (async () => {
-    for (let n = 0; running; n++) {
-      while (inflight >= 32 && running) await delay(2);
-      const id = `m${n}`;
-      ledger.published.add(id);
-      inflight++;
-      publishing.sendToQueue(QUEUE, Buffer.from(id), { persistent: true }).then(
-        () => ledger.confirmed.add(id),
-        () => {},
-      ).finally(() => inflight--);
-      await delay(1);
-    }
-  })();
-  return {
-    ledger,
-    async stop() {
-      running = false;
-      await publisher;
-      // What is still unconfirmed may stay so: it was never promised.
-      await eventually(() => inflight === 0, 20_000, 'the last publishes settle').catch(() => {});
-      await publishing.close();
-      await consuming.close();
-      await manager.close();
-    },
-  };
-}
-
-/** Takes what is left in the queue, directly from the primary. */
-async function drain(url: string, ledger: FailoverLedger): Promise<void> {
-  const connection = await amqp.connect(url);
-  const ch = await connection.createChannel();
-  for (;;) {
-    const m = await ch.get(QUEUE, { noAck: true });
-    if (m === false) break;
-    record(ledger, m);
-  }
-  await connection.close();
-}
