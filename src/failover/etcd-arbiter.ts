@@ -79,26 +79,30 @@ export class EtcdArbiter {
     return { id: granted.ID, ttlSeconds: Number(granted.TTL) };
   }
 
-  /** Renews a lease once; its remaining TTL in seconds (0 or less: it has expired). */
-  async keepAlive(leaseId: string): Promise<number> {
-    const stream = await this.client.leaseClient.leaseKeepAlive();
-    try {
-      const response = await new Promise<{ TTL: string }>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no answer from etcd in ${this.options.requestTimeoutMs} ms`)), this.options.requestTimeoutMs);
-        stream.on('data', (data: { TTL: string }) => {
-          clearTimeout(timer);
-          resolve(data);
-        });
-        stream.on('error', (err: Error) => {
-          clearTimeout(timer);
-          reject(err);
-        });
-        stream.write({ ID: leaseId });
-      });
-      return Number(response.TTL);
-    } finally {
-      stream.end();
-    }
+  /** Renews a lease once; its remaining TTL in seconds (0 or less: it has expired). Fails after the request timeout, whatever hangs. */
+  keepAlive(leaseId: string): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      let settled = false;
+      let end = (): void => {};
+      const settle = (outcome: () => void): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        end();
+        outcome();
+      };
+      const timer = setTimeout(() => settle(() => reject(new Error(`no answer from etcd in ${this.options.requestTimeoutMs} ms`))), this.options.requestTimeoutMs);
+      this.client.leaseClient.leaseKeepAlive().then(
+        (stream) => {
+          end = () => stream.end();
+          if (settled) return end();
+          stream.on('data', (response: { TTL: string }) => settle(() => resolve(Number(response.TTL))));
+          stream.on('error', (err: Error) => settle(() => reject(err)));
+          stream.write({ ID: leaseId });
+        },
+        (err: Error) => settle(() => reject(err)),
+      );
+    });
   }
 
   async revokeLease(leaseId: string): Promise<void> {

@@ -40,8 +40,12 @@ export class Leadership implements PrimaryFence {
   private wanted: { inSync: boolean; standby?: string | undefined } = { inSync: false };
   private writing = false;
   private changed: () => void = () => {};
-  /** Wall-clock time of the last moment confirms were let through: logged when the leadership ends. */
-  private lastConfirmAt: number | undefined;
+  /**
+   * Wall-clock time of the last moment this leadership let confirms through
+   * or acted on client input (the last time holdsLeadership() said yes):
+   * logged when it ends, so the fault test can check no two overlap.
+   */
+  private lastLeadingAt: number | undefined;
   readonly since = Date.now();
 
   constructor(
@@ -70,7 +74,7 @@ export class Leadership implements PrimaryFence {
       setImmediate(() => this.lose(`the lease ran out (${this.ttlMs} ms TTL) before it could be renewed`));
       return false;
     }
-    this.lastConfirmAt = Date.now();
+    this.lastLeadingAt = Date.now();
     return true;
   }
 
@@ -115,8 +119,8 @@ export class Leadership implements PrimaryFence {
 
   /** One line per leadership: the fault test checks from these that no two overlap. */
   private logEnd(how: string): void {
-    const lastConfirmAt = this.lastConfirmAt === undefined ? undefined : new Date(this.lastConfirmAt).toISOString();
-    this.log.warn({ epoch: this.epoch, since: new Date(this.since).toISOString(), lastConfirmAt }, `failover: leadership ${how}`);
+    const lastLeadingAt = this.lastLeadingAt === undefined ? undefined : new Date(this.lastLeadingAt).toISOString();
+    this.log.warn({ epoch: this.epoch, since: new Date(this.since).toISOString(), lastLeadingAt }, `failover: leadership ${how}`);
   }
 
   private schedule(): void {

@@ -203,10 +203,10 @@ function overlappingLeaderships(nodes: readonly Node[]): string[] {
   const leaderships: Leadership[] = [];
   for (const node of nodes) {
     for (const run of node.runs) {
-      const parsed = run.lines.flatMap((line) => (line.startsWith('{') ? [JSON.parse(line) as { msg: string; time: number; epoch?: number; lastConfirmAt?: string }] : []));
+      const parsed = run.lines.flatMap((line) => (line.startsWith('{') ? [JSON.parse(line) as { msg: string; time: number; epoch?: number; lastLeadingAt?: string }] : []));
       for (const won of parsed.filter((l) => l.msg === 'failover: won the election; promoting')) {
         const ended = parsed.find((l) => l.epoch === won.epoch && l.msg.startsWith('failover: leadership '));
-        const confirmedUntil = ended !== undefined ? (ended.lastConfirmAt === undefined ? won.time : Date.parse(ended.lastConfirmAt)) : (run.killedAt ?? Infinity);
+        const confirmedUntil = ended !== undefined ? (ended.lastLeadingAt === undefined ? won.time : Date.parse(ended.lastLeadingAt)) : (run.killedAt ?? Infinity);
         leaderships.push({ node: node.name, epoch: won.epoch!, wonAt: won.time, confirmedUntil });
       }
     }

@@ -80,7 +80,7 @@ t.test('automatic failover', async (t) => {
     const lost = lineOf(primary, 'failover: leadership lost: the lease could not be renewed for 2400 ms (etcd unreachable?)');
     const won = lineOf(standby, 'failover: won the election; promoting');
     t.ok(lost !== undefined && won !== undefined, 'both sides logged it');
-    t.ok(Date.parse(String(lost!['lastConfirmAt'])) < Number(won!['time']), 'the old primary confirmed nothing after the new one was elected');
+    t.ok(Date.parse(String(lost!['lastLeadingAt'])) < Number(won!['time']), 'the old primary confirmed nothing after the new one was elected');
     primary.toEtcd.mend();
     const pair = await settledPair(primary, standby);
     t.equal(pair.primary, standby, 'the new primary keeps leading');
