@@ -168,11 +168,18 @@ t.test(`faults under automatic failover lose no confirmed message, and leadershi
         await delay(random() * 2000);
         await start(standby);
         break;
-      case 'kill etcd':
+      case 'kill etcd': {
+        // Now and then for longer than the lease: the primary must then stop confirming until etcd is back.
+        const gone = random() < 0.5 ? outage : LEASE_MS + 1000 + outage;
+        const killedAt = Date.now();
         await etcd.kill();
-        await delay(outage);
+        await delay(gone);
+        const restartedAt = Date.now();
         await etcd.restart();
+        const unleased = [...load.ledger.confirmed.values()].filter((at) => at > killedAt + LEASE_MS + 1000 && at < restartedAt);
+        t.same(unleased.length, 0, `no confirm while etcd was gone past the lease (${gone} ms)`);
         break;
+      }
     }
     const after = load.ledger.confirmed.size;
     await eventually(() => load.ledger.confirmed.size > after, 60_000, 'confirms flow again after the fault');
