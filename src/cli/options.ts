@@ -12,7 +12,8 @@ import {
   type TlsListenerConfig,
 } from '../config/broker-config.js';
 import { parseInformationUnit } from '../config/information-unit.js';
-import { isSet, parseCount, parsePort } from './option-values.js';
+import { parsePort } from '../config/host-port.js';
+import { isSet, parseCount } from './option-values.js';
 import { parseReplication } from './replication-options.js';
 
 export const USAGE = `Usage: npm start -- [options]

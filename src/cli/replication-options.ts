@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { type ArbiterConfig, DEFAULT_ETCD_PREFIX, DEFAULT_LEASE_TTL_SECONDS, DEFAULT_REPLICATION_PORT, DEFAULT_REPLICATION_TIMEOUT_MS, type ReplicationConfig } from '../config/broker-config.js';
-import { parseCount, parseHostPort, parsePort } from './option-values.js';
+import { parseHostPort, parsePort } from '../config/host-port.js';
+import { parseCount } from './option-values.js';
 
 type Values = Record<string, string | boolean | undefined>;
 

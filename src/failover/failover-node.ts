@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { type Broker, type BrokerOptions, startBroker } from '../broker.js';
 import type { ArbiterConfig } from '../config/broker-config.js';
-import { parseHostPort } from '../cli/option-values.js';
+import { parseHostPort } from '../config/host-port.js';
 import { describeSync, type LeaderRecord, type NodeAddress } from './arbiter-records.js';
 import { campaignRefusal } from './election-eligibility.js';
 import { type ArbiterState, EtcdArbiter } from './etcd-arbiter.js';

@@ -25,6 +25,8 @@ const FAULTS = faultRounds(30);
 const SEED = faultSeed();
 const LEASE_TTL_SECONDS = 3;
 const LEASE_MS = LEASE_TTL_SECONDS * 1000;
+// A fault takes some seconds (a failover, a restart, etcd back); on a busy machine up to half a minute.
+t.setTimeout(120_000 + FAULTS * 30_000);
 const VOLATILE_NODE = fileURLToPath(new URL('../../dist/test/support/volatile-node.js', import.meta.url));
 
 interface Node {

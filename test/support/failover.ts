@@ -26,15 +26,19 @@ export interface TestNode {
   start(): Promise<FailoverNode>;
 }
 
-/** A node of a pair sharing `prefix` in `etcd`; started by start(), closed when the test ends. */
-export async function failoverNode(t: Test, etcd: TestEtcd, name: string, prefix: string): Promise<TestNode> {
+/**
+ * A node of a pair sharing `prefix` in `etcd`; started by start(), closed
+ * when the test ends. It reaches etcd's first member through its proxy,
+ * or, with `everyMember`, all of them directly.
+ */
+export async function failoverNode(t: Test, etcd: TestEtcd, name: string, prefix: string, everyMember = false): Promise<TestNode> {
   const [amqpPort, replicationPort] = await freePorts(2);
   const toEtcd = await TcpProxy.start(etcd.clientPort);
   const toReplication = await TcpProxy.start(replicationPort!);
   const { logger, lines } = capturedLogger();
   const dataDir = tempDataDir(t, `failover-${name}-`);
   const arbiter: ArbiterConfig = {
-    etcd: [`http://127.0.0.1:${toEtcd.port}`],
+    etcd: everyMember ? etcd.urls : [`http://127.0.0.1:${toEtcd.port}`],
     prefix,
     leaseTtlSeconds: TEST_LEASE_TTL_SECONDS,
     advertise: { replication: `127.0.0.1:${toReplication.port}` },
@@ -67,9 +71,9 @@ export async function failoverNode(t: Test, etcd: TestEtcd, name: string, prefix
 }
 
 /** Two nodes under a fresh key prefix, once one is primary and the other in sync with it. */
-export async function electedPair(t: Test, etcd: TestEtcd): Promise<{ primary: TestNode; standby: TestNode }> {
+export async function electedPair(t: Test, etcd: TestEtcd, everyMember = false): Promise<{ primary: TestNode; standby: TestNode }> {
   const prefix = `/test-${randomBytes(4).toString('hex')}/`;
-  const nodes = [await failoverNode(t, etcd, 'A', prefix), await failoverNode(t, etcd, 'B', prefix)];
+  const nodes = [await failoverNode(t, etcd, 'A', prefix, everyMember), await failoverNode(t, etcd, 'B', prefix, everyMember)];
   await Promise.all(nodes.map((n) => n.start()));
   return settledPair(nodes[0]!, nodes[1]!);
 }
