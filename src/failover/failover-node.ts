@@ -35,6 +35,10 @@ export class FailoverNode {
   private stepping: Promise<void> = Promise.resolve();
   /** Settles when the broker that lost the leadership is closed and its successor started. */
   private restarting: Promise<void> = Promise.resolve();
+  /** Counts losses of the leadership: a step that began before one acts on nothing after it. */
+  private generation = 0;
+  /** The last promotion: a broker that lost the leadership while promoting is closed once that is done. */
+  private promotion: Promise<unknown> = Promise.resolve();
   private resolveFailed: (err: Error) => void = () => {};
   /** Resolves with the store's error when a broker of this node failed and closed because of it. */
   readonly failed = new Promise<Error>((resolve) => (this.resolveFailed = resolve));
@@ -110,6 +114,9 @@ export class FailoverNode {
   }
 
   private async step(): Promise<void> {
+    // A broker being replaced is nobody to act on.
+    await this.restarting;
+    const generation = this.generation;
     let state: ArbiterState;
     try {
       state = await this.arbiter.read();
@@ -122,7 +129,7 @@ export class FailoverNode {
     if (this.unreachable !== undefined) this.log.info('failover: etcd reachable again');
     this.unreachable = undefined;
     this.state = state;
-    if (this.closed) return;
+    if (this.closed || generation !== this.generation) return;
     const leader = state.leader;
     if (this.leadership !== undefined) {
       if (leader?.revision !== this.leadership.revision) await this.loseLeadership(`etcd names ${leader === undefined ? 'no leader' : `${leader.id} in epoch ${leader.epoch}`}`);
@@ -162,8 +169,9 @@ export class FailoverNode {
     this.log.warn({ epoch: leader.epoch, journal: local.kind, previous: describeSync(state.sync) }, 'failover: won the election; promoting');
     const leadership = new Leadership(this.arbiter, { ...lease, requestedAt }, leader, revision, this.log, (reason) => void this.loseLeadership(reason));
     this.leadership = leadership;
+    this.promotion = this.broker.promoteElected({ epoch: leader.epoch, fence: leadership });
     try {
-      await this.broker.promoteElected({ epoch: leader.epoch, fence: leadership });
+      await this.promotion;
     } catch (err) {
       // The journal could not be recovered: nothing can be served from it, so stop, as a store failure does.
       this.log.fatal({ err, epoch: leader.epoch }, 'failover: the promotion failed');
@@ -179,6 +187,7 @@ export class FailoverNode {
     const leadership = this.leadership;
     if (leadership === undefined) return this.restarting;
     this.leadership = undefined;
+    this.generation++;
     this.log.error({ epoch: leadership.epoch, reason }, 'failover: lost the leadership; closing client connections and starting over as a standby');
     this.restarting = this.restart(`this node lost its leadership (${reason})`).catch((err: unknown) => {
       this.log.fatal({ err }, 'failover: could not start again as a standby');
@@ -188,6 +197,7 @@ export class FailoverNode {
   }
 
   private async restart(reason: string): Promise<void> {
+    await this.promotion.catch(() => {});
     await this.broker.close(reason);
     this.broker = await startBroker({ ...this.options, failover: { nodeId: this.nodeId, status: () => this.status() } });
     this.watchForFailure(this.broker);
