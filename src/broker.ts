@@ -242,7 +242,7 @@ export class Broker implements ConnectionContext, ReplicationControl {
     return this.becomePrimary({ elected: true }, elected);
   }
 
-  private async becomePrimary(why: Record<string, boolean>, elected: ElectedPromotion | undefined): Promise<string> {
+  private async becomePrimary(why: { readonly forced: boolean } | { readonly elected: true }, elected: ElectedPromotion | undefined): Promise<string> {
     const standby = this.standby;
     if (standby === undefined) throw new CommandRefusal('this node is the primary already');
     if (this.promoting) throw new CommandRefusal('a promotion is under way');
@@ -352,7 +352,7 @@ export class Broker implements ConnectionContext, ReplicationControl {
   }
 
   /** Recovers the data directory (a promotion: in a new epoch) and, when configured, listens for a standby. */
-  private async openAsPrimary(epoch: { readonly newEpoch?: boolean; readonly epoch?: number }): Promise<void> {
+  private async openAsPrimary(epoch: { readonly newEpoch: true } | { readonly epoch: number } | Record<string, never>): Promise<void> {
     const { fs, options } = this.storage;
     const store = await DurableStore.open(this.config.dataDir, fs, this.log, this.tenancy, this.defaultAccess, { ...options, ...epoch }, (err) => this.onStoreFailure(err));
     this.store = store;
@@ -370,6 +370,7 @@ export class Broker implements ConnectionContext, ReplicationControl {
         return broker.port;
       },
       fence: this.fence,
+      nodeId: this.failover?.nodeId,
     });
   }
 
@@ -399,7 +400,7 @@ export class Broker implements ConnectionContext, ReplicationControl {
    * Stops accepting, closes every connection with 320 CONNECTION_FORCED, and
    * releases the data directory. A primary first waits for its standby to
    * hold everything, unless it closes because it lost its leadership
-   * (`reason` then tells its clients why).
+   * (`lostLeadership` then tells its clients why).
    */
   async close(lostLeadership?: string): Promise<void> {
     this.alarms.stop();

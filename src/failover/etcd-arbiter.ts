@@ -94,7 +94,8 @@ export class EtcdArbiter {
       const timer = setTimeout(() => settle(() => reject(new Error(`no answer from etcd in ${this.options.requestTimeoutMs} ms`))), this.options.requestTimeoutMs);
       this.client.leaseClient.leaseKeepAlive().then(
         (stream) => {
-          end = () => stream.end();
+          // cancel(), not end(): a call etcd never answered must not stay open.
+          end = () => stream.cancel();
           if (settled) return end();
           stream.on('data', (response: { TTL: string }) => settle(() => resolve(Number(response.TTL))));
           stream.on('error', (err: Error) => settle(() => reject(err)));

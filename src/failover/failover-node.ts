@@ -1,10 +1,10 @@
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { type Broker, type BrokerOptions, startBroker } from '../broker.js';
+import { type Broker, type BrokerOptions, type FailoverHooks, startBroker } from '../broker.js';
 import type { ArbiterConfig } from '../config/broker-config.js';
 import { parseHostPort } from '../config/host-port.js';
-import { describeSync, type LeaderRecord, type NodeAddress } from './arbiter-records.js';
+import { ArbiterRecordError, describeSync, type LeaderRecord, type NodeAddress } from './arbiter-records.js';
 import { campaignRefusal } from './election-eligibility.js';
 import { type ArbiterState, EtcdArbiter } from './etcd-arbiter.js';
 import { Leadership } from './leadership.js';
@@ -96,6 +96,7 @@ export class FailoverNode {
 
   /** Stops the node: a leader hands over to its standby and gives the leader key up (Broker.close does both). */
   async close(): Promise<void> {
+    // From here a lapsing lease restarts nothing: the broker is closing anyway.
     this.closed = true;
     clearTimeout(this.timer);
     await this.stepping;
@@ -122,7 +123,10 @@ export class FailoverNode {
       state = await this.arbiter.read();
     } catch (err) {
       const reason = (err as Error).message;
-      if (this.unreachable === undefined) this.log.warn({ reason }, 'failover: etcd unreachable');
+      if (err instanceof ArbiterRecordError) {
+        // Not a record this broker wrote: acting on a guess could make two leaders.
+        this.log.error({ reason }, 'failover: etcd holds a record that does not check out; this node waits until it is mended');
+      } else if (this.unreachable === undefined) this.log.warn({ reason }, 'failover: etcd unreachable');
       this.unreachable = reason;
       return;
     }
@@ -132,7 +136,15 @@ export class FailoverNode {
     if (this.closed || generation !== this.generation) return;
     const leader = state.leader;
     if (this.leadership !== undefined) {
-      if (leader?.revision !== this.leadership.revision) await this.loseLeadership(`etcd names ${leader === undefined ? 'no leader' : `${leader.id} in epoch ${leader.epoch}`}`);
+      if (leader?.revision !== this.leadership.revision) {
+        this.leadership.abandon(`etcd names ${leader === undefined ? 'no leader' : `${leader.id} in epoch ${leader.epoch}`}`);
+        await this.restarting;
+      }
+      return;
+    }
+    if (leader?.id === this.nodeId && leader.replication !== this.address().replication) {
+      if (this.waitingBecause !== 'identity') this.log.error({ leader }, `failover: another node leads under this node's identity (a copied data directory?); this node waits. Give one of them a new identity: stop it and delete node-id from its data directory`);
+      this.waitingBecause = 'identity';
       return;
     }
     if (leader?.id === this.nodeId) {
@@ -160,7 +172,10 @@ export class FailoverNode {
     const requestedAt = performance.now();
     const lease = await this.arbiter.grantLease(this.config.leaseTtlSeconds);
     const leader: LeaderRecord = { ...this.address(), epoch: Math.max(state.epoch, local.epoch) + 1 };
-    const revision = await this.arbiter.campaign(lease.id, leader, state);
+    const revision = await this.arbiter.campaign(lease.id, leader, state).catch((err: unknown) => {
+      this.arbiter.revokeLease(lease.id).catch(() => {});
+      throw err;
+    });
     if (revision === undefined) {
       this.log.info({ epoch: leader.epoch }, 'failover: lost the election');
       await this.arbiter.revokeLease(lease.id).catch(() => {});
@@ -169,17 +184,19 @@ export class FailoverNode {
     this.log.warn({ epoch: leader.epoch, journal: local.kind, previous: describeSync(state.sync) }, 'failover: won the election; promoting');
     const leadership = new Leadership(this.arbiter, { ...lease, requestedAt }, leader, revision, this.log, (reason) => void this.loseLeadership(reason));
     this.leadership = leadership;
+    const generation = this.generation;
     this.promotion = this.broker.promoteElected({ epoch: leader.epoch, fence: leadership });
     try {
       await this.promotion;
     } catch (err) {
       // The journal could not be recovered: nothing can be served from it, so stop, as a store failure does.
       this.log.fatal({ err, epoch: leader.epoch }, 'failover: the promotion failed');
+      this.leadership = undefined;
       await leadership.release();
       this.resolveFailed(err as Error);
       return;
     }
-    this.log.warn({ epoch: leader.epoch, since: new Date(leadership.since).toISOString() }, 'failover: serving as the primary');
+    if (generation === this.generation) this.log.warn({ epoch: leader.epoch, since: new Date(leadership.since).toISOString() }, 'failover: serving as the primary');
   }
 
   /** Closes the broker at once (no confirm goes out after this), then starts a fresh one as a standby. */
@@ -188,6 +205,8 @@ export class FailoverNode {
     if (leadership === undefined) return this.restarting;
     this.leadership = undefined;
     this.generation++;
+    // Closing already: the broker's own close is under way, and its fence now confirms nothing.
+    if (this.closed) return this.restarting;
     this.log.error({ epoch: leadership.epoch, reason }, 'failover: lost the leadership; closing client connections and starting over as a standby');
     this.restarting = this.restart(`this node lost its leadership (${reason})`).catch((err: unknown) => {
       this.log.fatal({ err }, 'failover: could not start again as a standby');
@@ -199,8 +218,13 @@ export class FailoverNode {
   private async restart(reason: string): Promise<void> {
     await this.promotion.catch(() => {});
     await this.broker.close(reason);
-    this.broker = await startBroker({ ...this.options, failover: { nodeId: this.nodeId, status: () => this.status() } });
+    if (this.closed) return;
+    this.broker = await startBroker({ ...this.options, failover: this.hooks() });
     this.watchForFailure(this.broker);
+  }
+
+  private hooks(): FailoverHooks {
+    return { nodeId: this.nodeId, status: () => this.status() };
   }
 
   private watchForFailure(broker: Broker): void {

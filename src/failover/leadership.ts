@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { PrimaryFence } from '../replication/primary-fence.js';
-import type { LeaderRecord, SyncRecord } from './arbiter-records.js';
+import type { LeaderRecord } from './arbiter-records.js';
 import type { EtcdArbiter } from './etcd-arbiter.js';
 
 /** A lease as granted: when the request went out, on this process's monotonic clock. */
@@ -11,8 +11,11 @@ export interface GrantedLease {
   readonly requestedAt: number;
 }
 
-/** An in-sync record write that failed for a reason other than lost leadership is tried again this soon. */
+/** A renewal or an in-sync record write that failed (etcd slow or away) is tried again this soon. */
 const RETRY_MS = 250;
+
+/** What the in-sync record says, as far as this leadership knows: `undefined` when a write may or may not have landed. */
+type SyncState = { readonly inSync: boolean; readonly standby?: string | undefined } | undefined;
 
 /**
  * This node's leadership: the leader key under a lease, renewed every third
@@ -20,9 +23,11 @@ const RETRY_MS = 250;
  * process's own monotonic clock from when the last successful renewal was
  * *requested*, less a margin: etcd counts a lease's TTL from when the
  * request reached it, later, so the leadership lapses here before etcd can
- * let the lease go and another node win. Every confirm asks holds() first,
+ * let the lease go and another node win. Every confirm asks holdsLeadership() first,
  * so a process paused past its lease (SIGSTOP, a long GC, a VM stall)
  * confirms nothing when it wakes, whatever its timers have not yet noticed.
+ * (Confirms decided before the lapse may still be in the kernel's socket
+ * buffers: those messages are durable where the next leader looks.)
  *
  * It is also the primary's fence over confirms without the standby: it
  * keeps etcd's in-sync record up to date, and allows confirming alone only
@@ -34,16 +39,25 @@ export class Leadership implements PrimaryFence {
   private readonly marginMs: number;
   private timer: NodeJS.Timeout | undefined;
   private renewing = false;
+  /** The last renewal failed: the next is tried after RETRY_MS, not a third of the TTL. */
+  private renewalFailed = false;
   private ended = false;
-  /** What etcd's in-sync record says (the campaign wrote "alone"), and what it should say. */
-  private recorded: { inSync: boolean; standby?: string | undefined } = { inSync: false };
-  private wanted: { inSync: boolean; standby?: string | undefined } = { inSync: false };
+  private lapseNoticed = false;
+  /**
+   * What etcd's in-sync record says (the campaign wrote "alone"), and what
+   * it should say. A write of "in sync" makes `recorded` unknown before it
+   * is sent, and a failed write leaves it unknown (it may have landed):
+   * confirming alone needs etcd to have said "alone" since.
+   */
+  private recorded: SyncState = { inSync: false };
+  private wanted: { readonly inSync: boolean; readonly standby?: string | undefined } = { inSync: false };
   private writing = false;
   private changed: () => void = () => {};
   /**
-   * Wall-clock time of the last moment this leadership let confirms through
-   * or acted on client input (the last time holdsLeadership() said yes):
-   * logged when it ends, so the fault test can check no two overlap.
+   * Wall-clock time of the last moment holdsLeadership() said yes (to a
+   * confirm, a client's input, or a status query): an upper bound of when
+   * this leadership last confirmed anything, logged when it ends, so the
+   * fault test can check no two overlap.
    */
   private lastLeadingAt: number | undefined;
   readonly since = Date.now();
@@ -70,8 +84,11 @@ export class Leadership implements PrimaryFence {
   holdsLeadership(): boolean {
     if (this.ended) return false;
     if (performance.now() >= this.validUntil) {
-      // Woken past the lease: the timer may not have run yet, so say so now.
-      setImmediate(() => this.lose(`the lease ran out (${this.ttlMs} ms TTL) before it could be renewed`));
+      if (!this.lapseNoticed) {
+        // Woken past the lease: the timer may not have run yet, so say so now.
+        this.lapseNoticed = true;
+        setImmediate(() => this.lose(`the lease ran out (${this.ttlMs} ms TTL) before it could be renewed`));
+      }
       return false;
     }
     this.lastLeadingAt = Date.now();
@@ -79,7 +96,7 @@ export class Leadership implements PrimaryFence {
   }
 
   mayConfirmAlone(): boolean {
-    return !this.wanted.inSync && !this.recorded.inSync;
+    return !this.wanted.inSync && this.recorded?.inSync === false;
   }
 
   standbyInSync(inSync: boolean, standby: string | undefined): void {
@@ -105,6 +122,13 @@ export class Leadership implements PrimaryFence {
     this.logEnd('resigned');
   }
 
+  /** Ends the leadership because etcd says another holds the key (or none does): logged as lost, the lease revoked. */
+  abandon(reason: string): void {
+    if (this.ended) return;
+    this.lose(reason);
+    this.arbiter.revokeLease(this.lease.id).catch(() => {});
+  }
+
   private end(): void {
     this.ended = true;
     clearTimeout(this.timer);
@@ -127,7 +151,7 @@ export class Leadership implements PrimaryFence {
     clearTimeout(this.timer);
     if (this.ended) return;
     const now = performance.now();
-    const renewIn = this.renewing ? Infinity : this.ttlMs / 3;
+    const renewIn = this.renewing ? Infinity : this.renewalFailed ? RETRY_MS : this.ttlMs / 3;
     this.timer = setTimeout(() => this.tick(), Math.max(0, Math.min(renewIn, this.validUntil - now)));
   }
 
@@ -151,7 +175,9 @@ export class Leadership implements PrimaryFence {
         return;
       }
       this.validUntil = Math.max(this.validUntil, requestedAt + ttlSeconds * 1000 - this.marginMs);
+      this.renewalFailed = false;
     } catch (err) {
+      this.renewalFailed = true;
       this.log.warn({ reason: (err as Error).message, epoch: this.epoch, msLeft: Math.round(this.validUntil - performance.now()) }, 'failover: lease renewal failed');
     } finally {
       this.renewing = false;
@@ -162,18 +188,21 @@ export class Leadership implements PrimaryFence {
   private async writeSyncRecord(): Promise<void> {
     if (this.writing || this.ended) return;
     const wanted = this.wanted;
-    if (wanted.inSync === this.recorded.inSync && wanted.standby === this.recorded.standby) return;
+    const recorded = this.recorded;
+    if (recorded !== undefined && wanted.inSync === recorded.inSync && wanted.standby === recorded.standby) return;
     this.writing = true;
-    const record: SyncRecord = { epoch: this.epoch, leader: this.leader.id, ...wanted };
+    // Once "in sync" may be in etcd, the standby may take over: nothing more may be confirmed alone until "alone" is back.
+    if (wanted.inSync) this.recorded = undefined;
     try {
-      if (!(await this.arbiter.recordSync(this.revision, record))) {
-        this.lose('the leader key is no longer this node\'s');
+      if (!(await this.arbiter.recordSync(this.revision, { epoch: this.epoch, leader: this.leader.id, ...wanted }))) {
+        this.lose("the leader key is no longer this node's");
         return;
       }
       this.recorded = wanted;
       this.log.info({ epoch: this.epoch, inSync: wanted.inSync, standby: wanted.standby }, 'failover: in-sync record written');
       this.changed();
     } catch (err) {
+      // It may have landed all the same: `recorded` stays what it could be.
       this.log.warn({ reason: (err as Error).message, epoch: this.epoch }, 'failover: could not write the in-sync record; trying again');
       await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
     } finally {

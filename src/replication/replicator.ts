@@ -38,6 +38,8 @@ export interface ReplicatorHost {
   readonly amqpPort: number;
   /** The arbiter's say over confirms (automatic failover); without one, NO_ARBITER. */
   readonly fence?: PrimaryFence | undefined;
+  /** This node's identity under automatic failover: a standby claiming it runs on a copy of this data directory. */
+  readonly nodeId?: string | undefined;
 }
 
 /**
@@ -150,13 +152,19 @@ export class Replicator implements ConfirmGate {
       const { standbyEpoch, standbyId } = decodeFrame(hello, 'hello', (d) => ({ standbyEpoch: d.u32(), standbyId: d.shortstr() }));
       const epoch = this.host.journal.epoch;
       if (standbyEpoch > epoch) {
-        const why = `the standby holds epoch ${standbyEpoch}, newer than this primary's ${epoch}: this node is an old primary; restart it as a standby of the newer one (--standby-of)`;
+        const why = `the standby holds epoch ${standbyEpoch}, newer than this primary's ${epoch}: this node is an old primary; restart it as a standby of the newer one (--standby-of; under etcd it follows the leader by itself)`;
         log.error({ standby: link.peer }, `replication: ${why}`);
         link.refuse(why);
         return;
       }
       if (this.closed) {
         link.refuse('the primary is shutting down');
+        return;
+      }
+      if (standbyId !== '' && standbyId === this.host.nodeId) {
+        const why = `the standby has this primary's node identity ${standbyId}: its data directory is a copy of this node's; stop it, delete node-id from its data directory and start it again`;
+        log.error({ standby: link.peer }, `replication: ${why}`);
+        link.refuse(why);
         return;
       }
       this.startSession(link, standbyId);

@@ -8,9 +8,11 @@ import type { SyncRecord } from '../../src/failover/arbiter-records.js';
 const inSync: SyncRecord = { epoch: 4, leader: 'old', inSync: true, standby: 'me' };
 const alone: SyncRecord = { epoch: 4, leader: 'old', inSync: false };
 
-t.test('before any election, any node whose journal is whole may stand', async (t) => {
+t.test('before any election, any node whose journal is its own may stand; a mirror may not (etcd was wiped: only the node it mirrored knows what it confirmed)', async (t) => {
   t.equal(campaignRefusal(undefined, 'me', { kind: 'not a mirror', epoch: 0 }), undefined);
-  t.equal(campaignRefusal(undefined, 'me', { kind: 'in sync', epoch: 0 }), undefined);
+  t.equal(campaignRefusal(undefined, 'me', { kind: 'not a mirror', epoch: 5 }), undefined);
+  t.match(campaignRefusal(undefined, 'me', { kind: 'in sync', epoch: 5 }), /etcd holds no in-sync record, and this node's journal is a mirror \(in sync\)/);
+  t.match(campaignRefusal(undefined, 'me', { kind: 'last complete, set aside by a sync cut short', epoch: 5 }), /is a mirror/);
   t.match(campaignRefusal(undefined, 'me', { kind: 'partial sync', epoch: 0 }), /part of a sync/);
 });
 
