@@ -4,6 +4,9 @@ import type { PrimaryFence } from '../replication/primary-fence.js';
 import type { LeaderRecord } from './arbiter-records.js';
 import type { EtcdArbiter } from './etcd-arbiter.js';
 
+/** What a leadership asks of etcd (EtcdArbiter does it). */
+export type LeaseKeeper = Pick<EtcdArbiter, 'keepAlive' | 'recordSync' | 'resign' | 'revokeLease'>;
+
 /** A lease as granted: when the request went out, on this process's monotonic clock. */
 export interface GrantedLease {
   readonly id: string;
@@ -63,7 +66,7 @@ export class Leadership implements PrimaryFence {
   readonly since = Date.now();
 
   constructor(
-    private readonly arbiter: EtcdArbiter,
+    private readonly arbiter: LeaseKeeper,
     private readonly lease: GrantedLease,
     readonly leader: LeaderRecord,
     /** The leader key's create revision: writes under this leadership compare it. */
