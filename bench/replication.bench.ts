@@ -8,6 +8,10 @@
  *     broker alone and on a primary with its standby in sync; the ratio;
  *  2. confirm latency, one publish at a time (p50, p99), both ways: the
  *     round trip a standby adds;
+ *  2b. the same on a pair under automatic failover, etcd (Debian's
+ *     etcd-server, started here) electing the primary and every confirm
+ *     checked against the lease (BENCH_ETCD=0 skips it), as a ratio to the
+ *     pair without etcd;
  *  3. the same rates and latency on a quorum queue of a three-node
  *     RabbitMQ 3.10.8 cluster from Debian (bench/rabbitmq-cluster.sh starts
  *     it; BENCH_RABBITMQ=0 skips it), and our pair's ratio to it;
@@ -33,6 +37,7 @@ import { type ConfirmedLoad, publishLoad } from './confirmed-publish.js';
 import { describeMachine, machineLine } from './machine.js';
 import { procMemory } from './proc-stats.js';
 import { withTimeout } from './with-timeout.js';
+import { TestEtcd } from '../test/support/etcd.js';
 
 const QUEUE = 'bench.replication';
 const BODY = Buffer.alloc(Math.floor(envNumber('BENCH_BODY_BYTES', 1024)), 'x');
@@ -76,6 +81,35 @@ async function startSetup(work: string, name: string, withStandby: boolean): Pro
   const standby = await startStandby(work, name, Number(listening['port']));
   await standby.waitFor((l) => l.msg === 'replication: in sync with the primary', PHASE_TIMEOUT_MS, 'standby in sync');
   return { primary, standby };
+}
+
+/** Scenario 2b: the same pair under automatic failover (both nodes started alike; etcd elects one), once the standby is recorded in sync. */
+async function startElectedPair(work: string, etcdUrl: string): Promise<{ primary: BrokerProcess; standby: BrokerProcess }> {
+  const args = ['--replication-port', '0', '--cluster-secret', SECRET, '--etcd', etcdUrl];
+  const nodes: BrokerProcess[] = [];
+  try {
+    for (const name of ['elected-a', 'elected-b']) nodes.push((await BrokerProcess.start(join(work, name), join(work, `${name}.log`), SHORT_TIMEOUT_MS, { args })).broker);
+    const elected = (node: BrokerProcess): Promise<BrokerProcess> => node.waitFor((l) => l.msg === 'failover: serving as the primary', SHORT_TIMEOUT_MS, 'elected').then(() => node);
+    const primary = await Promise.any(nodes.map(elected));
+    await primary.waitFor((l) => l.msg === 'failover: in-sync record written' && l['inSync'] === true, PHASE_TIMEOUT_MS, 'the standby recorded in sync');
+    return { primary, standby: nodes.find((n) => n !== primary)! };
+  } catch (err) {
+    await stopAll(...nodes);
+    throw err;
+  }
+}
+
+/** The pair under etcd: confirmed publish rates with every confirm checked against the lease. */
+async function electedPair(work: string): Promise<Record<string, number>> {
+  const cleanups: (() => unknown)[] = [];
+  try {
+    const etcd = await TestEtcd.start({ teardown: (fn) => cleanups.push(fn) });
+    progress('-- a primary with its standby in sync, elected by etcd');
+    const pair = await startElectedPair(work, etcd.url);
+    return await measureSetup(ourTarget(pair.primary), 'with_standby_under_etcd').finally(() => stopAll(pair.primary, pair.standby));
+  } finally {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  }
 }
 
 async function startStandby(work: string, name: string, replicationPort: number): Promise<BrokerProcess> {
@@ -222,6 +256,10 @@ async function main(): Promise<void> {
     const p = await measureSetup(ourTarget(pair.primary), 'with_standby').finally(() => stopAll(pair.primary, pair.standby));
     for (const key of ['1x1000', '16x100']) record({ name: `ratio_with_standby_${key}`, value: round(p[key]! / a[key]!, 2), unit: 'x', detail: { target: '>= 0.7' } });
     record({ name: 'added_confirm_latency_p50', value: round(p['p50']! - a['p50']!, 3), unit: 'ms', detail: { p99: round(p['p99']! - a['p99']!, 3) } });
+    if (process.env['BENCH_ETCD'] !== '0') {
+      const e = await electedPair(work);
+      for (const key of ['1x1000', '16x100']) record({ name: `ratio_under_etcd_to_with_standby_${key}`, value: round(e[key]! / p[key]!, 2), unit: 'x', detail: { target: '~1' } });
+    }
     if (process.env['BENCH_RABBITMQ'] !== '0') {
       const q = await quorumCluster();
       for (const key of ['1x1000', '16x100']) record({ name: `ratio_with_standby_to_rabbitmq_quorum_${key}`, value: round(p[key]! / q[key]!, 2), unit: 'x', detail: { target: '>= 3' } });

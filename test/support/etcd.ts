@@ -2,7 +2,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Test } from 'tap';
+
+/** Where the cleanup goes: a tap test, or a benchmark's own list. */
+export interface Teardown {
+  teardown(fn: () => unknown): void;
+}
 import { delay } from './broker.js';
 import { ensureDebianPackage } from './debian-package.js';
 import { freePorts } from './tcp-proxy.js';
@@ -18,7 +22,7 @@ interface Member {
 /**
  * An etcd from Debian's etcd-server package (one member, or a cluster of
  * several), on loopback ports of its own with a temporary data directory,
- * for tests of automatic failover. A member can be killed (SIGKILL) and
+ * for tests (and the replication benchmark) of automatic failover. A member can be killed (SIGKILL) and
  * started again on the same directory and ports; the test's teardown ends
  * each by its PID.
  */
@@ -29,7 +33,7 @@ export class TestEtcd {
   ) {}
 
   /** Installs etcd-server when missing; throws when it cannot be had. */
-  static async start(t: Test, size = 1): Promise<TestEtcd> {
+  static async start(t: Teardown, size = 1): Promise<TestEtcd> {
     const missing = ensureDebianPackage('etcd-server');
     if (missing !== undefined) throw new Error(`etcd is needed: ${missing}`);
     const dir = mkdtempSync(join(tmpdir(), 'etcd-'));
