@@ -23,6 +23,7 @@ import type { AckDeadlines } from './consumer-timeout.js';
 import { Consumer, type ConsumerChannel, consumerPriority } from './consumer.js';
 import { ChannelReturnPath, holdDelayed } from './delayed-publish.js';
 import { DirectReplyTo, REPLY_TO } from './direct-reply-to.js';
+import { withoutCrLf } from './entity-names.js';
 import { EntityCommands } from './entity-commands.js';
 import { Publisher } from './publisher.js';
 import { Transaction } from './transaction.js';
@@ -132,23 +133,23 @@ export class Channel implements CommandSink, ConsumerChannel, AckDeadlines {
         if (method.id === MethodId.BasicRecover) this.send({ id: MethodId.BasicRecoverOk });
         return;
       case MethodId.ExchangeDeclare:
-        return this.entities.exchangeDeclare(method);
+        return this.entities.exchangeDeclare(withoutCrLf(method, 'exchange'));
       case MethodId.ExchangeDelete:
-        return this.entities.exchangeDelete(method);
+        return this.entities.exchangeDelete(withoutCrLf(method, 'exchange'));
       case MethodId.ExchangeBind:
-        return this.entities.exchangeBind(method);
+        return this.entities.exchangeBind(withoutCrLf(method, 'source', 'destination'));
       case MethodId.ExchangeUnbind:
-        return this.entities.exchangeUnbind(method);
+        return this.entities.exchangeUnbind(withoutCrLf(method, 'source', 'destination'));
       case MethodId.QueueDeclare:
-        return this.entities.queueDeclare(method);
+        return this.entities.queueDeclare(withoutCrLf(method, 'queue'));
       case MethodId.QueueBind:
-        return this.entities.queueBind(method);
+        return this.entities.queueBind(withoutCrLf(method, 'queue', 'exchange'));
       case MethodId.QueueUnbind:
-        return this.entities.queueUnbind(method);
+        return this.entities.queueUnbind(withoutCrLf(method, 'queue', 'exchange'));
       case MethodId.QueuePurge:
         return this.entities.queuePurge(method);
       case MethodId.QueueDelete:
-        return this.entities.queueDelete(method);
+        return this.entities.queueDelete(withoutCrLf(method, 'queue'));
       case MethodId.ConfirmSelect:
         return this.confirmSelect(method.nowait);
       case MethodId.TxSelect:
