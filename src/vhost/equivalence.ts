@@ -58,11 +58,21 @@ function sameValue(a: FieldValue | undefined, b: FieldValue | undefined): boolea
   if (a === undefined || b === undefined) return a === b;
   const pa = plainValue(a);
   const pb = plainValue(b);
-  // Numeric types are interchangeable (a TTL sent as short or as long is the same TTL), as in RabbitMQ.
-  if (typeof pa === 'number' && typeof pb === 'number') return pa === pb;
-  if (typeof pa === 'bigint' || typeof pb === 'bigint') return isInteger(pa) && isInteger(pb) && BigInt(pa) === BigInt(pb);
+  // As RabbitMQ compares: a TTL sent as short or as long is the same TTL, but 10 and 10.0 are not the same argument.
+  if (isNumber(pa) && isNumber(pb)) return typeClass(a) === typeClass(b) && (typeof pa === 'number' && typeof pb === 'number' ? pa === pb : isInteger(pa) && isInteger(pb) && BigInt(pa) === BigInt(pb));
   if (Buffer.isBuffer(pa) && Buffer.isBuffer(pb)) return pa.equals(pb);
   return pa === pb;
+}
+
+/** RabbitMQ's classes of field types: integers of every width are one, float and double another; every other type is its own. */
+function typeClass(v: FieldValue): string {
+  const tag = typeTag(v);
+  if ('bBsuIil'.includes(tag)) return 'integer';
+  return tag === 'f' || tag === 'd' ? 'float' : tag;
+}
+
+function isNumber(v: unknown): v is number | bigint {
+  return typeof v === 'number' || typeof v === 'bigint';
 }
 
 function isInteger(v: unknown): v is number | bigint {
@@ -72,7 +82,8 @@ function isInteger(v: unknown): v is number | bigint {
 function describe(v: FieldValue | undefined, valueOnly: boolean): string {
   if (v === undefined) return 'none';
   const plain = plainValue(v);
-  const text = Buffer.isBuffer(plain) ? plain.toString() : String(plain);
+  // A float is written as RabbitMQ (Erlang) writes one: 10.0, not 10.
+  const text = Buffer.isBuffer(plain) ? plain.toString() : typeClass(v) === 'float' && Number.isInteger(plain) ? `${String(plain)}.0` : String(plain);
   return valueOnly ? `'${text}'` : `the value '${text}' of type '${TYPE_NAMES[typeTag(v)]}'`;
 }
 

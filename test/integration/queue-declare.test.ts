@@ -87,6 +87,9 @@ t.test('redeclaring with a different value of a known x-argument is 406', async 
     [{ ...args, 'x-max-priority': 5 }, "'x-max-priority' for queue 'q' in vhost '/': received the value '5' of type 'byte' but current is none"],
     [{ ...args, 'x-queue-type': 'quorum' }, "'x-queue-type' for queue 'q' in vhost '/': received the value 'quorum' of type 'longstr' but current is none"],
     [{ ...args, 'x-message-ttl': '1000' }, "'x-message-ttl' for queue 'q' in vhost '/': received '1000' but current is '1000'"],
+    // An integer and a float of the same value are different arguments to RabbitMQ (checked against 3.10.8).
+    [{ ...args, 'x-max-length': { '!': 'double', value: 10 } }, "'x-max-length' for queue 'q' in vhost '/': received '10.0' but current is '10'"],
+    [{ ...args, 'x-max-length': { '!': 'float', value: 10 } }, "'x-max-length' for queue 'q' in vhost '/': received '10.0' but current is '10'"],
   ];
   for (const [redeclared, text] of cases) {
     const ch = await openChannel(connection);
