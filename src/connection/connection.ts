@@ -14,6 +14,7 @@ import { MethodId, type Method } from '../protocol/generated/amqp-methods.js';
 import type { Journal } from '../store/journal.js';
 import type { VirtualHost } from '../vhost/virtual-host.js';
 import { NO_CAPABILITIES } from './client-capabilities.js';
+import { TICKS_PER_SECOND } from './heartbeat-clock.js';
 import type { ConnectionContext } from './connection-context.js';
 import { Handshake, type HandshakePeer, unexpectedMethod } from './handshake.js';
 import { ProtocolHeader } from './protocol-header.js';
@@ -63,9 +64,9 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
   private readonly channels = new Map<number, Channel>();
   private channelMax = 0;
   private heartbeat = 0;
-  private secondsSinceRead = 0;
-  private secondsSinceWrite = 0;
-  private secondsInState = 0;
+  private ticksSinceRead = 0;
+  private ticksSinceWrite = 0;
+  private ticksInState = 0;
   private readSinceTick = false;
   private stalled = false;
   private published = false;
@@ -162,7 +163,7 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
     this.vhost = vhost;
     this.resources = new ResourceAccess(this.ctx.access, this.userName, vhost.name);
     this.state = 'open';
-    this.secondsInState = 0;
+    this.ticksInState = 0;
     if (this.ctx.alarms.active) this.alarmChanged(true);
   }
 
@@ -170,7 +171,7 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
   close(code: number, text: string, classId = 0, methodId = 0): void {
     if (this.stopping) return;
     this.state = 'closing';
-    this.secondsInState = 0;
+    this.ticksInState = 0;
     this.releaseChannels();
     this.writer.method(0, { id: MethodId.ConnectionClose, replyCode: code, replyText: text, classId, methodId });
   }
@@ -180,7 +181,7 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
     if (this.stopping) return;
     this.log.info(`refusing the client: ${reason}`);
     this.state = 'closing';
-    this.secondsInState = 0;
+    this.ticksInState = 0;
     this.reader.stopped = true;
   }
 
@@ -296,7 +297,7 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
         this.vhost.removeExclusiveQueues(this);
         this.writer.method(0, { id: MethodId.ConnectionCloseOk });
         this.state = 'close-ok-sent';
-        this.secondsInState = 0;
+        this.ticksInState = 0;
         return;
       case MethodId.ConnectionUpdateSecret:
         // As RabbitMQ's internal user database: the new secret is accepted and changes nothing,
@@ -478,39 +479,39 @@ export class Connection implements FrameSink, ChannelHost, HandshakePeer {
 
   // ---- timers and teardown --------------------------------------------------------
 
-  /** Once a second, from the shared clock. */
+  /** Twice a second (TICKS_PER_SECOND), from the shared clock. */
   tick(): void {
-    this.secondsInState++;
-    this.secondsSinceRead = this.readSinceTick || this.readPaused ? 0 : this.secondsSinceRead + 1;
+    this.ticksInState++;
+    this.ticksSinceRead = this.readSinceTick || this.readPaused ? 0 : this.ticksSinceRead + 1;
     this.readSinceTick = false;
-    this.secondsSinceWrite = this.writer.wroteSinceTick ? 0 : this.secondsSinceWrite + 1;
+    this.ticksSinceWrite = this.writer.wroteSinceTick ? 0 : this.ticksSinceWrite + 1;
     this.writer.wroteSinceTick = false;
-    // More than the timeout's seconds of ticks: the first tick may come at once after the accept, so a client always has the full time.
-    if ((this.state === 'header' || this.state === 'handshake') && this.secondsInState > this.ctx.config.handshakeTimeout) {
+    // More than the timeout's ticks: the first tick may come at once after the accept, so a client always has the full time.
+    if ((this.state === 'header' || this.state === 'handshake') && this.ticksInState > this.ctx.config.handshakeTimeout * TICKS_PER_SECOND) {
       this.log.info('handshake timeout');
       this.socket.destroy();
       return;
     }
-    if (this.state === 'closing' && this.secondsInState >= CLOSE_OK_TIMEOUT) {
+    if (this.state === 'closing' && this.ticksInState >= CLOSE_OK_TIMEOUT * TICKS_PER_SECOND) {
       this.socket.destroy();
       return;
     }
-    if (this.state === 'close-ok-sent' && this.secondsInState >= Math.min(this.heartbeat || Infinity, CLOSED_SOCKET_TIMEOUT)) {
+    if (this.state === 'close-ok-sent' && this.ticksInState >= Math.min(this.heartbeat || Infinity, CLOSED_SOCKET_TIMEOUT) * TICKS_PER_SECOND) {
       this.socket.destroy();
       return;
     }
     // Heartbeats run from tune-ok on (the handshake sets the interval), as in RabbitMQ.
     if ((this.state !== 'open' && this.state !== 'handshake') || this.heartbeat === 0) return;
-    if (this.secondsSinceRead >= this.heartbeat * 2) {
+    if (this.ticksSinceRead >= this.heartbeat * 2 * TICKS_PER_SECOND) {
       this.log.warn(`missed heartbeats from client, timeout: ${this.heartbeat}s`);
       this.releaseChannels();
       this.socket.destroy();
       return;
     }
-    // Nothing was written for up to secondsSinceWrite + 1 seconds (the clock ticks once a second):
-    // send once that may reach half the interval, so a client checking once per interval
-    // always sees traffic, even with heartbeat = 1.
-    if ((this.secondsSinceWrite + 1) * 2 >= this.heartbeat) this.writer.heartbeat();
+    // Nothing was written for up to ticksSinceWrite + 1 ticks: send once that may reach half
+    // the interval, as RabbitMQ does, so a client that gives up after one silent interval
+    // always sees traffic (with heartbeat = 1: every tick, 500 ms apart).
+    if ((this.ticksSinceWrite + 1) * 2 >= this.heartbeat * TICKS_PER_SECOND) this.writer.heartbeat();
   }
 
   private releaseChannels(): void {

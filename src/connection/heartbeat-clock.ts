@@ -1,8 +1,12 @@
 /**
  * One timer for every connection's heartbeats and handshake deadline, instead
- * of timers per connection: each tick (1 s) every registered connection counts
- * the seconds since it last read and wrote.
+ * of timers per connection: each tick (half a second) every registered
+ * connection counts the ticks since it last read and wrote. Half a second, so
+ * a heartbeat of 1 s can be sent every 500 ms, as RabbitMQ sends them (at half
+ * the interval): a client that gives up after one silent interval never does.
  */
+export const TICKS_PER_SECOND = 2;
+
 export interface Ticking {
   tick(): void;
 }
@@ -11,7 +15,7 @@ export class HeartbeatClock {
   private readonly members = new Set<Ticking>();
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly intervalMs = 1000) {}
+  constructor(private readonly intervalMs = 1000 / TICKS_PER_SECOND) {}
 
   add(member: Ticking): void {
     this.members.add(member);
