@@ -179,7 +179,7 @@ t.test(`faults under automatic failover lose no confirmed message, and leadershi
         const restartedAt = Date.now();
         await etcd.restart();
         const unleased = [...load.ledger.confirmed.values()].filter((at) => at > killedAt + LEASE_MS + 1000 && at < restartedAt);
-        t.same(unleased.length, 0, `no confirm while etcd was gone past the lease (${gone} ms)`);
+        t.same(unleased.length, 0, `no confirm while etcd was gone past the lease (${Math.round(gone)} ms)`);
         break;
       }
     }
