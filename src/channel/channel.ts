@@ -325,12 +325,26 @@ export class Channel implements CommandSink, ConsumerChannel, AckDeadlines {
       else if (d.queue !== first) (others ??= new Set()).add(d.queue);
     }
     if (this.channelLimitHit && first !== undefined) {
-      // The slot freed may belong to a consumer on another queue than the ones settled.
+      // The slot freed goes round the channel's consumers, starting after the settled queue's, as in RabbitMQ: no queue starves.
       this.channelLimitHit = false;
-      for (const c of this.consumers.values()) if (c.queue !== first) (others ??= new Set()).add(c.queue);
+      const round = this.queuesAfter(first);
+      for (const q of round) q.dispatch();
+      if (others !== undefined) for (const q of others) if (!round.has(q)) q.dispatch();
+      return;
     }
     first?.dispatch();
     if (others !== undefined) for (const q of others) q.dispatch();
+  }
+
+  /** The queues of the channel's consumers, in the order they consume, starting after `queue`'s first consumer and ending with `queue`. */
+  private queuesAfter(queue: Queue): Set<Queue> {
+    const consumers = [...this.consumers.values()];
+    const at = consumers.findIndex((c) => c.queue === queue);
+    const round = new Set<Queue>();
+    for (let i = 1; i <= consumers.length; i++) round.add(consumers[(at + i) % consumers.length]!.queue);
+    round.delete(queue);
+    round.add(queue);
+    return round;
   }
 
   private requeueAll(): void {

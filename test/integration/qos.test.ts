@@ -142,3 +142,27 @@ t.test('a per-consumer limit does not hold back a no-ack consumer', async (t) =>
   t.equal(await readyCount(channel, queue), 0);
   t.equal(got.length, 5);
 });
+
+t.test('under global prefetch 1, the freed slot goes round the channel\'s consumers: no queue starves (as in RabbitMQ)', async (t) => {
+  const { channel } = await brokerChannel(t);
+  const queues = ['r1', 'r2', 'r3'];
+  for (const q of queues) {
+    await channel.assertQueue(q, { durable: false });
+    for (let i = 0; i < 100; i++) channel.sendToQueue(q, Buffer.from(`${q}.${i}`));
+  }
+  await channel.prefetch(1, true);
+  const counts: Record<string, number> = { r1: 0, r2: 0, r3: 0 };
+  let total = 0;
+  let done: () => void = () => {};
+  const ninetyNine = new Promise<void>((resolve) => (done = resolve));
+  for (const q of queues) {
+    await channel.consume(q, (m) => {
+      if (m === null || total >= 99) return;
+      counts[q]!++;
+      if (++total === 99) done();
+      channel.ack(m);
+    });
+  }
+  await ninetyNine;
+  t.ok(queues.every((q) => counts[q]! >= 20), `every queue got a fair share of 99 deliveries: ${JSON.stringify(counts)}`);
+});
