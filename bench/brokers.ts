@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { PROTOCOL_HEADER } from './amqp/frames.js';
 import { BrokerProcess, type LogLine } from './broker-process.js';
 import { sleep } from './with-timeout.js';
+import { processAlive } from '../test/support/cli-process.js';
 
 const RABBITMQ_SCRIPT = fileURLToPath(new URL('../../conformance/reference-rabbitmq.sh', import.meta.url));
 const RABBITMQ_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
@@ -89,15 +90,6 @@ function exited(child: ChildProcess, timeoutMs: number): Promise<boolean> {
   });
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const exitReason = (child: ChildProcess): string | undefined =>
   child.exitCode !== null ? `exit code ${child.exitCode}` : child.signalCode !== null ? `signal ${child.signalCode}` : undefined;
 
@@ -156,8 +148,8 @@ export async function startRabbitMQ(options: { port: number; dir: string; cpus: 
     // The rabbitmq-server wrapper stops the node cleanly on SIGTERM.
     child.kill('SIGTERM');
     if (!(await exited(child, STOP_TIMEOUT_MS))) child.kill('SIGKILL');
-    for (let i = 0; beam !== undefined && alive(beam) && i < 100; i++) await sleep(100);
-    if (beam !== undefined && alive(beam)) process.kill(beam, 'SIGKILL');
+    for (let i = 0; beam !== undefined && processAlive(beam) && i < 100; i++) await sleep(100);
+    if (beam !== undefined && processAlive(beam)) process.kill(beam, 'SIGKILL');
   };
   try {
     const startupMs = await waitForAmqp(options.port, t0, () => exitReason(child), options.timeoutMs);
@@ -170,8 +162,8 @@ export async function startRabbitMQ(options: { port: number; dir: string; cpus: 
     const beam = pid;
     const kill = async (): Promise<void> => {
       // The node itself (beam.smp) dies; its wrapper scripts then exit on their own.
-      if (alive(beam)) process.kill(beam, 'SIGKILL');
-      for (let i = 0; alive(beam) && i < 100; i++) await sleep(100);
+      if (processAlive(beam)) process.kill(beam, 'SIGKILL');
+      for (let i = 0; processAlive(beam) && i < 100; i++) await sleep(100);
       if (!(await exited(child, STOP_TIMEOUT_MS))) child.kill('SIGKILL');
     };
     return { name: 'rabbitmq', url: loopback(options.port), pid, startupMs, spawnedAt: t0, stop, kill };

@@ -1,5 +1,5 @@
 import * as amqp from 'amqplib';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { connectionClosed, eventually, within } from '../support/broker.js';
 import { TestEtcd } from '../support/etcd.js';
 import { electedPair, leads, settledPair, TEST_LEASE_TTL_SECONDS, type TestNode, urlOf } from '../support/failover.js';
@@ -37,6 +37,19 @@ async function takeAll(node: TestNode): Promise<Set<string>> {
   return seen;
 }
 
+/** Every id of `confirmed` is in the queue on `node` (taken from it). */
+async function assertHeld(t: Test, node: TestNode, confirmed: readonly string[]): Promise<void> {
+  const held = await takeAll(node);
+  t.same(confirmed.filter((id) => !held.has(id)), [], 'every confirmed message is there');
+}
+
+/** A client connection to `node`, and how it ends. */
+async function watchedClient(node: TestNode): Promise<{ client: amqp.ChannelModel; closed: ReturnType<typeof connectionClosed> }> {
+  const client = await amqp.connect(urlOf(node));
+  client.on('error', () => {});
+  return { client, closed: connectionClosed(client) };
+}
+
 const lineOf = (node: TestNode, msg: string): LogLine | undefined => [...node.lines].reverse().find((l) => l.msg === msg);
 const role = (node: TestNode): string | undefined => node.node?.current.role;
 
@@ -65,16 +78,13 @@ t.test('automatic failover', async (t) => {
     t.ok(lineOf(primary, 'failover: leadership resigned'), 'the leader key was given up, not left to expire');
     await eventually(() => leads(standby), 20_000, 'the standby is promoted');
     t.equal(standby.node!.current.replicationStatus()?.epoch, 2, 'in the next epoch');
-    const held = await takeAll(standby);
-    t.same(confirmed.filter((id) => !held.has(id)), [], 'every confirmed message is there');
+    await assertHeld(t, standby, confirmed);
   });
 
   t.test('a primary cut off from etcd closes its clients before its lease expires; the standby takes over; the old primary comes back as its standby', async (t) => {
     const { primary, standby } = await electedPair(t, etcd);
     const confirmed = await publishConfirmed(primary, 'c', 100);
-    const client = await amqp.connect(urlOf(primary));
-    client.on('error', () => {});
-    const closed = connectionClosed(client);
+    const { closed } = await watchedClient(primary);
     primary.toEtcd.cut();
     const err = await within(closed, LEASE_MS * 3, 'the primary closes its client connections');
     t.match(err?.message, /320.*this node lost its leadership/, 'clients are told why, with 320');
@@ -86,8 +96,7 @@ t.test('automatic failover', async (t) => {
     primary.toEtcd.mend();
     const pair = await settledPair(primary, standby);
     t.equal(pair.primary, standby, 'the new primary keeps leading');
-    const held = await takeAll(standby);
-    t.same(confirmed.filter((id) => !held.has(id)), [], 'every confirmed message is there');
+    await assertHeld(t, standby, confirmed);
   });
 
   t.test('a standby cut off from its primary is recorded out of sync before the primary confirms alone, and may not take over', async (t) => {
@@ -105,18 +114,15 @@ t.test('automatic failover', async (t) => {
     const pair = await settledPair(primary, standby);
     t.equal(pair.primary, primary, 'the node holding every confirmed message leads again');
     t.equal(primary.node!.current.replicationStatus()?.epoch, 2, 'in a new epoch');
-    const held = await takeAll(primary);
-    t.same(confirmed.filter((id) => !held.has(id)), [], 'every confirmed message is there');
+    await assertHeld(t, primary, confirmed);
   });
 
   t.test('with etcd gone the pair stops confirming, and resumes without loss when it is back', async (t) => {
     const { primary, standby } = await electedPair(t, etcd);
     const confirmed = await publishConfirmed(primary, 'e', 100);
-    const client = await amqp.connect(urlOf(primary));
-    client.on('error', () => {});
+    const { client, closed } = await watchedClient(primary);
     const ch = await client.createConfirmChannel();
     ch.on('error', () => {});
-    const closed = connectionClosed(client);
     await etcd.kill();
     let lateConfirms = 0;
     const lost = within(closed, LEASE_MS * 3, 'the primary closes its client connections');
@@ -126,8 +132,7 @@ t.test('automatic failover', async (t) => {
     await eventually(() => ![primary, standby].some(leads), 10_000, 'no node leads while etcd is gone');
     await etcd.restart();
     const pair = await settledPair(primary, standby, 60_000);
-    const held = await takeAll(pair.primary);
-    t.same(confirmed.filter((id) => !held.has(id)), [], 'every confirmed message is there');
+    await assertHeld(t, pair.primary, confirmed);
     t.ok(lateConfirms <= 20, `publishes sent as etcd went confirmed: ${lateConfirms} (those are kept too, if any)`);
   });
 });
@@ -143,6 +148,5 @@ t.test('with three etcd members, the loss of any one never stops the pair', asyn
     confirmed.push(...(await publishConfirmed(primary, `m${member}`, 50)));
     await etcd.restart(member);
   }
-  const held = await takeAll((await settledPair(primary, standby, 60_000)).primary);
-  t.same(confirmed.filter((id) => !held.has(id)), [], 'every confirmed message is there');
+  await assertHeld(t, (await settledPair(primary, standby, 60_000)).primary, confirmed);
 });

@@ -3,7 +3,7 @@ import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { eventually, within } from '../support/broker.js';
-import { shortDataDir } from '../support/cli-process.js';
+import { processAlive, shortDataDir } from '../support/cli-process.js';
 import { freePorts } from '../support/tcp-proxy.js';
 
 // `npm start` as a newcomer runs it: with nothing changed it compiles
@@ -24,20 +24,11 @@ async function npmStart(t: Test, port: number, dataDir: string) {
   let brokerPid: number | undefined;
   t.teardown(async () => {
     if (npm.exitCode === null && npm.signalCode === null) npm.kill('SIGKILL');
-    if (brokerPid !== undefined && alive(brokerPid)) process.kill(brokerPid, 'SIGKILL');
+    if (brokerPid !== undefined && processAlive(brokerPid)) process.kill(brokerPid, 'SIGKILL');
   });
   await eventually(() => /"broker listening"/.test(output), 120_000, `npm start: the broker listens (${output.slice(-300)})`);
   brokerPid = (JSON.parse(output.split('\n').find((line) => line.includes('"broker listening"'))!) as { pid: number }).pid;
   return { npm, brokerPid, exited };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 t.test('SIGTERM to npm start stops the broker it started; a second start with nothing changed compiles nothing', async (t) => {
@@ -48,7 +39,7 @@ t.test('SIGTERM to npm start stops the broker it started; a second start with no
   const built = statSync(buildRecord).mtimeMs;
   first.npm.kill('SIGTERM');
   await within(first.exited, 30_000, 'npm exits');
-  await eventually(() => !alive(first.brokerPid), 30_000, 'the broker exits too');
+  await eventually(() => !processAlive(first.brokerPid), 30_000, 'the broker exits too');
   t.pass('the broker stopped with npm');
 
   // The port and the data directory's lock are free again: the same start works.
@@ -56,5 +47,5 @@ t.test('SIGTERM to npm start stops the broker it started; a second start with no
   t.equal(statSync(buildRecord).mtimeMs, built, 'nothing was compiled the second time');
   second.npm.kill('SIGTERM');
   await within(second.exited, 30_000, 'npm exits');
-  await eventually(() => !alive(second.brokerPid), 30_000, 'the broker exits too');
+  await eventually(() => !processAlive(second.brokerPid), 30_000, 'the broker exits too');
 });

@@ -71,3 +71,13 @@ export function shortDataDir(t: Test): string {
   return dir;
 }
 
+
+/** Whether a process with this pid is alive (signal 0 reaches it). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
