@@ -103,7 +103,10 @@ export class Leadership implements PrimaryFence {
   }
 
   standbyInSync(inSync: boolean, standby: string | undefined): void {
-    this.wanted = { inSync, standby: inSync ? standby : undefined };
+    const named = inSync ? standby : undefined;
+    // Called on every acknowledgement from the standby: nothing to do unless it changed.
+    if (this.wanted.inSync === inSync && this.wanted.standby === named) return;
+    this.wanted = { inSync, standby: named };
     void this.writeSyncRecord();
   }
 
