@@ -234,15 +234,15 @@ export class Broker implements ConnectionContext, ReplicationControl {
     if (this.failover !== undefined) throw new CommandRefusal('automatic failover is on: etcd elects the primary (see replication_status)');
     const refusal = this.standby?.follower?.promotionRefusal(force);
     if (refusal !== undefined) throw new CommandRefusal(refusal);
-    return this.becomePrimary({ forced: force }, undefined);
+    return this.becomePrimary(undefined, force);
   }
 
   /** The arbiter's promotion: this standby won the election, and the epoch is etcd's. */
   promoteElected(elected: ElectedPromotion): Promise<string> {
-    return this.becomePrimary({ elected: true }, elected);
+    return this.becomePrimary(elected, false);
   }
 
-  private async becomePrimary(why: { readonly forced: boolean } | { readonly elected: true }, elected: ElectedPromotion | undefined): Promise<string> {
+  private async becomePrimary(elected: ElectedPromotion | undefined, forced: boolean): Promise<string> {
     const standby = this.standby;
     if (standby === undefined) throw new CommandRefusal('this node is the primary already');
     if (this.promoting) throw new CommandRefusal('a promotion is under way');
@@ -256,7 +256,7 @@ export class Broker implements ConnectionContext, ReplicationControl {
       this.fence = elected?.fence;
       await this.openAsPrimary(elected === undefined ? { newEpoch: true } : { epoch: elected.epoch });
       const epoch = this.store!.journal.epoch;
-      this.log.warn({ epoch, journal, ...why }, 'replication: promoted to primary');
+      this.log.warn({ epoch, journal, forced, elected: elected !== undefined }, 'replication: promoted to primary');
       return `Promoted to primary in epoch ${epoch} (journal: ${journal})`;
     } finally {
       this.promoting = false;
