@@ -26,6 +26,7 @@ const POLL_MS = 250;
 export class FailoverNode {
   private leadership: Leadership | undefined;
   private state: ArbiterState | undefined;
+  /** Why etcd could not be read the last time (unreachable, or a record that does not check out); undefined when it could. */
   private unreachable: string | undefined;
   /** The last reason this node did not campaign, logged once per change. */
   private waitingBecause: string | undefined;
@@ -87,7 +88,7 @@ export class FailoverNode {
     const leader = this.state?.leader;
     return {
       node: this.nodeId,
-      etcd: this.unreachable === undefined ? this.arbiter.description : `${this.arbiter.description}: unreachable (${this.unreachable})`,
+      etcd: this.unreachable === undefined ? this.arbiter.description : `${this.arbiter.description}: cannot be read (${this.unreachable})`,
       leader: leader === undefined ? 'none' : `${leader.id === this.nodeId ? 'this node' : leader.id} (amqp ${leader.amqp}, replication ${leader.replication})`,
       leader_epoch: leader === undefined ? '-' : String(leader.epoch),
       in_sync_record: describeSync(this.state?.sync),
@@ -123,14 +124,16 @@ export class FailoverNode {
       state = await this.arbiter.read();
     } catch (err) {
       const reason = (err as Error).message;
-      if (err instanceof ArbiterRecordError) {
-        // Not a record this broker wrote: acting on a guess could make two leaders.
-        this.log.error({ reason }, 'failover: etcd holds a record that does not check out; this node waits until it is mended');
-      } else if (this.unreachable === undefined) this.log.warn({ reason }, 'failover: etcd unreachable');
+      // Logged once, when reading stops working; the ctl tool shows the latest reason.
+      if (this.unreachable === undefined) {
+        // A record that does not check out: acting on a guess could make two leaders.
+        if (err instanceof ArbiterRecordError) this.log.error({ reason }, 'failover: etcd holds a record that does not check out; this node waits until it is mended');
+        else this.log.warn({ reason }, 'failover: etcd unreachable');
+      }
       this.unreachable = reason;
       return;
     }
-    if (this.unreachable !== undefined) this.log.info('failover: etcd reachable again');
+    if (this.unreachable !== undefined) this.log.info('failover: etcd read again');
     this.unreachable = undefined;
     this.state = state;
     if (this.closed || generation !== this.generation) return;
