@@ -80,3 +80,24 @@ t.test('replication flags: off unless a port or a primary is given; the secret r
   t.throws(() => parseCliOptions([...base, '--replication-timeout', '50'], {}), /at least 100/);
   t.throws(() => parseCliOptions(['--replication-port', '70000', '--cluster-secret', 's'], {}), /invalid replication port/);
 });
+
+t.test('failover flags: --etcd turns replication on with confirming alone recorded in etcd by default; each flag checked', async (t) => {
+  const secret = ['--cluster-secret', 's'];
+  t.same(parseCliOptions(['--etcd', 'http://127.0.0.1:2379', ...secret], {}).replication, {
+    port: 25672,
+    standbyOf: undefined,
+    secret: 's',
+    policy: 'alone',
+    timeoutMs: 5000,
+    arbiter: { etcd: ['http://127.0.0.1:2379'], prefix: '/amqp-broker/', leaseTtlSeconds: 5, advertise: { amqp: undefined, replication: undefined } },
+  });
+  const env = { AMQP_BROKER_ETCD: 'http://e1:2379,http://e2:2379', AMQP_BROKER_LEASE_TTL: '3', AMQP_BROKER_CLUSTER_SECRET: 's' };
+  const fromEnv = parseCliOptions(['--etcd-prefix', '/orders/', '--advertise-replication', 'proxy:30000', '--replication-policy', 'hold'], env).replication;
+  t.same(fromEnv?.arbiter, { etcd: ['http://e1:2379', 'http://e2:2379'], prefix: '/orders/', leaseTtlSeconds: 3, advertise: { amqp: undefined, replication: 'proxy:30000' } }, 'three members, a prefix, an advertised address');
+  t.equal(fromEnv?.policy, 'hold', 'hold, when asked for');
+  t.throws(() => parseCliOptions(['--etcd', 'http://e:2379', '--standby-of', 'a:1', ...secret], {}), /--standby-of and --etcd do not go together/);
+  t.throws(() => parseCliOptions(['--etcd', 'e:2379', ...secret], {}), /invalid etcd URL 'e:2379'/);
+  t.throws(() => parseCliOptions(['--etcd', 'http://e:2379', '--lease-ttl', '1', ...secret], {}), /at least 2/);
+  t.throws(() => parseCliOptions(['--etcd', 'http://e:2379', '--advertise-amqp', 'nowhere', ...secret], {}), /invalid --advertise-amqp/);
+  t.throws(() => parseCliOptions(['--etcd', 'http://e:2379'], {}), /needs the cluster secret/);
+});
