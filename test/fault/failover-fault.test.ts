@@ -1,9 +1,8 @@
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { delay, eventually, within } from '../support/broker.js';
-import { type CliBroker, runCtl, shortDataDir, startCli } from '../support/cli-process.js';
+import { runCtl, shortDataDir, startCli, volatileCli } from '../support/cli-process.js';
 import { TestEtcd } from '../support/etcd.js';
-import { checkFailoverLedger, drain, startFailoverLoad } from '../support/failover-load.js';
+import { checkFailoverLedger, drain, type FaultNode, startFailoverLoad } from '../support/failover-load.js';
 import { SECRET } from '../support/replication.js';
 import { faultRounds, faultSeed, seeded } from '../support/seeded-random.js';
 import { freePorts, TcpProxy } from '../support/tcp-proxy.js';
@@ -27,18 +26,12 @@ const LEASE_TTL_SECONDS = 3;
 const LEASE_MS = LEASE_TTL_SECONDS * 1000;
 // A fault takes some seconds (a failover, a restart, etcd back); on a busy machine up to half a minute.
 t.setTimeout(120_000 + FAULTS * 30_000);
-const VOLATILE_NODE = fileURLToPath(new URL('../../dist/test/support/volatile-node.js', import.meta.url));
 
-interface Node {
-  readonly name: string;
-  readonly dir: string;
-  readonly amqpPort: number;
-  readonly replicationPort: number;
+interface Node extends FaultNode {
   /** Between the node and etcd. */
   readonly toEtcd: TcpProxy;
   /** In front of its replication port, advertised in etcd: cut to cut its standby off. */
   readonly toReplication: TcpProxy;
-  process: CliBroker | undefined;
   /** Every log line of every run of the node, and when each run was killed. */
   readonly runs: { readonly lines: readonly string[]; killedAt?: number }[];
 }
@@ -77,7 +70,7 @@ t.test(`faults under automatic failover lose no confirmed message, and leadershi
       '--etcd', `http://127.0.0.1:${node.toEtcd.port}`, '--lease-ttl', String(LEASE_TTL_SECONDS),
       '--advertise-replication', `127.0.0.1:${node.toReplication.port}`,
     ];
-    node.process = await startCli(t, args, [], VOLATILE_NODE);
+    node.process = await startCli(t, args, [], volatileCli);
     node.runs.push({ lines: node.process.lines });
   };
   const kill = async (node: Node): Promise<void> => {

@@ -1,11 +1,10 @@
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { delay, eventually, within } from '../support/broker.js';
-import { type CliBroker, runCtl, shortDataDir, startCli } from '../support/cli-process.js';
+import { runCtl, shortDataDir, startCli, volatileCli } from '../support/cli-process.js';
 import { SECRET } from '../support/replication.js';
 import { faultRounds, faultSeed, seeded } from '../support/seeded-random.js';
 import { freePorts, TcpProxy } from '../support/tcp-proxy.js';
-import { checkFailoverLedger, drain, startFailoverLoad } from '../support/failover-load.js';
+import { checkFailoverLedger, drain, type FaultNode, startFailoverLoad } from '../support/failover-load.js';
 
 // A primary and a standby as child processes on disks that forget unsynced
 // writes when killed (SIGKILL is a power loss), a confirming publisher and
@@ -22,15 +21,6 @@ import { checkFailoverLedger, drain, startFailoverLoad } from '../support/failov
 const FAULTS = faultRounds(8);
 const SEED = faultSeed();
 const TIMEOUT_MS = 1000;
-const VOLATILE_NODE = fileURLToPath(new URL('../../dist/test/support/volatile-node.js', import.meta.url));
-
-interface Node {
-  readonly name: string;
-  readonly dir: string;
-  readonly amqpPort: number;
-  readonly replicationPort: number;
-  process: CliBroker | undefined;
-}
 
 const FAULT_KINDS = ['kill the primary', 'kill the standby', 'pause the primary', 'pause the standby', 'cut the link', 'stop the primary'] as const;
 type FaultKind = (typeof FAULT_KINDS)[number];
@@ -38,7 +28,7 @@ type FaultKind = (typeof FAULT_KINDS)[number];
 t.test(`faults on a primary and its standby lose no confirmed message (${FAULTS} faults, FAULT_SEED=${SEED})`, async (t) => {
   const random = seeded(SEED);
   const [a1, a2, r1, r2] = await freePorts(4);
-  const nodes: [Node, Node] = [
+  const nodes: [FaultNode, FaultNode] = [
     { name: 'A', dir: shortDataDir(t), amqpPort: a1!, replicationPort: r1!, process: undefined },
     { name: 'B', dir: shortDataDir(t), amqpPort: a2!, replicationPort: r2!, process: undefined },
   ];
@@ -46,26 +36,26 @@ t.test(`faults on a primary and its standby lose no confirmed message (${FAULTS}
   const link = await TcpProxy.start(primary.replicationPort);
   t.teardown(() => link.close());
 
-  const start = async (node: Node, asStandby: boolean): Promise<void> => {
+  const start = async (node: FaultNode, asStandby: boolean): Promise<void> => {
     const args = ['--port', String(node.amqpPort), '--host', '127.0.0.1', '--data-dir', node.dir, '--cluster-secret', SECRET];
     args.push('--replication-port', String(node.replicationPort), '--replication-timeout', String(TIMEOUT_MS));
     if (asStandby) args.push('--standby-of', `127.0.0.1:${link.port}`);
-    node.process = await startCli(t, args, [], VOLATILE_NODE);
+    node.process = await startCli(t, args, [], volatileCli);
   };
-  const exited = (node: Node): Promise<unknown> => {
+  const exited = (node: FaultNode): Promise<unknown> => {
     const child = node.process!.child;
     return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', resolve));
   };
-  const kill = async (node: Node, signal: NodeJS.Signals): Promise<void> => {
+  const kill = async (node: FaultNode, signal: NodeJS.Signals): Promise<void> => {
     const gone = exited(node);
     node.process!.child.kill(signal);
     await within(gone, 30_000, `${node.name} exits on ${signal}`);
   };
-  const inSync = (node: Node): Promise<void> =>
+  const inSync = (node: FaultNode): Promise<void> =>
     eventually(async () => /state\tin sync/.test((await runCtl(node.dir, 'replication_status')).stdout), 60_000, `${node.name} in sync`);
   /** The operator's promotion after the primary died: refused while out of sync, it is forced (see the comment below). */
   let forced = 0;
-  const promote = async (node: Node): Promise<void> => {
+  const promote = async (node: FaultNode): Promise<void> => {
     let result = await runCtl(node.dir, 'promote');
     if (result.code !== 0 && /out of sync/.test(result.stderr)) {
       // Out of sync, under `hold`: nothing was confirmed since the last completed sync, which a forced promotion falls back to.

@@ -7,6 +7,8 @@ import type { Test } from 'tap';
 
 // `npm test` compiles to dist/ before running the tests, so this is what `npm start` runs.
 export const cli = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
+/** The command-line broker on a disk that forgets unsynced writes when killed (volatile-node.ts): for fault tests, as startCli's entry. */
+export const volatileCli = fileURLToPath(new URL('../../dist/test/support/volatile-node.js', import.meta.url));
 
 export interface CliBroker {
   readonly child: ChildProcess;

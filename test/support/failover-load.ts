@@ -2,6 +2,7 @@ import * as acm from 'amqp-connection-manager';
 import type { Channel } from 'amqplib';
 import * as amqp from 'amqplib';
 import type { Test } from 'tap';
+import type { CliBroker } from './cli-process.js';
 import { delay, eventually } from './broker.js';
 
 // Traffic for the fault tests of a pair: a confirming publisher and an
@@ -10,6 +11,15 @@ import { delay, eventually } from './broker.js';
 // delivered.
 
 const QUEUE = 'fq';
+
+/** One node of a pair in a fault test: its data directory, its ports, and its process while it runs. */
+export interface FaultNode {
+  readonly name: string;
+  readonly dir: string;
+  readonly amqpPort: number;
+  readonly replicationPort: number;
+  process: CliBroker | undefined;
+}
 
 export interface FailoverLedger {
   /** Each id published, with when (Date.now()). */
